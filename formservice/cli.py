@@ -1,0 +1,110 @@
+"""`formservice check | publish | serve | demo | purge | store check | store compact`.
+
+Each subcommand is a thin shell over a module that does the work, so the same code runs from
+tests, from `make` and from an editor's terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _notice_path(args: argparse.Namespace) -> Path:
+    return Path(args.notice or os.environ.get("FORMSERVICE_NOTICE", "notice.yml"))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from formservice.notice import NoticeError, load_notice
+
+    path = _notice_path(args)
+    try:
+        load_notice(path)
+    except NoticeError as exc:
+        print(exc.report(), file=sys.stderr)
+        print(f"\n{len(exc.problems)} problème(s) dans {path} : rien n'a été publié.", file=sys.stderr)
+        return 1
+    print(f"{path} : aucun problème.")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from formservice.publish import PublishError, publish
+
+    try:
+        publish(_notice_path(args), Path(args.site_dir))
+    except PublishError as exc:
+        print(str(exc), file=sys.stderr)
+        print("\nLa publication a échoué : le site en ligne n'a pas changé.", file=sys.stderr)
+        return 1
+    print(f"Site publié dans {args.site_dir}/")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from formservice.server import serve
+
+    return serve(host=args.host, port=args.port, demo=False)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from formservice.server import serve
+
+    return serve(host=args.host, port=args.port, demo=True)
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from formservice.server import purge
+
+    return purge(dry_run=args.dry_run)
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    from formservice.store.maintenance import check, compact
+
+    data_dir = Path(args.data_dir or os.environ.get("FORMSERVICE_DATA_DIR", "var"))
+    return check(data_dir) if args.action == "check" else compact(data_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="formservice", description="Note aux candidats et inscriptions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="vérifier notice.yml sans rien publier")
+    p.add_argument("--notice", help="chemin de notice.yml (défaut : $FORMSERVICE_NOTICE ou ./notice.yml)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("publish", help="vérifier notice.yml puis publier le site dans site/")
+    p.add_argument("--notice")
+    p.add_argument("--site-dir", default="site")
+    p.set_defaults(func=cmd_publish)
+
+    for name, func, text in (
+        ("serve", cmd_serve, "servir le site et les formulaires"),
+        ("demo", cmd_demo, "démonstration : fenêtre d'inscription ouverte autour d'aujourd'hui"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("purge", help="supprimer les comptes non activés dans le délai")
+    p.add_argument("--dry-run", action="store_true", help="lister sans supprimer")
+    p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("store", help="vérifier ou compacter le dossier de données")
+    p.add_argument("action", choices=["check", "compact"])
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_store)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

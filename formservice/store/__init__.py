@@ -1,0 +1,25 @@
+"""Storage: a small engine contract (base.py), its implementations, domain-named repositories."""
+
+from formservice.store.base import (
+    TABLES,
+    Doc,
+    DuplicateKey,
+    Engine,
+    NotFound,
+    StoreError,
+    StoreLocked,
+    StoreUnavailable,
+)
+from formservice.store.repos import Store
+
+__all__ = [
+    "TABLES",
+    "Doc",
+    "DuplicateKey",
+    "Engine",
+    "NotFound",
+    "Store",
+    "StoreError",
+    "StoreLocked",
+    "StoreUnavailable",
+]

@@ -1,0 +1,120 @@
+"""The storage contract: a tiny document engine, and nothing of TinyDB outside it.
+
+Every implementation (memory for unit tests, TinyDB for the embedded default, later perhaps
+PostgreSQL) provides `Engine`. The domain-named repositories in `repos.py` sit on top of it.
+
+Contract, checked by tests/store/test_contract.py over every implementation:
+- documents are JSON-compatible dicts with a string ``id``; the engine adds ``_schema``
+  (SCHEMA_VERSION) on every write, so a migration knows what it reads;
+- reads return copies: mutating a returned dict changes nothing stored;
+- ``insert`` refuses a duplicate id or a duplicate value of a unique field (DuplicateKey);
+- ``update(table, id, fn)`` calls ``fn(copy)`` while holding the write lock and stores what it
+  returns; if ``fn`` raises, nothing is written and the exception propagates. This is how
+  check-then-write rules (a version check, a deadline) are made atomic with the write;
+- ``delete(table, id, predicate)`` evaluates the predicate under the same lock;
+- a write is durable (on disk, fsynced, for persistent engines) before the coroutine returns.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Doc = dict[str, Any]
+Mutator = Callable[[Doc], Doc]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    unique: tuple[str, ...] = ()
+    indexed: tuple[str, ...] = ()
+
+    @property
+    def lookup_fields(self) -> tuple[str, ...]:
+        return self.unique + self.indexed
+
+
+# The tables of the service and the fields looked up in each. Lookups on other fields are refused
+# (no accidental full scans on a hot path); `scan` exists for batch jobs.
+TABLES: dict[str, TableSpec] = {
+    "accounts": TableSpec(unique=("email",), indexed=("status",)),
+    "sessions": TableSpec(indexed=("account_id",)),
+    "enrolments": TableSpec(unique=("key",), indexed=("account_id", "status")),
+}
+
+
+class StoreError(Exception):
+    """Base of storage errors."""
+
+
+class DuplicateKey(StoreError):
+    def __init__(self, table: str, field: str, value: Any):
+        super().__init__(f"{table}: duplicate {field}={value!r}")
+        self.table, self.field, self.value = table, field, value
+
+
+class NotFound(StoreError):
+    pass
+
+
+class StoreUnavailable(StoreError):
+    """The write could not be made durable (disk full, I/O error): nothing was acknowledged."""
+
+
+class StoreLocked(StoreError):
+    """Another process holds the data directory."""
+
+
+@dataclass
+class StoreReport:
+    """What `formservice store check` prints."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class Engine(ABC):
+    """A document engine holding the tables of TABLES."""
+
+    @abstractmethod
+    async def get(self, table: str, id: str) -> Doc | None: ...
+
+    @abstractmethod
+    async def find(self, table: str, field: str, value: Any) -> list[Doc]:
+        """Documents whose `field` equals `value`; `field` must be unique or indexed."""
+
+    async def find_one(self, table: str, field: str, value: Any) -> Doc | None:
+        found = await self.find(table, field, value)
+        return found[0] if found else None
+
+    @abstractmethod
+    async def scan(self, table: str) -> list[Doc]:
+        """Every document of the table (batch jobs only)."""
+
+    @abstractmethod
+    async def count(self, table: str) -> int: ...
+
+    @abstractmethod
+    async def insert(self, table: str, doc: Doc) -> Doc: ...
+
+    @abstractmethod
+    async def update(self, table: str, id: str, fn: Mutator) -> Doc:
+        """Atomically replace the document by fn(copy); NotFound if absent."""
+
+    @abstractmethod
+    async def delete(self, table: str, id: str, predicate: Callable[[Doc], bool] | None = None) -> bool:
+        """Remove the document if present and predicate(doc) holds; True if removed."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def check(self) -> StoreReport:
+        return StoreReport(counts={t: await self.count(t) for t in TABLES})

@@ -1,0 +1,77 @@
+"""In-memory engine: the reference implementation of the contract, for unit tests."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from formservice.store.base import SCHEMA_VERSION, TABLES, Doc, DuplicateKey, Engine, Mutator, NotFound
+
+
+class MemoryEngine(Engine):
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[str, Doc]] = {name: {} for name in TABLES}
+        self._lock = threading.Lock()
+
+    def _table(self, table: str) -> dict[str, Doc]:
+        if table not in self._tables:
+            raise KeyError(f"unknown table {table!r}")
+        return self._tables[table]
+
+    def _check_unique(self, table: str, doc: Doc, ignore_id: str | None) -> None:
+        for field in TABLES[table].unique:
+            if field not in doc:
+                continue
+            for other in self._tables[table].values():
+                if other["id"] != ignore_id and other.get(field) == doc[field]:
+                    raise DuplicateKey(table, field, doc[field])
+
+    async def get(self, table: str, id: str) -> Doc | None:
+        doc = self._table(table).get(id)
+        return copy.deepcopy(doc) if doc is not None else None
+
+    async def find(self, table: str, field: str, value: Any) -> list[Doc]:
+        if field not in TABLES[table].lookup_fields:
+            raise KeyError(f"{table}.{field} is not indexed")
+        return [copy.deepcopy(d) for d in self._table(table).values() if d.get(field) == value]
+
+    async def scan(self, table: str) -> list[Doc]:
+        return [copy.deepcopy(d) for d in self._table(table).values()]
+
+    async def count(self, table: str) -> int:
+        return len(self._table(table))
+
+    async def insert(self, table: str, doc: Doc) -> Doc:
+        with self._lock:
+            rows = self._table(table)
+            if doc["id"] in rows:
+                raise DuplicateKey(table, "id", doc["id"])
+            self._check_unique(table, doc, None)
+            stored = copy.deepcopy(doc) | {"_schema": SCHEMA_VERSION}
+            rows[doc["id"]] = stored
+            return copy.deepcopy(stored)
+
+    async def update(self, table: str, id: str, fn: Mutator) -> Doc:
+        with self._lock:
+            rows = self._table(table)
+            if id not in rows:
+                raise NotFound(f"{table}/{id}")
+            new = fn(copy.deepcopy(rows[id]))
+            new = copy.deepcopy(new) | {"id": id, "_schema": SCHEMA_VERSION}
+            self._check_unique(table, new, id)
+            rows[id] = new
+            return copy.deepcopy(new)
+
+    async def delete(self, table: str, id: str, predicate: Callable[[Doc], bool] | None = None) -> bool:
+        with self._lock:
+            rows = self._table(table)
+            doc = rows.get(id)
+            if doc is None or (predicate is not None and not predicate(copy.deepcopy(doc))):
+                return False
+            del rows[id]
+            return True
+
+    async def close(self) -> None:
+        return None

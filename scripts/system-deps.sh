@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the project needs. `run`: fonts and Pango for the PDF summary (WeasyPrint).
+# `test`: the same plus Chromium for the end-to-end and accessibility tests.
+set -euo pipefail
+pkgs=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
+[ "${1:-run}" = test ] && pkgs+=(chromium)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Installation des paquets Debian manquants : ${missing[*]}"
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
