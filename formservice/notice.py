@@ -52,7 +52,7 @@ def _phone(value: Any) -> Any:
         if not re.fullmatch(r"0[1-9]\d{8}", digits):
             raise ValueError(
                 f"« {value} » n'est pas un numéro de téléphone français à 10 chiffres "
-                "(par exemple \"05 16 52 64 55\")"
+                '(par exemple "05 16 52 64 55")'
             )
         return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
     return value
@@ -259,8 +259,7 @@ class NoticeError(Exception):
 
     def lines(self) -> list[str]:
         return [
-            f"{self.filename}, ligne {p.line} : {p.field or '(fichier)'} : {p.message}"
-            for p in self.problems
+            f"{self.filename}, ligne {p.line} : {p.field or '(fichier)'} : {p.message}" for p in self.problems
         ]
 
     def report(self) -> str:
@@ -314,12 +313,12 @@ def _describe(err: Any, doc: YamlDocument) -> tuple[tuple[Any, ...], str]:
         if scalar.tag.endswith(":int") or scalar.tag.endswith(":float"):
             return loc, (
                 f"« {scalar.raw} » a été lu comme un nombre (un 0 en tête est perdu) : "
-                f"écrivez-le entre guillemets, \"{scalar.raw}\""
+                f'écrivez-le entre guillemets, "{scalar.raw}"'
             )
         if scalar.tag.endswith(":bool"):
             return loc, (
                 f"« {scalar.raw} » a été lu comme oui/non (vrai/faux), pas comme un texte : "
-                f"écrivez-le entre guillemets, \"{scalar.raw}\""
+                f'écrivez-le entre guillemets, "{scalar.raw}"'
             )
         if scalar.tag.endswith(":null"):
             return loc, "valeur vide : écrivez un texte"
@@ -392,14 +391,26 @@ def _cross_checks(data: Any) -> list[tuple[tuple[Any, ...], str]]:
                     ambiguous = value.replace(tzinfo=tz, fold=1).utcoffset() != there.utcoffset()
                     if back != value or ambiguous:
                         found.append(
-                            (("registration", key), "cette heure n'existe pas ou existe deux fois à cause du "
-                             "changement d'heure : choisissez une autre heure")
+                            (
+                                ("registration", key),
+                                "cette heure n'existe pas ou existe deux fois à cause du "
+                                "changement d'heure : choisissez une autre heure",
+                            )
                         )
         if "opens" in times and "closes" in times and times["closes"] <= times["opens"]:
-            found.append((("registration", "closes"), "la clôture doit être postérieure à l'ouverture (opens)"))
-        if "opens" in times and "documents_deadline" in times and times["documents_deadline"] <= times["opens"]:
             found.append(
-                (("registration", "documents_deadline"), "la date limite des pièces doit être après l'ouverture")
+                (("registration", "closes"), "la clôture doit être postérieure à l'ouverture (opens)")
+            )
+        if (
+            "opens" in times
+            and "documents_deadline" in times
+            and times["documents_deadline"] <= times["opens"]
+        ):
+            found.append(
+                (
+                    ("registration", "documents_deadline"),
+                    "la date limite des pièces doit être après l'ouverture",
+                )
             )
 
     def duplicates(key: str, entries: list[tuple[tuple[Any, ...], Any]], what: str) -> None:
@@ -416,7 +427,9 @@ def _cross_checks(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     duplicates("poles", [(("poles", i, "id"), p.get("id")) for i, p in items("poles")], "pôle")
     duplicates("exams", [(("exams", i, "id"), e.get("id")) for i, e in items("exams")], "examen")
     duplicates("documents", [(("documents", i, "id"), d.get("id")) for i, d in items("documents")], "pièce")
-    duplicates("downloads", [(("downloads", i, "id"), d.get("id")) for i, d in items("downloads")], "document")
+    duplicates(
+        "downloads", [(("downloads", i, "id"), d.get("id")) for i, d in items("downloads")], "document"
+    )
     duplicates("steps", [(("steps", i, "id"), s.get("id")) for i, s in items("steps")], "étape")
     specs: list[tuple[tuple[Any, ...], Any]] = []
     for i, exam in items("exams"):
@@ -428,8 +441,10 @@ def _cross_checks(data: Any) -> list[tuple[tuple[Any, ...], str]]:
             pole = spec.get("pole")
             if isinstance(pole, str) and pole not in pole_ids:
                 found.append(
-                    (("exams", i, "specialities", j, "pole"),
-                     f"pôle « {pole} » inconnu ; pôles déclarés : {', '.join(sorted(map(str, pole_ids)))}")
+                    (
+                        ("exams", i, "specialities", j, "pole"),
+                        f"pôle « {pole} » inconnu ; pôles déclarés : {', '.join(sorted(map(str, pole_ids)))}",
+                    )
                 )
     duplicates("specialities", specs, "spécialité")
     for i, doc in items("documents"):
@@ -437,8 +452,11 @@ def _cross_checks(data: Any) -> list[tuple[tuple[Any, ...], str]]:
         for j, exam in enumerate(exams if isinstance(exams, list) else []):
             if isinstance(exam, str) and exam not in exam_ids:
                 found.append(
-                    (("documents", i, "exams", j),
-                     f"examen « {exam} » inconnu ; examens déclarés : {', '.join(sorted(map(str, exam_ids)))}")
+                    (
+                        ("documents", i, "exams", j),
+                        f"examen « {exam} » inconnu ; examens déclarés : "
+                        + ", ".join(sorted(map(str, exam_ids))),
+                    )
                 )
     for i, step in items("steps"):
         body = step.get("body")
@@ -446,8 +464,10 @@ def _cross_checks(data: Any) -> list[tuple[tuple[Any, ...], str]]:
             for name in PLACEHOLDER_RE.findall(body):
                 if name not in PLACEHOLDERS:
                     found.append(
-                        (("steps", i, "body"),
-                         f"{{{{ {name} }}}} inconnu ; valeurs possibles : {', '.join(PLACEHOLDERS)}")
+                        (
+                            ("steps", i, "body"),
+                            f"{{{{ {name} }}}} inconnu ; valeurs possibles : {', '.join(PLACEHOLDERS)}",
+                        )
                     )
     return found
 
@@ -478,7 +498,9 @@ def load_notice(path: str | Path) -> Notice:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise NoticeError(path.name, [NoticeProblem(line=1, field="", message="fichier introuvable")]) from None
+        raise NoticeError(
+            path.name, [NoticeProblem(line=1, field="", message="fichier introuvable")]
+        ) from None
     except UnicodeDecodeError:
         raise NoticeError(
             path.name, [NoticeProblem(line=1, field="", message="le fichier doit être enregistré en UTF-8")]

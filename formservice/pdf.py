@@ -1,0 +1,43 @@
+"""HTML to PDF for the printable documents (récapitulatif, confirmation, accusé de réception).
+
+The PDF is rendered from the very template of the « Visualiser / imprimer » page, so the two
+never disagree. WeasyPrint is told to fetch nothing: no file, no network, whatever the HTML says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, NoReturn
+
+STATIC = Path(__file__).parent / "static"
+PRINT_CSS = STATIC / "print.css"
+
+# Rendering is CPU-bound: one PDF at a time per core keeps the event loop and the others fast.
+_LIMIT = asyncio.Semaphore(2)
+
+
+def _fetcher() -> Any:
+    from weasyprint.urls import URLFetcher
+
+    class NoFetch(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> NoReturn:
+            raise ValueError(f"external resource refused: {url}")
+
+    return NoFetch()
+
+
+def html_to_pdf(html: str) -> bytes:
+    from weasyprint import CSS, HTML
+
+    fetcher = _fetcher()
+    document = HTML(string=html, url_fetcher=fetcher)
+    css = CSS(string=PRINT_CSS.read_text(encoding="utf-8"), url_fetcher=fetcher)
+    pdf = document.write_pdf(stylesheets=[css])
+    assert pdf is not None
+    return bytes(pdf)
+
+
+async def html_to_pdf_async(html: str) -> bytes:
+    async with _LIMIT:
+        return await asyncio.to_thread(html_to_pdf, html)
