@@ -7,6 +7,7 @@ Editors are not programmers: every problem in the file is reported at once, each
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -513,4 +514,6 @@ def notice_to_json(notice: Notice) -> dict[str, Any]:
 
 
 def notice_from_json(data: dict[str, Any]) -> Notice:
-    return Notice.model_validate(data)
+    """The inverse of notice_to_json. Validated in JSON mode: the model is strict, and only JSON
+    mode lets strict fields read dates back from their ISO strings."""
+    return Notice.model_validate_json(json.dumps(data))
