@@ -1,0 +1,136 @@
+"""In-memory throttles, on the injected clock (the service is one process, by design of the store).
+
+Two shapes:
+
+- ``Backoff``: after ``free`` failures, each further attempt must wait a delay that doubles up to
+  ``max_delay``; a success forgets the key. Never a permanent lockout: an attacker hammering a
+  candidate's account can only make them wait ``max_delay`` at worst, never keep them out until
+  the deadline passes.
+- ``Window``: at most ``limit`` events per ``period`` per key (signups, resends, mails per address).
+
+Both are bounded in memory (``max_keys``, oldest dropped first). Keys are whatever the caller
+chooses; pass pseudonymous ones (the audit log's HMAC) so no clear e-mail sits in memory longer
+than needed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from formservice.clock import Clock
+from formservice.settings import RateLimits
+
+
+@dataclass
+class _Failures:
+    count: int
+    last: datetime
+
+
+class Backoff:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        free: int,
+        base_delay: float,
+        max_delay: float,
+        forget_after: timedelta = timedelta(hours=1),
+        max_keys: int = 100_000,
+    ):
+        self.clock = clock
+        self.free = free
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.forget_after = forget_after
+        self.max_keys = max_keys
+        self._entries: OrderedDict[str, _Failures] = OrderedDict()
+
+    def _get(self, key: str) -> _Failures | None:
+        entry = self._entries.get(key)
+        if entry is not None and self.clock.now() - entry.last >= self.forget_after:
+            del self._entries[key]
+            return None
+        return entry
+
+    def delay_after(self, count: int) -> float:
+        if count < self.free:
+            return 0.0
+        return min(self.max_delay, self.base_delay * 2 ** (count - self.free))
+
+    def retry_after(self, key: str) -> float:
+        """Seconds to wait before the next attempt is considered; 0 when allowed now."""
+        entry = self._get(key)
+        if entry is None:
+            return 0.0
+        ready = entry.last + timedelta(seconds=self.delay_after(entry.count))
+        return max(0.0, (ready - self.clock.now()).total_seconds())
+
+    def failure(self, key: str) -> None:
+        entry = self._get(key)
+        now = self.clock.now()
+        if entry is None:
+            self._entries[key] = _Failures(1, now)
+        else:
+            entry.count += 1
+            entry.last = now
+            self._entries.move_to_end(key)
+        while len(self._entries) > self.max_keys:
+            self._entries.popitem(last=False)
+
+    def success(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+class Window:
+    def __init__(self, clock: Clock, *, limit: int, period: timedelta, max_keys: int = 100_000):
+        self.clock = clock
+        self.limit = limit
+        self.period = period
+        self.max_keys = max_keys
+        self._entries: OrderedDict[str, list[datetime]] = OrderedDict()
+
+    def _recent(self, key: str) -> list[datetime]:
+        now = self.clock.now()
+        hits = [t for t in self._entries.get(key, []) if now - t < self.period]
+        if hits:
+            self._entries[key] = hits
+        else:
+            self._entries.pop(key, None)
+        return hits
+
+    def retry_after(self, key: str) -> float:
+        hits = self._recent(key)
+        if len(hits) < self.limit:
+            return 0.0
+        return max(0.0, (hits[0] + self.period - self.clock.now()).total_seconds())
+
+    def hit(self, key: str) -> bool:
+        """Count one event; False (and nothing counted) when the limit is reached."""
+        if self.retry_after(key) > 0:
+            return False
+        self._entries.setdefault(key, []).append(self.clock.now())
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_keys:
+            self._entries.popitem(last=False)
+        return True
+
+
+class Limits:
+    """The throttles of the accounts service, built from ``settings.limits``."""
+
+    def __init__(self, clock: Clock, cfg: RateLimits):
+        hour = timedelta(hours=1)
+
+        def login(free: int) -> Backoff:
+            return Backoff(clock, free=free, base_delay=cfg.login_base_delay, max_delay=cfg.login_max_delay)
+
+        self.login_pair = login(cfg.login_free_per_pair)
+        self.login_account = login(cfg.login_free_per_account)
+        self.login_ip = login(cfg.login_free_per_ip)
+        self.signup_ip = Window(clock, limit=cfg.signup_per_ip_hour, period=hour)
+        self.resend_ip = Window(clock, limit=cfg.resend_per_ip_hour, period=hour)
+        self.reset_ip = Window(clock, limit=cfg.reset_per_ip_hour, period=hour)
+        self.mails_per_address = Window(clock, limit=cfg.mails_per_address_hour, period=hour)

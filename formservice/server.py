@@ -1,0 +1,163 @@
+"""``formservice serve | demo | purge``: settings from the environment, then one uvicorn process.
+
+One process only: the embedded store holds a lock on the data directory, and the rate limits
+live in memory. ``demo`` serves a copy of notice.yml (in the data directory) whose window is
+moved around today, so the whole journey can be walked; notice.yml itself is never edited.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from datetime import date, datetime, timedelta
+
+import anyio
+
+from formservice.notice import NoticeError, load_notice
+from formservice.settings import Settings, SettingsError
+from formservice.store import StoreLocked
+
+log = logging.getLogger("formservice.server")
+
+DEMO_DIR = "demo"
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _settings(default_base_url: str) -> Settings | None:
+    try:
+        return Settings.from_env(default_base_url=default_base_url)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print("\nLe service n'a pas démarré : corrigez la configuration ci-dessus.", file=sys.stderr)
+        return None
+
+
+def demo_notice_text(text: str, today: date) -> str:
+    """notice.yml's text with the window moved: opens 7 days ago, closes in 14 days (comments kept)."""
+    opens = datetime.combine(today - timedelta(days=7), datetime.min.time()).replace(hour=9)
+    closes = datetime.combine(today + timedelta(days=14), datetime.min.time()).replace(hour=19)
+    values = {"opens": opens, "closes": closes, "documents_deadline": closes}
+
+    def move(match: re.Match[str]) -> str:
+        return f"{match.group(1)}{match.group(2)}: {values[match.group(2)]:%Y-%m-%d %H:%M}"
+
+    return re.sub(r"(?m)^(\s+)(opens|closes|documents_deadline):\s*\S.*$", move, text)
+
+
+def prepare_demo(settings: Settings, today: date | None = None, *, publish_site: bool = True) -> Settings:
+    """Write the demo notice (and, if the site builder is there, the demo site) in the data dir."""
+    today = today or date.today()
+    demo_dir = settings.data_dir / DEMO_DIR
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    notice_path = demo_dir / "notice.yml"
+    notice_path.write_text(
+        demo_notice_text(settings.notice_path.read_text(encoding="utf-8"), today), encoding="utf-8"
+    )
+    site_dir = settings.site_dir
+    if not publish_site:
+        return settings.with_(notice_path=notice_path)
+    try:
+        from formservice.publish import publish  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        log.warning("démo : constructeur du site absent, le site publié n'est pas régénéré")
+    else:
+        try:
+            publish(notice_path, demo_dir / "site")
+            site_dir = demo_dir / "site"
+        except Exception as exc:
+            log.warning("démo : le site n'a pas pu être publié (%s) ; site existant servi", exc)
+    return settings.with_(notice_path=notice_path, site_dir=site_dir)
+
+
+def serve(host: str, port: int, demo: bool) -> int:
+    import uvicorn
+
+    from formservice.app import create_app
+    from formservice.store.factory import open_engine
+
+    configure_logging()
+    settings = _settings(f"http://{host}:{port}")
+    if settings is None:
+        return 2
+    try:
+        if demo:
+            settings = prepare_demo(settings)
+        load_notice(settings.notice_path)
+    except NoticeError as exc:
+        print(exc.report(), file=sys.stderr)
+        print("\nLe service n'a pas démarré : corrigez notice.yml (formservice check).", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"Lecture impossible : {exc}", file=sys.stderr)
+        return 1
+    if settings.secrets_generated:
+        log.warning(
+            "clé secrète générée pour le développement (%s) : jamais en production",
+            settings.data_dir / "secret_key",
+        )
+    try:
+        engine = open_engine(settings.data_dir)
+    except StoreLocked:
+        print(
+            f"Le dossier de données {settings.data_dir} est déjà utilisé par un autre processus "
+            "(un seul service à la fois).",
+            file=sys.stderr,
+        )
+        return 1
+    app = create_app(settings, engine=engine)
+    print(f"Service en ligne sur {settings.base_url}/ (données : {settings.data_dir})", flush=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        server_header=False,
+        access_log=False,  # formservice.access logs without tokens
+        proxy_headers=True,
+        log_level="info",
+        log_config=None,
+    )
+    return 0
+
+
+def purge(dry_run: bool) -> int:
+    from formservice.app import build_services
+    from formservice.store import Store
+    from formservice.store.factory import open_engine
+
+    configure_logging()
+    settings = _settings("http://127.0.0.1:8000")
+    if settings is None:
+        return 2
+    try:
+        engine = open_engine(settings.data_dir)
+    except StoreLocked:
+        print(
+            "Le service est en marche et tient le dossier de données : il purge lui-même les comptes "
+            f"toutes les {int(settings.purge_interval.total_seconds() // 60)} minutes.",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        svc = build_services(settings, engine=engine)
+    except NoticeError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
+    svc.store = Store(engine)
+
+    async def run() -> int:
+        try:
+            found = await svc.accounts.purge_expired(dry_run=dry_run)
+        finally:
+            await svc.store.close()
+        verb = "à supprimer" if dry_run else "supprimé(s)"
+        print(f"{len(found)} compte(s) non activé(s) dans le délai {verb}.")
+        for account in found:
+            print(f"  {svc.audit.pseudonym('a', account['id'])} créé le {account['created_at']}")
+        return 0
+
+    return anyio.run(run)

@@ -1,0 +1,208 @@
+"""Runtime settings, read once from the environment and validated as a whole.
+
+Like MkDocs' ``load_config``, every problem is collected and reported at once (in French, for
+whoever deploys), then the service refuses to start. Tests build ``Settings(...)`` directly with
+their own temporary directories and cheaper argon2 parameters.
+
+Environment variables:
+
+- ``FORMSERVICE_NOTICE``: path of notice.yml (default ``./notice.yml``)
+- ``FORMSERVICE_DATA_DIR``: data directory (default ``./var``)
+- ``FORMSERVICE_SITE_DIR``: published site (default ``./site``)
+- ``FORMSERVICE_BASE_URL``: public address, used for every link in e-mails; never derived from
+  the request's Host header
+- ``FORMSERVICE_SMTP``: ``host:port`` of an SMTP server; unset, mails go to the development outbox
+- ``FORMSERVICE_MAIL_FROM``: sender address (default ``ne-pas-repondre@<host of the base URL>``)
+- ``FORMSERVICE_SECRET_KEY``: comma-separated keys, the **first** signs, the others (older) are
+  still accepted; generated in the data directory in development, required in production
+- ``FORMSERVICE_ENV``: ``development`` | ``production``
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+Env = Literal["development", "production"]
+SECRET_FILE = "secret_key"
+MIN_SECRET_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    """argon2id cost. The default is OWASP's recommendation (m=19 MiB, t=2, p=1)."""
+
+    time_cost: int = 2
+    memory_cost: int = 19456  # KiB
+    parallelism: int = 1
+
+
+PRODUCTION_ARGON2 = Argon2Params()
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Throttling thresholds. Login uses growing delays capped at ``login_max_delay``: an attacker
+    can slow a candidate down, never lock them out before the deadline."""
+
+    login_free_per_pair: int = 5  # failures for one (account, IP) before delays start
+    login_free_per_account: int = 20  # failures for one account from anywhere
+    login_free_per_ip: int = 30  # failures from one IP on any account
+    login_base_delay: float = 1.0  # seconds, doubled at each further failure
+    login_max_delay: float = 60.0
+    signup_per_ip_hour: int = 20
+    resend_per_ip_hour: int = 20
+    reset_per_ip_hour: int = 20
+    mails_per_address_hour: int = 5  # mails any one address may receive from signup/resend/reset
+
+
+@dataclass(frozen=True)
+class Settings:
+    notice_path: Path
+    data_dir: Path
+    base_url: str = "http://127.0.0.1:8000"
+    secret_keys: tuple[str, ...] = ()
+    env: Env = "development"
+    smtp: tuple[str, int] | None = None
+    mail_from: str = ""
+    site_dir: Path = Path("site")
+    secrets_generated: bool = False
+    argon2: Argon2Params = PRODUCTION_ARGON2
+    hash_concurrency: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    session_idle: timedelta = timedelta(hours=1)
+    session_absolute: timedelta = timedelta(hours=12)
+    session_touch: timedelta = timedelta(minutes=1)
+    reset_max_age: timedelta = timedelta(hours=1)
+    purge_interval: timedelta = timedelta(minutes=10)
+    notice_check_interval: float = 1.0  # seconds between two stat() of notice.yml
+    max_form_bytes: int = 64 * 1024
+    limits: RateLimits = RateLimits()
+    echo_outbox: bool = True  # the development outbox prints each mail's links on the console
+
+    def __post_init__(self) -> None:
+        if not self.secret_keys:
+            raise ValueError("Settings needs at least one secret key")
+        if not self.mail_from:
+            object.__setattr__(self, "mail_from", f"ne-pas-repondre@{self.host or 'localhost'}")
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    @property
+    def origin(self) -> str:
+        """scheme://host[:port] of the base URL, what browsers send as ``Origin``."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def cookie_name(self) -> str:
+        return "__Host-sid" if self.https else "sid"
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def url(self, path: str) -> str:
+        """An absolute URL for e-mails, from the configured base URL only."""
+        return self.base_url.rstrip("/") + path
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, default_base_url: str = "http://127.0.0.1:8000"
+    ) -> Settings:
+        """Read and validate the environment; raise SettingsError listing every problem."""
+        env_vars = os.environ if environ is None else environ
+        problems: list[str] = []
+
+        env = env_vars.get("FORMSERVICE_ENV", "development").strip() or "development"
+        if env not in ("development", "production"):
+            problems.append(
+                f"FORMSERVICE_ENV : « {env} » inconnu ; valeurs possibles : development, production"
+            )
+            env = "development"
+
+        base_url = env_vars.get("FORMSERVICE_BASE_URL", "").strip() or default_base_url
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            problems.append(
+                f"FORMSERVICE_BASE_URL : « {base_url} » n'est pas une adresse de la forme https://nom.du.site"
+            )
+        if env == "production" and parts.scheme != "https":
+            problems.append("FORMSERVICE_BASE_URL : en production, l'adresse doit commencer par https://")
+
+        smtp: tuple[str, int] | None = None
+        raw_smtp = env_vars.get("FORMSERVICE_SMTP", "").strip()
+        if raw_smtp:
+            host, _, port = raw_smtp.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                problems.append(
+                    f"FORMSERVICE_SMTP : « {raw_smtp} » doit s'écrire hôte:port (par exemple smtp:25)"
+                )
+            else:
+                smtp = (host.strip("[]"), int(port))
+        elif env == "production":
+            problems.append("FORMSERVICE_SMTP : obligatoire en production (sinon aucun courriel ne part)")
+
+        data_dir = Path(env_vars.get("FORMSERVICE_DATA_DIR", "var"))
+        keys = tuple(k.strip() for k in env_vars.get("FORMSERVICE_SECRET_KEY", "").split(",") if k.strip())
+        generated = False
+        if not keys:
+            if env == "production":
+                problems.append(
+                    "FORMSERVICE_SECRET_KEY : obligatoire en production (une clé générée ne peut pas servir)"
+                )
+            else:
+                keys = (development_secret(data_dir),)
+                generated = True
+        short = [i + 1 for i, k in enumerate(keys) if len(k) < MIN_SECRET_LENGTH]
+        if short:
+            problems.append(
+                f"FORMSERVICE_SECRET_KEY : clé(s) n° {', '.join(map(str, short))} trop courte(s) "
+                f"(au moins {MIN_SECRET_LENGTH} caractères aléatoires)"
+            )
+        if problems:
+            raise SettingsError(problems)
+        return cls(
+            notice_path=Path(env_vars.get("FORMSERVICE_NOTICE", "notice.yml")),
+            data_dir=data_dir,
+            site_dir=Path(env_vars.get("FORMSERVICE_SITE_DIR", "site")),
+            base_url=base_url.rstrip("/"),
+            secret_keys=keys,
+            env=env,  # type: ignore[arg-type]
+            smtp=smtp,
+            mail_from=env_vars.get("FORMSERVICE_MAIL_FROM", "").strip(),
+            secrets_generated=generated,
+        )
+
+
+class SettingsError(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def development_secret(data_dir: Path) -> str:
+    """The key kept in the data directory for development, created (mode 0600) on first use."""
+    path = Path(data_dir) / SECRET_FILE
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    return key

@@ -1,0 +1,125 @@
+"""Fixtures: a notice and settings in temporary directories, a settable clock, a real SMTP server
+(aiosmtpd) collecting the mails, the app over an in-memory store, an HTTP client, a candidate."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from account_helpers import (
+    FAST_ARGON2,
+    IN_WINDOW,
+    PASSWORD,
+    REPO,
+    SECRET,
+    Candidate,
+    Client,
+    Mailbox,
+    activate_from_mail,
+    free_port,
+    make_client,
+    sign_up,
+)
+from aiosmtpd.controller import Controller
+from starlette.applications import Starlette
+
+from formservice.app import create_app
+from formservice.clock import FrozenClock
+from formservice.notice import Notice, load_notice
+from formservice.settings import Settings
+from formservice.store.memory import MemoryEngine
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``pytestmark = pytest.mark.anyio``) run on asyncio, as uvicorn does."""
+    return "asyncio"
+
+
+# -- mail ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _smtp_server() -> Iterator[Mailbox]:
+    box = Mailbox()
+    box.port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mailbox(_smtp_server: Mailbox) -> Mailbox:
+    """A real SMTP server on a free port (aiosmtpd), emptied for each test."""
+    _smtp_server.clear()
+    return _smtp_server
+
+
+# -- notice, clock, settings ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def notice_path(tmp_path: Path) -> Path:
+    """A copy of the repository's notice.yml, free to edit."""
+    path = tmp_path / "notice.yml"
+    shutil.copy(REPO / "notice.yml", path)
+    return path
+
+
+@pytest.fixture
+def notice(notice_path: Path) -> Notice:
+    return load_notice(notice_path)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """Stands inside the registration window; move it with ``clock.advance(hours=...)``."""
+    return FrozenClock(IN_WINDOW)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, notice_path: Path, mailbox: Mailbox) -> Settings:
+    return Settings(
+        notice_path=notice_path,
+        data_dir=tmp_path / "var",
+        site_dir=tmp_path / "site",
+        base_url="http://testserver",
+        secret_keys=(SECRET,),
+        smtp=("127.0.0.1", mailbox.port),
+        argon2=FAST_ARGON2,
+        hash_concurrency=2,
+        notice_check_interval=0,
+        echo_outbox=False,
+    )
+
+
+# -- app and client -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[Starlette]:
+    application = create_app(settings, engine=MemoryEngine(), clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette, settings: Settings) -> AsyncIterator[Client]:
+    async with make_client(app, settings) as c:
+        yield c
+
+
+@pytest.fixture
+async def candidate(client: Client, app: Starlette, mailbox: Mailbox) -> Candidate:
+    """An activated account (signed up and activated through the pages), not logged in."""
+    email = "candidate@exemple.fr"
+    await sign_up(client, app, email)
+    response = await activate_from_mail(client, mailbox, email)
+    assert "Votre compte est activé" in response.text
+    account = await app.state.services.store.accounts.by_email(email)
+    return Candidate(email=email, password=PASSWORD, account_id=account["id"])

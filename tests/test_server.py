@@ -1,0 +1,89 @@
+"""`formservice serve | demo | purge`: configuration errors, the demo notice, the purge command."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from formservice import server
+from formservice.accounts import ACTIVE, new_account
+from formservice.notice import load_notice, parse_notice
+from formservice.settings import Settings
+from formservice.store import StoreLocked
+from formservice.store.memory import MemoryEngine
+
+
+def test_demo_notice_moves_the_window_around_today(notice_path, tmp_path):
+    """The demo copy opens 7 days ago and closes in 14 days at 19:00, stays valid, keeps the comments."""
+    text = server.demo_notice_text(notice_path.read_text(), date(2026, 3, 10))
+    demo = parse_notice(text)
+    assert demo.registration.opens == datetime(2026, 3, 3, 9, 0)
+    assert demo.registration.closes == datetime(2026, 3, 24, 19, 0)
+    assert demo.registration.documents_deadline == demo.registration.closes
+    assert "# Délai pour cliquer" in text
+    assert demo.poles == load_notice(notice_path).poles
+
+
+def test_prepare_demo_writes_a_copy_and_never_edits_notice_yml(notice_path, tmp_path):
+    """`demo` serves data_dir/demo/notice.yml; notice.yml itself is unchanged."""
+    before = notice_path.read_text()
+    settings = Settings(notice_path=notice_path, data_dir=tmp_path / "var", secret_keys=("k" * 40,))
+    demo = server.prepare_demo(settings, date(2026, 3, 10), publish_site=False)
+    assert demo.notice_path == tmp_path / "var" / "demo" / "notice.yml"
+    assert load_notice(demo.notice_path).registration.closes.date() == date(2026, 3, 24)
+    assert notice_path.read_text() == before
+
+
+def test_serve_refuses_bad_configuration(monkeypatch, capsys):
+    """A production start without secret key prints the French problems and exits 2."""
+    monkeypatch.setenv("FORMSERVICE_ENV", "production")
+    monkeypatch.delenv("FORMSERVICE_SECRET_KEY", raising=False)
+    assert server.serve("127.0.0.1", 8000, demo=False) == 2
+    assert "FORMSERVICE_SECRET_KEY" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_locked_data_dir(monkeypatch, tmp_path, notice_path, capsys):
+    """When another process holds the data directory, serve says so and exits 1."""
+    monkeypatch.setenv("FORMSERVICE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FORMSERVICE_NOTICE", str(notice_path))
+
+    def locked(data_dir):
+        raise StoreLocked("busy")
+
+    monkeypatch.setattr("formservice.store.factory.open_engine", locked)
+    assert server.serve("127.0.0.1", 8000, demo=False) == 1
+    assert "déjà utilisé" in capsys.readouterr().err
+
+
+@pytest.fixture
+def purge_env(monkeypatch, tmp_path, notice_path):
+    engine = MemoryEngine()
+    now = datetime.now(UTC)
+    old = now - timedelta(hours=49)
+    for account in (
+        new_account("late", "late@exemple.fr", "h", old),
+        new_account("fresh", "fresh@exemple.fr", "h", now),
+        new_account("active", "active@exemple.fr", "h", old) | {"status": ACTIVE},
+    ):
+        engine._tables["accounts"][account["id"]] = account
+    monkeypatch.setenv("FORMSERVICE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FORMSERVICE_NOTICE", str(notice_path))
+    monkeypatch.setattr("formservice.store.factory.open_engine", lambda data_dir: engine)
+    return engine
+
+
+def test_purge_dry_run_lists_without_deleting(purge_env, capsys):
+    """`purge --dry-run` counts the expired pending account and deletes nothing."""
+    assert server.purge(dry_run=True) == 0
+    assert "1 compte(s) non activé(s) dans le délai à supprimer" in capsys.readouterr().out
+    assert set(purge_env._tables["accounts"]) == {"late", "fresh", "active"}
+
+
+def test_purge_deletes_only_expired_pending_accounts(purge_env, capsys, tmp_path):
+    """`purge` deletes the expired pending account, never the fresh or the active one, and logs it."""
+    assert server.purge(dry_run=False) == 0
+    out = capsys.readouterr().out
+    assert "1 compte(s)" in out and "late@exemple.fr" not in out
+    assert set(purge_env._tables["accounts"]) == {"fresh", "active"}
+    assert "account.purged" in (tmp_path / "var" / "audit.log").read_text()
