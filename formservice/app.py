@@ -45,7 +45,7 @@ from formservice.sessions import SessionMiddleware
 from formservice.settings import Settings
 from formservice.store import Engine, Store
 from formservice.tokens import Tokens
-from formservice.views import accounts, dev, space
+from formservice.views import accounts, dev, enrolment, space
 
 log = logging.getLogger("formservice.app")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -74,6 +74,33 @@ def routes(settings: Settings, mailer: Mailer) -> list[BaseRoute]:
         Route("/compte/mot-de-passe", accounts.change_password, methods=GET_POST, name="change_password"),
         Route("/compte/donnees-personnelles", accounts.privacy, name="privacy"),
         Route("/espace", space.home, name="space"),
+        Route("/espace/inscription", enrolment.enrol, methods=GET_POST, name="enrol"),
+        Route("/espace/documents", enrolment.my_documents, name="my_documents"),
+        Route("/espace/documents/{kind}", enrolment.printable, name="printable"),
+        Route("/espace/documents/{kind}/pdf", enrolment.printable_pdf, name="printable_pdf"),
+        Route("/espace/justificatifs", enrolment.my_uploads, name="my_uploads"),
+        Route(
+            "/espace/justificatifs/{document_id}/ajouter",
+            enrolment.upload_add,
+            methods=["POST"],
+            name="upload_add",
+        ),
+        Route(
+            "/espace/justificatifs/valider",
+            enrolment.uploads_complete,
+            methods=["POST"],
+            name="uploads_complete",
+        ),
+        Route("/espace/justificatifs/fichier/{file_id}", enrolment.upload_file, name="upload_file"),
+        Route(
+            "/espace/justificatifs/fichier/{file_id}/supprimer",
+            enrolment.upload_remove,
+            methods=["POST"],
+            name="upload_remove",
+        ),
+        Route(
+            "/espace/changement-adresse", enrolment.address_change, methods=GET_POST, name="address_change"
+        ),
         Mount("/_service/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     if not settings.production and isinstance(mailer, OutboxMailer):

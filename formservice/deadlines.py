@@ -14,7 +14,9 @@ from formservice.notice import Notice, Pole
 
 
 class Window(Enum):
-    NOT_YET_OPEN = "not_yet_open"
+    """Values are what templates test (`phase == "open"`)."""
+
+    NOT_YET_OPEN = "before"
     OPEN = "open"
     CLOSED = "closed"
 

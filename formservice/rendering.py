@@ -24,8 +24,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from formservice import frenchdates
+from formservice.deadlines import registration_window
+from formservice.enrolment import condition_text, files_for
 from formservice.notice import Notice
-from formservice.window import phase
+from formservice.uploads import size_fr
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -41,22 +43,30 @@ def make_env(extra_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
     env.filters["date_fr"] = _date_fr
     env.filters["datetime_fr"] = _datetime_fr
     env.filters["duration_fr"] = _duration_fr
+    env.filters["filesize"] = size_fr
+    env.globals["files_for"] = files_for
+    env.globals["condition_text"] = condition_text
     return env
 
 
-def _local(value: datetime, notice: Notice | None) -> datetime:
+def _local(value: datetime | str, notice: Notice | None) -> datetime:
+    """Aware instants (and the ISO strings stored in documents) shown in the notice's time zone."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     if value.tzinfo is not None and notice is not None:
         return value.astimezone(notice.tz)
     return value
 
 
 @jinja2.pass_context
-def _datetime_fr(ctx: jinja2.runtime.Context, value: datetime, weekday: bool = True) -> str:
+def _datetime_fr(ctx: jinja2.runtime.Context, value: datetime | str, weekday: bool = True) -> str:
     return frenchdates.datetime_fr(_local(value, ctx.get("notice")), weekday)
 
 
 @jinja2.pass_context
-def _date_fr(ctx: jinja2.runtime.Context, value: date, weekday: bool = True) -> str:
+def _date_fr(ctx: jinja2.runtime.Context, value: date | str, weekday: bool = True) -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
     if isinstance(value, datetime):
         value = _local(value, ctx.get("notice")).date()
     return frenchdates.date_fr(value, weekday)
@@ -85,7 +95,7 @@ async def page_context(request: Request) -> dict[str, Any]:
         "request": request,
         "notice": notice,
         "now": now.astimezone(notice.tz),
-        "phase": phase(notice, now),
+        "phase": registration_window(notice, now).value,
         "account": account,
         "csrf_token": lambda: csrf_token(request),
         "url": url,

@@ -86,6 +86,10 @@ class Enrolments:
     async def for_account(self, account_id: str) -> list[Doc]:
         return await self.engine.find(self.table, "account_id", account_id)
 
+    async def get_by_key(self, key: str) -> Doc | None:
+        """The enrolment of one account for one session (see `enrolment_key`)."""
+        return await self.engine.find_one(self.table, "key", key)
+
     async def create_if_absent(self, enrolment: Doc) -> bool:
         """Insert unless the account already has one for this session (unique ``key``)."""
         try:

@@ -14,11 +14,11 @@ from starlette.responses import RedirectResponse, Response
 from formservice import sessions
 from formservice.account_service import Activation, Reset
 from formservice.accounts import EmailInvalid, normalize_email, password_problem
+from formservice.deadlines import Window, registration_window
 from formservice.passwords import is_common
 from formservice.rendering import render
 from formservice.services import services
 from formservice.web import client_ip, form_values, safe_next
-from formservice.window import phase
 
 NO_REFERRER = {"Referrer-Policy": "no-referrer"}
 INFO = {
@@ -51,7 +51,7 @@ def _new_password_errors(values: dict[str, str], email: str | None, errors: dict
 
 async def signup(request: Request) -> Response:
     svc = services(request)
-    if phase(svc.notice(), svc.clock.now()) != "open":
+    if registration_window(svc.notice(), svc.clock.now()) is not Window.OPEN:
         return await render(request, "accounts/signup_closed.html")
     if request.method == "GET":
         return await render(request, "accounts/signup.html", {"values": {}, "errors": {}})
