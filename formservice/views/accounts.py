@@ -53,7 +53,7 @@ async def signup(request: Request) -> Response:
     svc = services(request)
     if registration_window(svc.notice(), svc.clock.now()) is not Window.OPEN:
         return await render(request, "accounts/signup_closed.html")
-    if request.method == "GET":
+    if request.method != "POST":
         return await render(request, "accounts/signup.html", {"values": {}, "errors": {}})
     values = await form_values(request)
     errors: dict[str, str] = {}
@@ -89,7 +89,7 @@ async def activate(request: Request) -> Response:
     """GET shows the « Activer mon compte » button; only the POST activates (mail scanners GET)."""
     svc = services(request)
     token = request.path_params["token"]
-    if request.method == "GET":
+    if request.method != "POST":
         outcome = await svc.accounts.check_activation(token)
     else:
         outcome = await svc.accounts.activate(token, client_ip(request))
@@ -103,7 +103,7 @@ async def activate(request: Request) -> Response:
 
 
 async def resend_activation(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method != "POST":
         return await render(request, "accounts/resend.html", {"values": {}, "errors": {}})
     values = await form_values(request)
     errors: dict[str, str] = {}
@@ -124,7 +124,7 @@ async def resend_activation(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     next_path = safe_next(request.query_params.get("suite"), str(request.app.url_path_for("space")))
-    if request.method == "GET":
+    if request.method != "POST":
         if await sessions.current_account(request) is not None:
             return RedirectResponse(next_path, status_code=303)
         info = INFO.get(request.query_params.get("info", ""))
@@ -167,7 +167,7 @@ async def logout(request: Request) -> Response:
 
 
 async def forgot_password(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method != "POST":
         return await render(request, "accounts/forgot.html", {"values": {}, "errors": {}})
     values = await form_values(request)
     errors: dict[str, str] = {}
@@ -209,7 +209,7 @@ async def reset_password(request: Request) -> Response:
 
 async def change_password(request: Request) -> Response:
     account = await sessions.require_account(request)
-    if request.method == "GET":
+    if request.method != "POST":
         return await render(request, "accounts/change_password.html", {"errors": {}})
     values = await form_values(request)
     errors: dict[str, str] = {}

@@ -75,7 +75,7 @@ def service(request: Request) -> EnrolmentService:
     return found
 
 
-async def _base(request: Request) -> tuple[dict[str, Any], Notice, Any, dict[str, Any]]:
+async def space_context(request: Request) -> tuple[dict[str, Any], Notice, Any, dict[str, Any]]:
     """The account, the notice, now, the current enrolment and what every page shows."""
     account = await require_account(request)
     svc = request.app.state.services
@@ -105,7 +105,7 @@ def _redirect(request: Request, name: str, info: str, anchor: str = "") -> Redir
 
 
 async def enrol(request: Request) -> Response:
-    account, notice, now, context = await _base(request)
+    account, notice, now, context = await space_context(request)
     enrolment = context["enrolment"]
     errors: dict[str, str] = {}
     status = 200
@@ -150,7 +150,7 @@ async def enrol(request: Request) -> Response:
         form=form,
         errors=errors,
         version=version,
-        prefilled=prefilled and request.method == "GET",
+        prefilled=prefilled and request.method != "POST",
         closed_reason="" if context["writable"] else _window_message(notice, now, context["pole"]),
     )
     return await render(request, "enrolment/enrol.html", context, status=status)
@@ -168,12 +168,12 @@ def _window_message(notice: Notice, now: Any, pole: Any) -> str:
 
 
 async def my_documents(request: Request) -> Response:
-    _account, _notice, _now, context = await _base(request)
+    _account, _notice, _now, context = await space_context(request)
     return await render(request, "enrolment/documents.html", context)
 
 
 async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple[str, str]:
-    account, notice, now, context = await _base(request)
+    account, notice, now, context = await space_context(request)
     enrolment = context["enrolment"]
     if kind not in PRINTABLE or not enrolment or not enrolment.get("version"):
         raise NotFound()
@@ -257,7 +257,7 @@ async def _uploads_page(
 
 
 async def my_uploads(request: Request) -> Response:
-    _account, notice, _now, context = await _base(request)
+    _account, notice, _now, context = await space_context(request)
     return await _uploads_page(request, context, notice)
 
 
@@ -270,7 +270,7 @@ async def upload_add(request: Request) -> Response:
     """« Ajouter »: the body is streamed to a temporary file under the data directory, refused
     (413) as soon as it passes the limit; the CSRF token and the rules are checked before the
     first byte of the file is written; the content is then inspected and re-encoded."""
-    account, notice, now, context = await _base(request)
+    account, notice, now, context = await space_context(request)
     document_id = request.path_params["document_id"]
     svc = service(request)
     enrolment = context["enrolment"]
@@ -319,7 +319,7 @@ async def upload_add(request: Request) -> Response:
 
 
 async def upload_remove(request: Request) -> Response:
-    account, notice, now, context = await _base(request)
+    account, notice, now, context = await space_context(request)
     try:
         await service(request).remove_file(account, request.path_params["file_id"], notice, now)
     except REFUSALS as exc:
@@ -350,7 +350,7 @@ async def upload_file(request: Request) -> Response:
 
 
 async def uploads_complete(request: Request) -> Response:
-    account, notice, now, context = await _base(request)
+    account, notice, now, context = await space_context(request)
     try:
         await service(request).complete(account, notice, now)
     except REFUSALS as exc:
@@ -363,7 +363,7 @@ async def uploads_complete(request: Request) -> Response:
 
 
 async def address_change(request: Request) -> Response:
-    account, notice, now, context = await _base(request)
+    account, notice, now, context = await space_context(request)
     errors: dict[str, str] = {}
     form: Mapping[str, Any] = {}
     status = 200

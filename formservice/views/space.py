@@ -1,29 +1,25 @@
-"""/espace: the candidate's home, only when logged in.
-
-For now: the account and the session's dates. The enrolment issue adds its sections
-(« M'inscrire », « Mes documents », « Mes justificatifs ») to ``space/home.html``'s
-``sections`` block and its own routes under /espace/...
-"""
+"""/espace: the candidate's home, only when logged in: where the enrolment stands, what is left
+to do, the deadline and whom to call."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from formservice import enrolment as rules
 from formservice.clock import from_iso
 from formservice.rendering import render
-from formservice.sessions import require_account
+from formservice.views.enrolment import space_context
 
 INFO = {"mot-de-passe": "Votre mot de passe a été modifié. Vos autres sessions ont été fermées."}
 
 
 async def home(request: Request) -> Response:
-    account = await require_account(request)
-    return await render(
-        request,
-        "space/home.html",
-        {
-            "created_at": from_iso(account["created_at"]),
-            "info": INFO.get(request.query_params.get("info", "")),
-        },
+    account, notice, _now, context = await space_context(request)
+    enrolment = context["enrolment"]
+    context.update(
+        created_at=from_iso(account["created_at"]),
+        info=INFO.get(request.query_params.get("info", "")),
+        missing=rules.missing_documents(notice, enrolment) if enrolment and enrolment.get("version") else [],
     )
+    return await render(request, "space/home.html", context)

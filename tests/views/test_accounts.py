@@ -255,3 +255,11 @@ async def test_change_password_needs_the_current_one_and_ends_other_sessions(
         assert client.cookies.get("sid") != before
         assert "mot de passe a été modifié" in (await client.get(ok.headers["location"])).text
         assert (await other.get("/espace")).status_code == 303
+
+
+async def test_head_requests_read_like_get_and_change_nothing(client, app):
+    """HEAD on the account pages answers like GET (200), never as a failed form submission."""
+    for path in ("/compte/creer", "/compte/connexion", "/compte/mot-de-passe-oublie"):
+        response = await client.head(path)
+        assert response.status_code == 200, path
+    assert await app.state.services.store.accounts.count() == 0
