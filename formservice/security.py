@@ -53,7 +53,7 @@ STREAMED_ATTR = "__formservice_streams_csrf__"
 STATIC_PREFIX = "/_service/static"
 
 SERVICE_CSP = (
-    "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 

@@ -115,7 +115,7 @@ async def test_service_pages_carry_the_security_headers(client):
     """Strict CSP without inline script, frame-ancestors 'none', nosniff, Referrer-Policy, no banner."""
     response = await client.get("/compte/connexion")
     csp = response.headers["content-security-policy"]
-    assert csp == SERVICE_CSP and "script-src 'none'" in csp and "unsafe-inline" not in csp
+    assert csp == SERVICE_CSP and "script-src 'self';" in csp and "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
