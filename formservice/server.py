@@ -16,7 +16,7 @@ import anyio
 
 from formservice.notice import NoticeError, load_notice
 from formservice.settings import Settings, SettingsError
-from formservice.store import StoreLocked
+from formservice.store import StoreError, StoreLocked
 
 log = logging.getLogger("formservice.server")
 
@@ -109,6 +109,9 @@ def serve(host: str, port: int, demo: bool) -> int:
             file=sys.stderr,
         )
         return 1
+    except StoreError as exc:
+        print(f"Le dossier de données {settings.data_dir} ne peut pas être ouvert : {exc}", file=sys.stderr)
+        return 1
     app = create_app(settings, engine=engine)
     print(f"Service en ligne sur {settings.base_url}/ (données : {settings.data_dir})", flush=True)
     uvicorn.run(
@@ -141,6 +144,9 @@ def purge(dry_run: bool) -> int:
             f"toutes les {int(settings.purge_interval.total_seconds() // 60)} minutes.",
             file=sys.stderr,
         )
+        return 1
+    except StoreError as exc:
+        print(f"Le dossier de données {settings.data_dir} ne peut pas être ouvert : {exc}", file=sys.stderr)
         return 1
     try:
         svc = build_services(settings, engine=engine)

@@ -22,7 +22,7 @@ class MemoryEngine(Engine):
 
     def _check_unique(self, table: str, doc: Doc, ignore_id: str | None) -> None:
         for field in TABLES[table].unique:
-            if field not in doc:
+            if doc.get(field) is None:  # like SQL NULL: an absent value clashes with nothing
                 continue
             for other in self._tables[table].values():
                 if other["id"] != ignore_id and other.get(field) == doc[field]:

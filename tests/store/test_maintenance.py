@@ -1,0 +1,129 @@
+"""`formservice store check` and `formservice store compact`: exit codes and French reports."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from formservice.cli import main
+from formservice.store.journal import CorruptStore, journal_generations, journal_path
+from formservice.store.maintenance import check, compact
+from formservice.store.snapshot import SNAPSHOT_NAME
+from formservice.store.tinydb_engine import TinyDBEngine
+
+from .helpers import account
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A data directory whose store holds three accounts, closed."""
+
+    async def fill() -> None:
+        engine = TinyDBEngine(tmp_path / "store")
+        for n in range(3):
+            await engine.insert("accounts", account(n))
+        await engine.close()
+
+    asyncio.run(fill())
+    return tmp_path
+
+
+def append_to_journal(data_dir: Path, text: str) -> Path:
+    store = data_dir / "store"
+    path = journal_path(store, journal_generations(store)[-1])
+    with open(path, "a") as f:
+        f.write(text)
+    return path
+
+
+def test_check_of_a_healthy_store_reports_counts(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """check exits 0 and prints the count of each table and the schema versions."""
+    assert main(["store", "check", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "accounts : 3 document(s)" in out
+    assert "v1 : 3" in out
+    assert "Aucun problème." in out
+
+
+def test_check_without_a_store_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """check on a directory without a store exits 2 with an explanation."""
+    assert check(tmp_path) == 2
+    assert "rien à vérifier" in capsys.readouterr().err
+
+
+async def test_check_reads_while_the_service_runs(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """check does not need the lock: it reads a running store and says it is running."""
+    engine = TinyDBEngine(data_dir / "store")
+    try:
+        await engine.insert("accounts", account(9))
+        assert check(data_dir) == 0
+    finally:
+        await engine.close()
+    out = capsys.readouterr().out
+    assert "Le service tourne" in out
+    assert "accounts : 4 document(s)" in out
+
+
+def test_check_notes_a_torn_tail_without_repairing_it(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A torn last line is a note, not a problem, and check leaves the file as it is."""
+    path = append_to_journal(data_dir, '["p","accounts",{"id":')
+    size = path.stat().st_size
+    assert check(data_dir) == 0
+    assert "jamais confirmés" in capsys.readouterr().out
+    assert path.stat().st_size == size
+
+
+def test_check_finds_a_duplicate_written_by_hand(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two accounts with one e-mail (a hand edit) make check exit 1; the engine refuses them too."""
+    append_to_journal(data_dir, '["p","accounts",{"id":"intrus","email":"candidat1@exemple.fr"}]\n["c",1]\n')
+    assert check(data_dir) == 1
+    err = capsys.readouterr().err
+    assert "déjà pris" in err
+    assert "refusera de démarrer" in err
+    with pytest.raises(CorruptStore):
+        TinyDBEngine(data_dir / "store")
+
+
+def test_check_names_a_damaged_journal(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Damage before the last commit makes check exit 1 and name the file and line."""
+    path = append_to_journal(data_dir, "")
+    lines = path.read_text().splitlines(keepends=True)
+    lines[0] = "garbage\n"
+    path.write_text("".join(lines))
+    assert check(data_dir) == 1
+    err = capsys.readouterr().err
+    assert "Store illisible" in err
+    assert "ligne 1" in err
+
+
+def test_compact_folds_the_journal_into_a_snapshot(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """compact exits 0, leaves a snapshot and one empty journal, and check still counts 3."""
+    assert main(["store", "compact", "--data-dir", str(data_dir)]) == 0
+    assert "Compactage terminé : 3 document(s)" in capsys.readouterr().out
+    store = data_dir / "store"
+    assert (store / SNAPSHOT_NAME).exists()
+    [gen] = journal_generations(store)
+    assert journal_path(store, gen).stat().st_size == 0
+    assert check(data_dir) == 0
+
+
+async def test_compact_refuses_while_the_service_runs(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """compact on a locked store exits 1 with the lock's French message."""
+    engine = TinyDBEngine(data_dir / "store")
+    try:
+        assert compact(data_dir) == 1
+    finally:
+        await engine.close()
+    err = capsys.readouterr().err
+    assert "déjà utilisé" in err
+    assert "compacte lui-même" in err

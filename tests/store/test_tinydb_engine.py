@@ -1,0 +1,336 @@
+"""The TinyDB engine: durability across reopen, the lock, the journal's recovery rules, compaction."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from tinydb import Query, TinyDB
+
+from formservice.store import journal
+from formservice.store.base import StoreError, StoreLocked
+from formservice.store.journal import CorruptStore, journal_generations, journal_path, replay
+from formservice.store.snapshot import SNAPSHOT_NAME
+from formservice.store.tables import StoreTable
+from formservice.store.tinydb_engine import TinyDBEngine
+
+from .helpers import account, enrolment
+
+pytestmark = pytest.mark.anyio
+
+
+async def reopen(engine: TinyDBEngine, **kwargs: int) -> TinyDBEngine:
+    await engine.close()
+    return TinyDBEngine(engine.directory, **kwargs)
+
+
+def last_journal(store_dir: Path) -> Path:
+    return journal_path(store_dir, journal_generations(store_dir)[-1])
+
+
+async def test_every_kind_of_write_survives_a_reopen(tiny: TinyDBEngine) -> None:
+    """Inserts, shrinking updates and deletes are all there after close and reopen."""
+    await tiny.insert("accounts", account(1, notes="x" * 2000))
+    await tiny.insert("accounts", account(2))
+    await tiny.insert("enrolments", enrolment(1))
+    await tiny.update("accounts", "acc-1", lambda d: d | {"notes": "", "status": "active"})
+    await tiny.delete("accounts", "acc-2")
+    tiny = await reopen(tiny)
+    try:
+        assert (await tiny.get("accounts", "acc-1") or {})["notes"] == ""
+        assert await tiny.get("accounts", "acc-2") is None
+        assert [d["id"] for d in await tiny.find("accounts", "status", "active")] == ["acc-1"]
+        assert (await tiny.find_one("enrolments", "key", "acc-1:session-1") or {})["id"] == "enr-1"
+    finally:
+        await tiny.close()
+
+
+async def test_a_second_engine_on_the_directory_is_refused_in_french(tiny: TinyDBEngine) -> None:
+    """Opening a directory already open raises StoreLocked naming the holder."""
+    with pytest.raises(StoreLocked) as info:
+        TinyDBEngine(tiny.directory)
+    assert "déjà utilisé" in str(info.value)
+    assert "processus" in str(info.value)
+
+
+async def test_close_releases_the_lock(store_dir: Path) -> None:
+    """After close(), the directory can be opened again."""
+    first = TinyDBEngine(store_dir)
+    await first.close()
+    second = TinyDBEngine(store_dir)
+    await second.close()
+
+
+async def test_a_closed_engine_refuses_work(store_dir: Path) -> None:
+    """Using an engine after close() raises StoreError instead of writing behind the lock's back."""
+    engine = TinyDBEngine(store_dir)
+    await engine.close()
+    await engine.close()  # idempotent
+    with pytest.raises(StoreError):
+        await engine.insert("accounts", account(1))
+
+
+async def test_torn_last_line_is_dropped_on_open(tiny: TinyDBEngine) -> None:
+    """A half-written last line (a crash in mid-write) is dropped and cut off; the rest loads."""
+    await tiny.insert("accounts", account(1))
+    await tiny.close()
+    path = last_journal(tiny.directory)
+    good = path.stat().st_size
+    with open(path, "ab") as f:
+        f.write(b'["p","accounts",{"id":"acc-2","email":"half')
+    tiny = TinyDBEngine(tiny.directory)
+    try:
+        assert await tiny.count("accounts") == 1
+        assert path.stat().st_size == good
+        await tiny.insert("accounts", account(3))  # appends after the cut, not after the garbage
+    finally:
+        tiny = await reopen(tiny)
+        assert await tiny.count("accounts") == 2
+        await tiny.close()
+
+
+async def test_a_group_without_its_commit_line_is_dropped(tiny: TinyDBEngine) -> None:
+    """Complete lines not followed by their commit line were never acknowledged: not applied."""
+    await tiny.insert("accounts", account(1))
+    await tiny.close()
+    with open(last_journal(tiny.directory), "ab") as f:
+        f.write(b'["d","accounts","acc-1"]\n')
+    tiny = TinyDBEngine(tiny.directory)
+    assert await tiny.get("accounts", "acc-1") is not None
+    await tiny.close()
+
+
+async def test_a_damaged_last_group_is_dropped(tiny: TinyDBEngine) -> None:
+    """A last group whose bytes do not match its CRC (pages persisted out of order) is dropped."""
+    await tiny.insert("accounts", account(1))
+    await tiny.insert("accounts", account(2, status="active"))
+    await tiny.close()
+    path = last_journal(tiny.directory)
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"status":"active"', b'"status":"activf"'))
+    tiny = TinyDBEngine(tiny.directory)
+    assert await tiny.get("accounts", "acc-1") is not None
+    assert await tiny.get("accounts", "acc-2") is None
+    await tiny.close()
+
+
+async def test_a_flipped_digit_before_the_last_commit_refuses_to_open(tiny: TinyDBEngine) -> None:
+    """Damage that still parses as JSON is caught by the CRC; not at the end, it is corruption."""
+    await tiny.insert("accounts", account(1, version=1))
+    await tiny.insert("accounts", account(2))
+    await tiny.close()
+    path = last_journal(tiny.directory)
+    path.write_bytes(path.read_bytes().replace(b'"version":1', b'"version":7', 1))
+    with pytest.raises(CorruptStore):
+        TinyDBEngine(tiny.directory)
+
+
+async def test_preallocated_zeros_after_the_last_group_are_not_a_torn_tail(tiny: TinyDBEngine) -> None:
+    """Preallocated zeros past the journal's end are not a torn tail; writing resumes before them."""
+    await tiny.insert("accounts", account(1))
+    await tiny.close()
+    path = last_journal(tiny.directory)
+    good = path.stat().st_size
+    with open(path, "ab") as f:
+        f.write(b"\0" * 100_000)
+    assert replay(path, {}).dropped == 0
+    tiny = TinyDBEngine(tiny.directory)
+    await tiny.insert("accounts", account(2))
+    await tiny.close()
+    assert path.stat().st_size > good
+    tiny = TinyDBEngine(tiny.directory)
+    assert await tiny.count("accounts") == 2
+    await tiny.close()
+
+
+async def test_damage_before_the_last_commit_refuses_to_open(tiny: TinyDBEngine) -> None:
+    """A damaged group followed by committed ones is not a crash: opening raises CorruptStore."""
+    for n in range(3):
+        await tiny.insert("accounts", account(n))
+    await tiny.close()
+    path = last_journal(tiny.directory)
+    lines = path.read_bytes().split(b"\n")
+    lines[0] = lines[0][:20]
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(CorruptStore) as info:
+        TinyDBEngine(tiny.directory)
+    assert "ligne 1" in str(info.value)
+    path.unlink()  # the operator's repair; the failed open released the lock
+    await TinyDBEngine(tiny.directory).close()
+
+
+async def test_a_journal_generation_after_the_snapshot_is_replayed(tiny: TinyDBEngine) -> None:
+    """Two live generations (compaction killed before its rename) are replayed in order, then folded."""
+    await tiny.insert("accounts", account(1))
+    await tiny.close()
+    gen = journal_generations(tiny.directory)[-1]
+    journal_path(tiny.directory, gen + 1).write_text('["d","accounts","acc-1"]\n["c",1]\n')
+    tiny = TinyDBEngine(tiny.directory)
+    assert await tiny.get("accounts", "acc-1") is None
+    assert journal_generations(tiny.directory) == [gen + 2]
+    await tiny.close()
+
+
+async def test_compaction_writes_a_snapshot_and_drops_old_journals(tiny: TinyDBEngine) -> None:
+    """compact() leaves one snapshot, one fresh journal, and the same data after reopen."""
+    for n in range(50):
+        await tiny.insert("accounts", account(n))
+    await tiny.delete("accounts", "acc-0")
+    before = journal_generations(tiny.directory)
+    await tiny.compact()
+    after = journal_generations(tiny.directory)
+    assert after == [before[-1] + 1]
+    assert journal_path(tiny.directory, after[0]).stat().st_size == 0
+    await tiny.insert("accounts", account(99))
+    tiny = await reopen(tiny)
+    assert await tiny.count("accounts") == 50
+    assert await tiny.get("accounts", "acc-0") is None
+    await tiny.close()
+
+
+async def test_compaction_runs_by_itself_and_loses_nothing_written_meanwhile(store_dir: Path) -> None:
+    """With a tiny threshold, background compactions run during 600 concurrent writes; all stay."""
+    engine = TinyDBEngine(store_dir, compact_after=20_000)
+    for wave in range(6):
+        await asyncio.gather(*(engine.insert("accounts", account(f"{wave}-{n}")) for n in range(100)))
+        await asyncio.gather(
+            *(engine.update("accounts", f"acc-{wave}-{n}", lambda d: d | {"password": ""}) for n in range(50))
+        )
+    engine = await reopen(engine)
+    assert await engine.count("accounts") == 600
+    assert (await engine.get("accounts", "acc-5-10") or {})["password"] == ""
+    assert (store_dir / SNAPSHOT_NAME).exists()
+    assert len(journal_generations(store_dir)) == 1
+    await engine.close()
+
+
+async def test_leftovers_of_an_interrupted_compaction_are_cleaned(tiny: TinyDBEngine) -> None:
+    """A temp snapshot and journals older than the snapshot are removed on open."""
+    await tiny.insert("accounts", account(1))
+    await tiny.compact()
+    await tiny.insert("accounts", account(2))
+    await tiny.close()
+    directory = tiny.directory
+    (directory / (SNAPSHOT_NAME + ".tmp")).write_text('{"_meta": half')
+    journal_path(directory, 0).write_text('["d","accounts","acc-1"]\n["c",1]\n')
+    tiny = TinyDBEngine(directory)
+    assert await tiny.count("accounts") == 2
+    assert not (directory / (SNAPSHOT_NAME + ".tmp")).exists()
+    assert not journal_path(directory, 0).exists()
+    await tiny.close()
+
+
+async def test_snapshot_is_a_tinydb_database(tiny: TinyDBEngine) -> None:
+    """TinyDB itself opens the snapshot and queries it (string ids need our Table class)."""
+    await tiny.insert("accounts", account(1, status="active"))
+    await tiny.insert("accounts", account(2))
+    await tiny.compact()
+
+    class Inspect(TinyDB):
+        table_class = StoreTable
+
+    with Inspect(tiny.directory / SNAPSHOT_NAME, access_mode="r") as db:
+        found = db.table("accounts").search(Query().status == "active")
+    assert [d["id"] for d in found] == ["acc-1"]
+
+
+async def test_tables_unknown_to_this_release_are_kept(tiny: TinyDBEngine) -> None:
+    """A table in the files but not in TABLES survives reopen and compaction untouched."""
+    await tiny.close()
+    with open(last_journal(tiny.directory), "ab") as f:
+        f.write(b'["p","archive",{"id":"x1","v":1}]\n["c",1]\n')
+    tiny = TinyDBEngine(tiny.directory)
+    await tiny.compact()
+    await tiny.close()
+    text = (tiny.directory / SNAPSHOT_NAME).read_text()
+    assert '"archive": {' in text
+    assert json.loads(text)["archive"]["x1"] == {"id": "x1", "v": 1}
+
+
+async def test_a_read_waits_until_the_write_it_would_see_is_durable(
+    tiny: TinyDBEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a write's fsync is in flight, a reader of that document waits instead of seeing it."""
+    release = threading.Event()
+    real = journal._fsync
+
+    def slow(fd: int) -> None:
+        release.wait(5)
+        real(fd)
+
+    monkeypatch.setattr(journal, "_fsync", slow)
+    writer = asyncio.create_task(tiny.insert("accounts", account(1)))
+    await asyncio.sleep(0.02)
+    reader = asyncio.create_task(tiny.find_one("accounts", "email", "candidat1@exemple.fr"))
+    other = await tiny.get("accounts", "acc-404")  # keys with nothing in flight do not wait
+    await asyncio.sleep(0.02)
+    assert other is None
+    assert not writer.done()
+    assert not reader.done()
+    release.set()
+    assert (await reader or {})["id"] == "acc-1"
+    await writer
+
+
+async def test_writes_do_not_block_the_event_loop(
+    tiny: TinyDBEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow fsync delays only the writer: other coroutines keep running meanwhile."""
+    release = threading.Event()
+    real = journal._fsync
+
+    def slow(fd: int) -> None:
+        release.wait(5)
+        real(fd)
+
+    monkeypatch.setattr(journal, "_fsync", slow)
+    writer = asyncio.create_task(tiny.insert("accounts", account(1)))
+    ticks = 0
+    for _ in range(10):
+        await asyncio.sleep(0.001)
+        ticks += 1
+    assert ticks == 10
+    assert not writer.done()
+    release.set()
+    await writer
+
+
+async def test_the_live_indexes_match_the_rows_after_many_changes(tiny: TinyDBEngine) -> None:
+    """check() rebuilds the indexes from the rows and finds them equal to the live ones."""
+    for n in range(30):
+        await tiny.insert("accounts", account(n, status=f"s{n % 3}"))
+    for n in range(0, 30, 2):
+        await tiny.update("accounts", f"acc-{n}", lambda d: d | {"status": "active", "email": d["id"] + "@x"})
+    for n in range(0, 30, 3):
+        await tiny.delete("accounts", f"acc-{n}")
+    report = await tiny.check()
+    assert report.ok, report.problems
+    assert report.counts["accounts"] == 20
+
+
+async def test_a_cancelled_writer_leaves_the_engine_consistent(
+    tiny: TinyDBEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelling a task awaiting its fsync neither retracts the change nor jams the engine."""
+    release = threading.Event()
+    real = journal._fsync
+
+    def slow(fd: int) -> None:
+        release.wait(5)
+        real(fd)
+
+    monkeypatch.setattr(journal, "_fsync", slow)
+    task = asyncio.create_task(tiny.insert("accounts", account(1)))
+    await asyncio.sleep(0.02)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await tiny.insert("accounts", account(2))
+    assert await tiny.get("accounts", "acc-1") is not None
+    tiny = await reopen(tiny)
+    assert await tiny.count("accounts") == 2
+    await tiny.close()
