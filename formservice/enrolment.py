@@ -208,23 +208,6 @@ def required_documents(notice: Notice, data: Mapping[str, Any]) -> list[Document
     return out
 
 
-def condition_text(doc: Document) -> str:
-    """The condition of a document in words, for the notice and the candidate's list."""
-    cond = doc.condition
-    if cond is None:
-        return ""
-    parts = []
-    if cond.age_below is not None:
-        parts.append(f"si vous avez moins de {cond.age_below} ans")
-    if cond.status == "distance":
-        parts.append("si vous êtes inscrit à une formation à distance")
-    if cond.status == "individuel":
-        parts.append("si vous êtes candidat individuel")
-    if cond.accommodation:
-        parts.append("si vous demandez des aménagements d'épreuves")
-    return " et ".join(parts)
-
-
 def files_for(doc: Mapping[str, Any], document_id: str) -> list[dict[str, Any]]:
     return [f for f in doc.get("files", []) if f["document_id"] == document_id]
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from formservice.frenchdates import datetime_fr
+from formservice.frenchdates import date_fr, datetime_fr
 from formservice.notice_yaml import YamlDocument, YamlSyntaxError, compose
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]*$"
@@ -226,6 +226,26 @@ class Notice(Model):
         return [d for d in self.documents if exam_id in d.exams]
 
     # -- text -----------------------------------------------------------------------------
+    def condition_text(self, document: Document) -> str:
+        """When a supporting document is required, in words a candidate understands; shared
+        by the notice site and the candidate's space so both say it the same way."""
+        cond = document.condition
+        if cond is None:
+            return "pour tous les candidats"
+        parts = []
+        if cond.age_below is not None:
+            when = date_fr(self.registration.age_reference_date, weekday=False)
+            parts.append(f"si vous avez moins de {cond.age_below} ans au {when}")
+        if cond.status == "distance":
+            parts.append("si vous êtes inscrit ou inscrite à une formation d'enseignement à distance")
+        elif cond.status == "individuel":
+            parts.append("si vous vous présentez en candidat individuel")
+        if cond.accommodation is True:
+            parts.append("si vous demandez des aménagements d'épreuves")
+        elif cond.accommodation is False:
+            parts.append("si vous ne demandez pas d'aménagements d'épreuves")
+        return " et ".join(parts) or "pour tous les candidats"
+
     def placeholders(self) -> dict[str, str]:
         return {
             "opens": datetime_fr(self.registration.opens),

@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse
 
 from formservice import frenchdates
 from formservice.deadlines import registration_window
-from formservice.enrolment import condition_text, files_for
+from formservice.enrolment import files_for
 from formservice.notice import Notice
 from formservice.uploads import size_fr
 
@@ -45,7 +45,6 @@ def make_env(extra_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
     env.filters["duration_fr"] = _duration_fr
     env.filters["filesize"] = size_fr
     env.globals["files_for"] = files_for
-    env.globals["condition_text"] = condition_text
     return env
 
 

@@ -32,7 +32,6 @@ from mkdocs.structure.pages import Page
 
 from formservice.frenchdates import date_fr, datetime_fr, time_fr
 from formservice.notice import (
-    Document,
     Exam,
     Notice,
     NoticeError,
@@ -75,26 +74,6 @@ def host(url: str) -> str:
     return urlsplit(url).netloc
 
 
-def condition_fr(document: Document, notice: Notice) -> str:
-    """When a supporting document is required, in words a candidate understands."""
-    cond = document.condition
-    if cond is None:
-        return "pour tous les candidats"
-    parts = []
-    if cond.age_below is not None:
-        when = date_fr(notice.registration.age_reference_date, weekday=False)
-        parts.append(f"si vous avez moins de {cond.age_below} ans au {when}")
-    if cond.status == "distance":
-        parts.append("si vous êtes inscrit ou inscrite à une formation d'enseignement à distance")
-    elif cond.status == "individuel":
-        parts.append("si vous vous présentez en candidat individuel")
-    if cond.accommodation is True:
-        parts.append("si vous demandez des aménagements d'épreuves")
-    elif cond.accommodation is False:
-        parts.append("si vous ne demandez pas d'aménagements d'épreuves")
-    return " et ".join(parts) or "pour tous les candidats"
-
-
 def exams_of_pole(notice: Notice, pole: Pole) -> list[tuple[Exam, list[Speciality]]]:
     """The specialities a pôle handles, grouped by exam, in the notice's order."""
     grouped: dict[str, tuple[Exam, list[Speciality]]] = {}
@@ -111,7 +90,7 @@ def template_context(notice: Notice) -> dict[str, Any]:
         "tz_label": tz_label(notice),
         "exam_label": exam_label,
         "host": host,
-        "condition_fr": lambda document: condition_fr(document, notice),
+        "condition_fr": notice.condition_text,
         "exams_of_pole": lambda pole: exams_of_pole(notice, pole),
     }
 

@@ -14,7 +14,7 @@ from site_fixtures import NOTICE, PAGES, ROOT, published_site, read_page
 
 from formservice.frenchdates import MONTHS, date_fr, datetime_fr
 from formservice.notice import Notice, load_notice, notice_from_json
-from formservice.site_hook import condition_fr, exam_label
+from formservice.site_hook import exam_label
 
 NOTICE_MODEL = load_notice(NOTICE)
 
@@ -120,7 +120,7 @@ def test_documents_per_exam_with_condition_and_example_mark(site: Path) -> None:
         section = docs.section(exam.id.lower())
         documents = NOTICE_MODEL.documents_for_exam(exam.id)
         for document in documents:
-            entry = f"{document.name} : {condition_fr(document, NOTICE_MODEL)}."
+            entry = f"{document.name} : {NOTICE_MODEL.condition_text(document)}."
             assert entry in section
             marked = entry + " exemple, à confirmer" in section
             assert marked == document.example, document.id
