@@ -153,6 +153,15 @@ async def enrol(request: Request) -> Response:
         prefilled=prefilled and request.method != "POST",
         closed_reason="" if context["writable"] else _window_message(notice, now, context["pole"]),
     )
+    final = context["enrolment"] and context["enrolment"].get("status") == rules.STATUS_COMPLETE
+    if final and context["writable"]:
+        context.update(
+            writable=False,
+            closed_reason=(
+                "vous avez validé « J'ai fourni toutes mes pièces », votre inscription est définitive. "
+                "Pour un changement, contactez le pôle qui gère votre examen."
+            ),
+        )
     return await render(request, "enrolment/enrol.html", context, status=status)
 
 

@@ -211,6 +211,8 @@ async def test_uploads_then_final_validation_sends_receipt(
 
     again = await upload(client, required[0].id, "scan.pdf", pdf_bytes())
     assert again.status_code in (403, 409) and "définitive" in again.text
+    form = await client.page("/espace/inscription")
+    assert "plus modifiable" in form.text and ">Enregistrer</button>" not in form.text
     accuse = await client.get("/espace/documents/accuse")
     assert accuse.status_code == 200 and enrolment["files"][0]["sha256"] in accuse.text
 
