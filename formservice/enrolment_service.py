@@ -8,6 +8,7 @@ whose record could not be saved is removed, mails go out after the write succeed
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -40,6 +41,10 @@ class EnrolmentService:
         self.store = store
         self.files_dir = files_dir
         self.send_mail = send_mail
+        # Decoding an uploaded image (up to ~150 MiB for a second or two) or rendering a PDF is
+        # CPU-bound work done in threads: two at a time bound the server's memory and keep the
+        # event loop responsive, whatever the number of candidates; the others wait their turn.
+        self.cpu_bound = asyncio.Semaphore(2)
 
     # -- reading --------------------------------------------------------------------------------
     async def current(self, account_id: str, notice: Notice) -> dict[str, Any] | None:

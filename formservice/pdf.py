@@ -6,15 +6,11 @@ never disagree. WeasyPrint is told to fetch nothing: no file, no network, whatev
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any, NoReturn
 
 STATIC = Path(__file__).parent / "static"
 PRINT_CSS = STATIC / "print.css"
-
-# Rendering is CPU-bound: one PDF at a time per core keeps the event loop and the others fast.
-_LIMIT = asyncio.Semaphore(2)
 
 
 def _fetcher() -> Any:
@@ -36,8 +32,3 @@ def html_to_pdf(html: str) -> bytes:
     pdf = document.write_pdf(stylesheets=[css])
     assert pdf is not None
     return bytes(pdf)
-
-
-async def html_to_pdf_async(html: str) -> bytes:
-    async with _LIMIT:
-        return await asyncio.to_thread(html_to_pdf, html)

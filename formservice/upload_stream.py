@@ -10,6 +10,7 @@ Content-Length already says so.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -59,6 +60,7 @@ class ReceivedUpload:
     content_type: str  # as declared by the browser: a hint only, the content decides
     path: Path
     size: int
+    sha256: str  # of the bytes received, computed while streaming
 
     def close(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -124,6 +126,7 @@ class _Receiver:
         self.filename = ""
         self.content_type = ""
         self.size = 0
+        self.sha256 = hashlib.sha256()
         self.ended = False
 
     def on_part_begin(self) -> None:
@@ -171,7 +174,9 @@ class _Receiver:
             if self.size > self.max_file_bytes:
                 raise _too_large(self.max_file_bytes)
             assert self.file is not None
-            self.file.write(data[start:end])
+            chunk = data[start:end]
+            self.file.write(chunk)
+            self.sha256.update(chunk)  # hashed on the way in: the file is never read back for it
             return
         self.fields_bytes += n
         if self.fields_bytes > self.max_fields_bytes:
@@ -271,4 +276,5 @@ async def receive_upload(
         content_type=receiver.content_type,
         path=receiver.path,
         size=receiver.size,
+        sha256=receiver.sha256.hexdigest(),
     )

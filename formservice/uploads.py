@@ -12,11 +12,13 @@ Pure: no web framework here. The caller streams the upload to a temporary file (
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import io
+import mmap
 import os
 import re
 import secrets
+import shutil
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,12 +171,23 @@ def _check_name(original_name: str) -> tuple[str, _Kind | None]:
 
 
 def inspect_and_normalise(
-    src: Path, original_name: str, dest_dir: Path, limits: UploadLimits | None = None
+    src: Path,
+    original_name: str,
+    dest_dir: Path,
+    limits: UploadLimits | None = None,
+    *,
+    move: bool = False,
+    sha256: str | None = None,
 ) -> StoredFile:
     """Accept `src` as one of the three formats and store it in `dest_dir`, or raise UploadRejected.
 
     The stored file is the re-encoded image or the PDF as sent, under a random name, mode 0600,
     fsynced with its directory. On any refusal or error nothing is left in `dest_dir`.
+
+    With `move`, an accepted PDF is renamed into place rather than copied (`src` must then be a
+    temporary file of ours on the same file system, e.g. what `upload_stream` received), and
+    `sha256`, when given, is trusted as the digest of `src`: a 5 MiB upload is then written once
+    and never read back whole.
     """
     limits = limits or UploadLimits()
     display, named_kind = _check_name(original_name)
@@ -217,9 +230,11 @@ def inspect_and_normalise(
         display = safe_display_name(display + kind.extension)
 
     if kind is PDF:
-        data = src.read_bytes()  # bounded by max_file_bytes, and pypdf wants it in memory anyway
-        _check_pdf(data, display, limits)
-        return _store(dest_dir, kind, display, lambda f: f.write(data))
+        with src.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            _check_pdf(f, data, display, limits)  # mapped, not copied into memory
+        if move:
+            return _adopt(src, dest_dir, kind, display, sha256)
+        return _store(dest_dir, kind, display, lambda out: _copy(src, out))
     writer = _reencode_image(src, kind, display, limits)
     return _store(dest_dir, kind, display, writer)
 
@@ -315,7 +330,7 @@ def _normalise_mode(im: Image.Image, kind: _Kind) -> Image.Image:
 # PDF
 
 
-def _check_pdf(data: bytes, display: str, limits: UploadLimits) -> None:
+def _check_pdf(f: BinaryIO, data: mmap.mmap, display: str, limits: UploadLimits) -> None:
     """Refuse a PDF that is malformed, encrypted, active (JavaScript, launch, additional actions)
     or a carrier (embedded files, bytes appended after the end)."""
     end = data.rfind(b"%%EOF")
@@ -337,7 +352,8 @@ def _check_pdf(data: bytes, display: str, limits: UploadLimits) -> None:
     try:
         # No external decoder is ever run on an upload, whatever the stream claims to be.
         with apply_configuration(jbig2dec_binary=None):
-            reader = PdfReader(io.BytesIO(data), strict=True)
+            f.seek(0)
+            reader = PdfReader(f, strict=True)
             if reader.is_encrypted:
                 raise UploadRejected(
                     "pdf_encrypted",
@@ -447,6 +463,39 @@ def _store(dest_dir: Path, kind: _Kind, display: str, write: Callable[[BinaryIO]
         (final if renamed else tmp).unlink(missing_ok=True)
         raise
     return StoredFile(final.name, size, digest, kind.media_type, display)
+
+
+def _copy(src: Path, out: BinaryIO) -> None:
+    with src.open("rb") as f:
+        shutil.copyfileobj(f, out, 1024 * 1024)
+
+
+def _adopt(src: Path, dest_dir: Path, kind: _Kind, display: str, sha256: str | None) -> StoredFile:
+    """Rename our temporary file into place (same bytes, one write less than a copy), then make
+    both the file and its new name durable before anyone records it."""
+    final = dest_dir / f"{secrets.token_urlsafe(24)}{kind.extension}"
+    os.chmod(src, 0o600)
+    try:
+        os.rename(src, final)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        return _store(dest_dir, kind, display, lambda out: _copy(src, out))
+    try:
+        fd = os.open(final, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+            size = os.fstat(fd).st_size
+            if sha256 is None:
+                with os.fdopen(os.dup(fd), "rb") as f:
+                    sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+        finally:
+            os.close(fd)
+        _fsync_dir(dest_dir)
+    except BaseException:
+        final.unlink(missing_ok=True)
+        raise
+    return StoredFile(final.name, size, sha256, kind.media_type, display)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -8,6 +8,7 @@ candidate was on, with what they typed kept.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -28,7 +29,7 @@ from formservice.enrolment_service import EnrolmentService
 from formservice.errors import NotFound
 from formservice.frenchdates import date_fr
 from formservice.notice import Notice
-from formservice.pdf import html_to_pdf_async
+from formservice.pdf import html_to_pdf
 from formservice.rendering import page_context, render
 from formservice.security import streams_csrf, verify_csrf
 from formservice.sessions import require_account
@@ -238,7 +239,8 @@ async def printable(request: Request) -> Response:
 
 async def printable_pdf(request: Request) -> Response:
     html, name = await _printable_html(request, request.path_params["kind"], is_pdf=True)
-    pdf = await html_to_pdf_async(html)
+    async with service(request).cpu_bound:
+        pdf = await asyncio.to_thread(html_to_pdf, html)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -298,9 +300,18 @@ async def upload_add(request: Request) -> Response:
         with received:
             dest = svc.files_dir / account["id"]
             dest.mkdir(parents=True, exist_ok=True)
-            stored = await asyncio.to_thread(
-                inspect_and_normalise, received.path, received.filename, dest, limits
-            )
+            async with svc.cpu_bound:
+                stored = await asyncio.to_thread(
+                    functools.partial(
+                        inspect_and_normalise,
+                        received.path,
+                        received.filename,
+                        dest,
+                        limits,
+                        move=True,
+                        sha256=received.sha256,
+                    )
+                )
         await svc.add_file(
             account,
             document_id,
