@@ -32,12 +32,14 @@ class NoticeSource:
         self._checked_at = time.monotonic()
         self.last_error: NoticeError | None = None
 
-    def _stat(self) -> tuple[int, int] | None:
+    def _stat(self) -> tuple[int, ...] | None:
+        """What changes when an editor saves: the inode too, for editors that write a new file
+        and rename it over the old one, and the change time, which no editor can set back."""
         try:
             st = os.stat(self.path)
         except OSError:
             return None
-        return (st.st_mtime_ns, st.st_size)
+        return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
     def current(self) -> Notice:
         now = time.monotonic()

@@ -24,7 +24,12 @@ def _fetcher() -> Any:
 
 
 def html_to_pdf(html: str) -> bytes:
+    from PIL import ImageFile
     from weasyprint import CSS, HTML
+
+    # WeasyPrint's import makes Pillow accept truncated images process-wide; our documents embed
+    # no image, and the upload checks must keep refusing damaged ones.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
 
     fetcher = _fetcher()
     document = HTML(string=html, url_fetcher=fetcher)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 from pypdf import PdfReader, apply_configuration
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject
 
@@ -268,6 +268,9 @@ def _reencode_image(src: Path, kind: _Kind, display: str, limits: UploadLimits) 
     )
     max_mpx = _int_fr(limits.max_pixels // 1_000_000)
     pil_format = kind.key.upper()
+    # A process-wide Pillow switch that some libraries turn on at import (WeasyPrint does): with
+    # it, a truncated image decodes "successfully" with grey padding. Never for an upload.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(src, formats=[pil_format]) as im:
             width, height = im.size

@@ -728,3 +728,12 @@ def test_uploads_module_imports_no_web_or_storage_layer():
         for alias in node.names
     }
     assert not imported & {"starlette", "tinydb", "jinja2", "formservice"}
+
+
+def test_truncated_image_refused_even_after_a_pdf_was_rendered(put, dest):
+    """Rendering a PDF summary (WeasyPrint) must not make the upload checks accept damaged images."""
+    from formservice.pdf import html_to_pdf
+
+    html_to_pdf("<p>récapitulatif</p>")
+    rejected = refuse(put, dest, png_bytes((400, 300))[:60], "scan.png")
+    assert rejected.reason == "image_invalid"
