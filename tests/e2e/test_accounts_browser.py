@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
-import uvicorn
-from account_helpers import FAST_ARGON2, SECRET, Mailbox, free_port, wait_until
+from account_helpers import Mailbox, wait_until
 
-from formservice.app import create_app
-from formservice.server import demo_notice_text
-from formservice.settings import Settings
-from formservice.store.memory import MemoryEngine
+from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "une phrase de passe pour chromium"
 
 pytestmark = [
@@ -26,61 +17,16 @@ pytestmark = [
 ]
 
 
-def minimal_site(site: Path) -> None:
-    """What `formservice publish` writes at least: a home page linking to the signup form."""
-    site.mkdir(parents=True)
-    (site / "index.html").write_text(
-        '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Note aux candidats</title></head>'
-        '<body><h1>Note aux candidats</h1><p><a href="/compte/creer">Créer mon compte</a></p></body></html>',
-        encoding="utf-8",
-    )
-
-
-@pytest.fixture
-def live_server(tmp_path: Path, mailbox: Mailbox) -> Iterator[str]:
-    """The service in a real uvicorn, on a free port, with the window open around today."""
-    repo = Path(__file__).resolve().parents[2]
-    notice = tmp_path / "notice.yml"
-    notice.write_text(demo_notice_text((repo / "notice.yml").read_text(encoding="utf-8"), date.today()))
-    site = tmp_path / "site"
-    if (repo / "site" / "index.html").exists():
-        shutil.copytree(repo / "site", site)
-    else:
-        minimal_site(site)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        notice_path=notice,
-        data_dir=tmp_path / "var",
-        site_dir=site,
-        base_url=base_url,
-        secret_keys=(SECRET,),
-        smtp=("127.0.0.1", mailbox.port),
-        argon2=FAST_ARGON2,
-    )
-    app = create_app(settings, engine=MemoryEngine())
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, timeout=10)
-    try:
-        yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def test_a_new_candidate_signs_up_activates_and_logs_in(live_server: str, mailbox: Mailbox) -> None:
+def test_a_new_candidate_signs_up_activates_and_logs_in(live: Live, mailbox: Mailbox) -> None:
     """The whole first step of the notice, in a browser, with the mail read from the SMTP server."""
     from playwright.sync_api import expect, sync_playwright
 
+    live_server = live.base_url
     email = "navigateur@exemple.fr"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
+            args=CHROMIUM_ARGS,
         )
         try:
             page = browser.new_page()

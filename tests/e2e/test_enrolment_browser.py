@@ -6,102 +6,30 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
-from account_helpers import FAST_ARGON2, SECRET, Mailbox, free_port, wait_until
+from account_helpers import Mailbox, wait_until
 
+from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live
 from formservice import enrolment as rules
-from formservice.app import create_app
 from formservice.frenchdates import datetime_fr
-from formservice.notice import Notice, load_notice
-from formservice.server import demo_notice_text
-from formservice.settings import Settings
-from formservice.store.memory import MemoryEngine
 
 if TYPE_CHECKING:
     from playwright.sync_api import FilePayload, ViewportSize
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 PHONE: ViewportSize = {"width": 390, "height": 844}
 PASSWORD = "une phrase de passe pour le téléphone"
 EMAIL = "candidate.mobile@exemple.fr"
 SHA256_RE = re.compile(r"SHA-256 ([0-9a-f]{64})")
-DATES_RE = re.compile(r"(?m)^(\s+)(closes|documents_deadline):\s*\S.*$")
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
 ]
-
-
-@dataclass
-class Live:
-    base_url: str
-    notice_path: Path
-    data_dir: Path
-    shots: Path
-
-    def notice(self) -> Notice:
-        return load_notice(self.notice_path)
-
-    def close_registration(self, closes: datetime) -> None:
-        """What an editor does: move both deadlines in the served notice.yml (no restart)."""
-        text = self.notice_path.read_text(encoding="utf-8")
-        edited, count = DATES_RE.subn(lambda m: f"{m.group(1)}{m.group(2)}: {closes:%Y-%m-%d %H:%M}", text)
-        assert count == 2, "closes and documents_deadline not found in notice.yml"
-        self.notice_path.write_text(edited, encoding="utf-8")
-
-    def stored_files(self) -> dict[str, str]:
-        """SHA-256 -> name of every file kept under the data directory's uploads."""
-        return {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in self.uploads()}
-
-    def uploads(self) -> list[Path]:
-        root = self.data_dir / "uploads"
-        return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-@pytest.fixture
-def live(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
-    """The service in a real uvicorn, window open around today, notice.yml re-read at each request."""
-    repo = Path(__file__).resolve().parents[2]
-    notice = tmp_path / "notice.yml"
-    notice.write_text(demo_notice_text((repo / "notice.yml").read_text(encoding="utf-8"), date.today()))
-    port = free_port()
-    settings = Settings(
-        notice_path=notice,
-        data_dir=tmp_path / "var",
-        site_dir=tmp_path / "site",
-        base_url=f"http://127.0.0.1:{port}",
-        secret_keys=(SECRET,),
-        smtp=("127.0.0.1", mailbox.port),
-        argon2=FAST_ARGON2,
-        hash_concurrency=1,
-        notice_check_interval=0,
-        echo_outbox=False,
-    )
-    app = create_app(settings, engine=MemoryEngine())
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, timeout=10)
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    try:
-        yield Live(settings.base_url, notice, settings.data_dir, shots)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 # -- files a candidate would pick on their phone --------------------------------------------------

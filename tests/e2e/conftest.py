@@ -1,0 +1,103 @@
+"""A real server for the browser tests: uvicorn in a thread on a free port, the notice's window
+moved around today, mails to the aiosmtpd mailbox, notice.yml re-read at each request."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+from account_helpers import FAST_ARGON2, SECRET, Mailbox, free_port, wait_until
+
+from formservice.app import create_app
+from formservice.notice import Notice, load_notice
+from formservice.server import demo_notice_text
+from formservice.settings import Settings
+from formservice.store.memory import MemoryEngine
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
+DATES_RE = re.compile(r"(?m)^(\s+)(closes|documents_deadline):\s*\S.*$")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def minimal_site(site: Path) -> None:
+    """What `formservice publish` writes at least: a home page linking to the signup form."""
+    site.mkdir(parents=True)
+    (site / "index.html").write_text(
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Note aux candidats</title></head>'
+        '<body><h1>Note aux candidats</h1><p><a href="/compte/creer">Créer mon compte</a></p></body></html>',
+        encoding="utf-8",
+    )
+
+
+@dataclass
+class Live:
+    base_url: str
+    notice_path: Path
+    data_dir: Path
+    shots: Path
+
+    def notice(self) -> Notice:
+        return load_notice(self.notice_path)
+
+    def close_registration(self, closes: datetime) -> None:
+        """What an editor does: move both deadlines in the served notice.yml (no restart)."""
+        text = self.notice_path.read_text(encoding="utf-8")
+        edited, count = DATES_RE.subn(lambda m: f"{m.group(1)}{m.group(2)}: {closes:%Y-%m-%d %H:%M}", text)
+        assert count == 2, "closes and documents_deadline not found in notice.yml"
+        self.notice_path.write_text(edited, encoding="utf-8")
+
+    def stored_files(self) -> dict[str, str]:
+        """SHA-256 -> name of every file kept under the data directory's uploads."""
+        return {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in self.uploads()}
+
+    def uploads(self) -> list[Path]:
+        root = self.data_dir / "uploads"
+        return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture
+def live(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
+    """The service in a real uvicorn, window open around today, notice.yml re-read at each request."""
+    notice = tmp_path / "notice.yml"
+    notice.write_text(demo_notice_text((REPO / "notice.yml").read_text(encoding="utf-8"), date.today()))
+    site = tmp_path / "site"
+    if (REPO / "site" / "index.html").exists():
+        shutil.copytree(REPO / "site", site)
+    else:
+        minimal_site(site)
+    port = free_port()
+    settings = Settings(
+        notice_path=notice,
+        data_dir=tmp_path / "var",
+        site_dir=site,
+        base_url=f"http://127.0.0.1:{port}",
+        secret_keys=(SECRET,),
+        smtp=("127.0.0.1", mailbox.port),
+        argon2=FAST_ARGON2,
+        hash_concurrency=1,
+        notice_check_interval=0,
+        echo_outbox=False,
+    )
+    app = create_app(settings, engine=MemoryEngine())
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=10)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    try:
+        yield Live(settings.base_url, notice, settings.data_dir, shots)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
