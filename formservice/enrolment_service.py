@@ -13,10 +13,11 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from formservice import enrolment as rules
 from formservice.notice import Notice
@@ -24,6 +25,7 @@ from formservice.store import NotFound, Store
 from formservice.store.repos import enrolment_key
 
 log = logging.getLogger("formservice.enrolment")
+T = TypeVar("T")
 
 # (recipient, subject, template under mail/ without extension, context): a French text + HTML mail.
 SendMail = Callable[[str, str, str, dict[str, Any]], Awaitable[Any]]
@@ -41,10 +43,14 @@ class EnrolmentService:
         self.store = store
         self.files_dir = files_dir
         self.send_mail = send_mail
-        # Decoding an uploaded image (up to ~150 MiB for a second or two) or rendering a PDF is
-        # CPU-bound work done in threads: two at a time bound the server's memory and keep the
-        # event loop responsive, whatever the number of candidates; the others wait their turn.
-        self.cpu_bound = asyncio.Semaphore(2)
+        # Decoding an uploaded image (up to ~150 MiB for a second or two), parsing a PDF or
+        # rendering one is CPU-bound: two dedicated threads do it, so the event loop stays
+        # responsive and memory stays bounded whatever the number of candidates (the others wait
+        # their turn), and only two threads ever hold allocator arenas for it.
+        self._cpu = ThreadPoolExecutor(max_workers=2, thread_name_prefix="formservice-cpu")
+
+    async def run_cpu_bound(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, fn)
 
     # -- reading --------------------------------------------------------------------------------
     async def current(self, account_id: str, notice: Notice) -> dict[str, Any] | None:

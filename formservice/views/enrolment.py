@@ -7,7 +7,6 @@ candidate was on, with what they typed kept.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Mapping
 from datetime import date
@@ -239,8 +238,7 @@ async def printable(request: Request) -> Response:
 
 async def printable_pdf(request: Request) -> Response:
     html, name = await _printable_html(request, request.path_params["kind"], is_pdf=True)
-    async with service(request).cpu_bound:
-        pdf = await asyncio.to_thread(html_to_pdf, html)
+    pdf = await service(request).run_cpu_bound(functools.partial(html_to_pdf, html))
     return Response(
         pdf,
         media_type="application/pdf",
@@ -300,18 +298,17 @@ async def upload_add(request: Request) -> Response:
         with received:
             dest = svc.files_dir / account["id"]
             dest.mkdir(parents=True, exist_ok=True)
-            async with svc.cpu_bound:
-                stored = await asyncio.to_thread(
-                    functools.partial(
-                        inspect_and_normalise,
-                        received.path,
-                        received.filename,
-                        dest,
-                        limits,
-                        move=True,
-                        sha256=received.sha256,
-                    )
+            stored = await svc.run_cpu_bound(
+                functools.partial(
+                    inspect_and_normalise,
+                    received.path,
+                    received.filename,
+                    dest,
+                    limits,
+                    move=True,
+                    sha256=received.sha256,
                 )
+            )
         await svc.add_file(
             account,
             document_id,
