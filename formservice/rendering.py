@@ -27,7 +27,7 @@ from formservice import frenchdates
 from formservice.deadlines import registration_window
 from formservice.enrolment import files_for
 from formservice.notice import Notice
-from formservice.uploads import size_fr
+from formservice.upload_types import size_fr
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 

@@ -25,7 +25,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
-from formservice.uploads import UploadRejected, size_fr
+from formservice.upload_types import UploadRejected, size_fr
 
 # Boundaries, part headers and the closing delimiter around the file and the small fields.
 ENVELOPE_BYTES = 16 * 1024

@@ -26,50 +26,23 @@ from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image, ImageFile, ImageOps
-from pypdf import PdfReader, apply_configuration
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject
 
-MIB = 1024 * 1024
+from formservice.upload_pdf import check_pdf
+from formservice.upload_types import MIB, StoredFile, UploadLimits, UploadRejected, int_fr, size_fr
+
+__all__ = [
+    "MIB",
+    "StoredFile",
+    "UploadLimits",
+    "UploadRejected",
+    "inspect_and_normalise",
+    "remove_stored",
+    "safe_display_name",
+    "size_fr",
+]
+
 MAX_NAME_CHARS = 120
 FALLBACK_NAME = "document"
-
-
-@dataclass(frozen=True)
-class UploadLimits:
-    """Bounds on one file. `max_pixels` must stay below Pillow's own bomb threshold (~89 Mpx) so
-    that our check, with its French message, is the one that fires."""
-
-    max_file_bytes: int = 5 * MIB
-    max_pixels: int = 40_000_000
-    max_pdf_pages: int = 200
-    max_pdf_objects: int = 200_000
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """A file accepted and durably written under `dest_dir` with a random name."""
-
-    stored_name: str
-    size: int
-    sha256: str
-    media_type: str
-    display_name: str
-
-
-class UploadRejected(Exception):
-    """A file refused; `message` is shown to the candidate next to the document, as is.
-
-    `reason` is a stable code for tests, logs and metrics; `status` the HTTP status to answer with.
-    """
-
-    status = 422
-
-    def __init__(self, reason: str, message: str, *, status: int | None = None):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        if status is not None:
-            self.status = status
 
 
 @dataclass(frozen=True)
@@ -102,9 +75,6 @@ DANGEROUS_EXTENSIONS = frozenset(
 
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _SPACES = re.compile(r"\s+")
-_PDF_WHITESPACE = b"\x00\t\n\x0c\r "
-_ZIP_END_OF_DIRECTORY = b"PK\x05\x06"
-_ZIP_SEARCH_WINDOW = 22 + 0xFFFF  # a ZIP reader looks for its directory this far from the end
 
 
 # ---------------------------------------------------------------------------------------
@@ -231,27 +201,12 @@ def inspect_and_normalise(
 
     if kind is PDF:
         with src.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            _check_pdf(f, data, display, limits)  # mapped, not copied into memory
+            check_pdf(f, data, display, limits)  # mapped, not copied into memory
         if move:
             return _adopt(src, dest_dir, kind, display, sha256)
         return _store(dest_dir, kind, display, lambda out: _copy(src, out))
     writer = _reencode_image(src, kind, display, limits)
     return _store(dest_dir, kind, display, writer)
-
-
-def size_fr(n: int) -> str:
-    """'5 Mo', '1,5 Mo', '800 ko' (French units, decimal comma)."""
-    if n >= MIB:
-        value, unit = n / MIB, "Mo"
-    else:
-        value, unit = n / 1024, "ko"
-    text = f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
-    return f"{text} {unit}"
-
-
-def _int_fr(n: int) -> str:
-    """'30 000' with the narrow no-break space French typography puts between thousands."""
-    return f"{n:,}".replace(",", "\u202f")
 
 
 # ---------------------------------------------------------------------------------------
@@ -266,7 +221,7 @@ def _reencode_image(src: Path, kind: _Kind, display: str, limits: UploadLimits) 
         f"L'image « {display} » est endommagée ou incomplète et ne peut pas être lue : "
         "enregistrez-la de nouveau depuis votre téléphone ou votre ordinateur, puis déposez-la.",
     )
-    max_mpx = _int_fr(limits.max_pixels // 1_000_000)
+    max_mpx = int_fr(limits.max_pixels // 1_000_000)
     pil_format = kind.key.upper()
     # A process-wide Pillow switch that some libraries turn on at import (WeasyPrint does): with
     # it, a truncated image decodes "successfully" with grey padding. Never for an upload.
@@ -277,7 +232,7 @@ def _reencode_image(src: Path, kind: _Kind, display: str, limits: UploadLimits) 
             if width * height > limits.max_pixels:
                 raise UploadRejected(
                     "image_too_big",
-                    f"L'image « {display} » est trop grande ({_int_fr(width)} × {_int_fr(height)} "
+                    f"L'image « {display} » est trop grande ({int_fr(width)} × {int_fr(height)} "
                     f"pixels ; maximum {max_mpx} millions de pixels) : réduisez sa définition et "
                     "déposez-la de nouveau.",
                 )
@@ -327,114 +282,6 @@ def _normalise_mode(im: Image.Image, kind: _Kind) -> Image.Image:
         return im
     has_alpha = kind is PNG and (im.mode.endswith("A") or "transparency" in im.info)
     return im.convert("RGBA" if has_alpha else "RGB")
-
-
-# ---------------------------------------------------------------------------------------
-# PDF
-
-
-def _check_pdf(f: BinaryIO, data: mmap.mmap, display: str, limits: UploadLimits) -> None:
-    """Refuse a PDF that is malformed, encrypted, active (JavaScript, launch, additional actions)
-    or a carrier (embedded files, bytes appended after the end)."""
-    end = data.rfind(b"%%EOF")
-    zip_end = data.find(_ZIP_END_OF_DIRECTORY, max(0, len(data) - _ZIP_SEARCH_WINDOW))
-    if end >= 0 and (data[end + 5 :].strip(_PDF_WHITESPACE) or zip_end >= 0):
-        raise UploadRejected(
-            "pdf_trailing_data",
-            f"Le PDF « {display} » contient des données ajoutées après sa fin (par exemple une archive) : "
-            "enregistrez-le de nouveau en PDF (menu « Imprimer », puis « Enregistrer au format PDF ») "
-            "et déposez cette nouvelle version.",
-        )
-    malformed = UploadRejected(
-        "pdf_invalid",
-        f"Le PDF « {display} » est endommagé ou mal formé et ne peut pas être lu : enregistrez-le de "
-        "nouveau (menu « Imprimer », puis « Enregistrer au format PDF ») et déposez cette nouvelle version.",
-    )
-    if end < 0:
-        raise malformed
-    try:
-        # No external decoder is ever run on an upload, whatever the stream claims to be.
-        with apply_configuration(jbig2dec_binary=None):
-            f.seek(0)
-            reader = PdfReader(f, strict=True)
-            if reader.is_encrypted:
-                raise UploadRejected(
-                    "pdf_encrypted",
-                    f"Le PDF « {display} » est protégé (mot de passe ou chiffrement) : enregistrez-en une "
-                    "version sans protection (menu « Imprimer », puis « Enregistrer au format PDF ») "
-                    "et déposez-la.",
-                )
-            pages = len(reader.pages)
-            if pages == 0:
-                raise malformed
-            if pages > limits.max_pdf_pages:
-                raise UploadRejected(
-                    "pdf_too_many_pages",
-                    f"Le PDF « {display} » compte {_int_fr(pages)} pages ; le maximum est "
-                    f"{_int_fr(limits.max_pdf_pages)} : ne déposez que les pages demandées.",
-                )
-            _scan_pdf_objects(reader.trailer, display, limits)
-    except UploadRejected:
-        raise
-    except Exception as exc:  # pypdf raises many types on hostile input; all mean "unreadable"
-        raise malformed from exc
-
-
-def _scan_pdf_objects(root: DictionaryObject, display: str, limits: UploadLimits) -> None:
-    """Visit every object reachable from the trailer (what a viewer can reach), including those
-    inside compressed object streams, where a byte search would see nothing."""
-    stack: list[PdfObject | None] = [root]
-    seen: set[tuple[int, int]] = set()
-    while stack:
-        obj = stack.pop()
-        if isinstance(obj, IndirectObject):
-            ref = (obj.idnum, obj.generation)
-            if ref in seen:
-                continue
-            seen.add(ref)
-            if len(seen) > limits.max_pdf_objects:
-                raise ValueError("too many objects")
-            stack.append(obj.get_object())
-        elif isinstance(obj, DictionaryObject):  # stream objects included
-            _check_pdf_dictionary(obj, display)
-            stack.extend(obj.raw_get(key) for key in obj)
-        elif isinstance(obj, ArrayObject):
-            stack.extend(list.__iter__(obj))
-
-
-def _pdf_name(d: DictionaryObject, key: str) -> str | None:
-    value = d.get(key)
-    return str(value) if isinstance(value, NameObject) else None
-
-
-def _check_pdf_dictionary(d: DictionaryObject, display: str) -> None:
-    keys = set(d.keys())
-    action = _pdf_name(d, "/S")
-    if keys & {"/JS", "/JavaScript", "/AA", "/XFA"} or action == "/JavaScript":
-        raise UploadRejected(
-            "pdf_javascript",
-            f"Le PDF « {display} » contient des scripts (JavaScript ou actions automatiques), qu'on ne "
-            "peut pas accepter. C'est souvent le cas d'un formulaire à remplir : une fois rempli, "
-            "enregistrez-le avec « Imprimer », puis « Enregistrer au format PDF », et déposez cette version.",
-        )
-    if action == "/Launch" or "/Launch" in keys:
-        raise UploadRejected(
-            "pdf_launch",
-            f"Le PDF « {display} » contient une commande qui lance un programme, ce qu'on ne peut pas "
-            "accepter : enregistrez-le de nouveau (« Imprimer », puis « Enregistrer au format PDF ») "
-            "et déposez cette version.",
-        )
-    if (
-        keys & {"/EmbeddedFiles", "/EF", "/RichMedia"}
-        or _pdf_name(d, "/Type") == "/EmbeddedFile"
-        or _pdf_name(d, "/Subtype") in ("/FileAttachment", "/RichMedia")
-        or action == "/GoToE"
-    ):
-        raise UploadRejected(
-            "pdf_embedded_file",
-            f"Le PDF « {display} » contient des fichiers joints, qu'on ne peut pas accepter : déposez "
-            "chaque pièce séparément, en PDF, JPEG ou PNG.",
-        )
 
 
 # ---------------------------------------------------------------------------------------
