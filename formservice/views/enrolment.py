@@ -34,7 +34,7 @@ from formservice.security import streams_csrf, verify_csrf
 from formservice.sessions import require_account
 from formservice.upload_stream import receive_upload
 from formservice.uploads import UploadLimits, UploadRejected, inspect_and_normalise
-from formservice.web import form_values
+from formservice.web import client_ip, form_values
 
 INFO = {
     "enregistree": "Votre inscription est enregistrée. Un courriel de confirmation vous a été envoyé.",
@@ -97,6 +97,11 @@ async def space_context(request: Request) -> tuple[dict[str, Any], Notice, Any, 
     return account, notice, now, context
 
 
+def _audit(request: Request, event: str, account: dict[str, Any], **fields: Any) -> None:
+    """Enrolment events in the audit log (pseudonymous, no personal data): who did what, when."""
+    request.app.state.services.audit.event(event, account_id=account["id"], ip=client_ip(request), **fields)
+
+
 def _redirect(request: Request, name: str, info: str, anchor: str = "") -> RedirectResponse:
     return RedirectResponse(f"{request.app.url_path_for(name)}?info={info}{anchor}", status_code=303)
 
@@ -142,6 +147,7 @@ async def enrol(request: Request) -> Response:
                 context["problem"] = exc.message
                 status = exc.status
             else:
+                _audit(request, "enrolment.saved", account, version=outcome.enrolment["version"])
                 info = "enregistree" if outcome.first else ("modifiee" if outcome.changes else "inchangee")
                 return _redirect(request, "enrol", info)
         else:
@@ -323,6 +329,7 @@ async def upload_add(request: Request) -> Response:
             request.app.state.services.clock.now(),
         )
     except UploadRejected as exc:
+        _audit(request, "enrolment.upload_refused", account, document=document_id, reason=exc.reason)
         context["enrolment"] = await svc.current(account["id"], notice)
         return await _uploads_page(
             request, context, notice, status=exc.status, errors={document_id: exc.message}
@@ -332,6 +339,7 @@ async def upload_add(request: Request) -> Response:
         return await _uploads_page(
             request, context, notice, status=exc.status, errors={document_id: exc.message}
         )
+    _audit(request, "enrolment.file_added", account, document=document_id, size=stored.size)
     return _redirect(request, "my_uploads", "ajoute", f"#piece-{document_id}")
 
 
@@ -342,6 +350,7 @@ async def upload_remove(request: Request) -> Response:
     except REFUSALS as exc:
         context["problem"] = exc.message
         return await _uploads_page(request, context, notice, status=exc.status)
+    _audit(request, "enrolment.file_removed", account)
     return _redirect(request, "my_uploads", "supprime")
 
 
@@ -373,6 +382,7 @@ async def uploads_complete(request: Request) -> Response:
     except REFUSALS as exc:
         context["problem"] = exc.message
         return await _uploads_page(request, context, notice, status=exc.status)
+    _audit(request, "enrolment.completed", account)
     return _redirect(request, "my_uploads", "complet")
 
 
@@ -394,6 +404,7 @@ async def address_change(request: Request) -> Response:
                 context["problem"] = exc.message
                 status = exc.status
             else:
+                _audit(request, "enrolment.address_change", account)
                 return _redirect(request, "address_change", "adresse")
         else:
             status = 400

@@ -211,6 +211,10 @@ async def test_uploads_then_final_validation_sends_receipt(
 
     again = await upload(client, required[0].id, "scan.pdf", pdf_bytes())
     assert again.status_code in (403, 409) and "définitive" in again.text
+    audit = (settings.data_dir / "audit.log").read_text(encoding="utf-8")
+    for event in ("enrolment.saved", "enrolment.file_added", "enrolment.completed"):
+        assert f'"event": "{event}"' in audit
+    assert "Durand" not in audit and candidate.email not in audit and candidate.account_id not in audit
     form = await client.page("/espace/inscription")
     assert "plus modifiable" in form.text and ">Enregistrer</button>" not in form.text
     accuse = await client.get("/espace/documents/accuse")
