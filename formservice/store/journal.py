@@ -60,15 +60,19 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+# json.dumps with a keyword argument builds a new encoder on every call: this one is built once.
+_encode_str = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def put_line(table_json: str, doc_id: str, body: str) -> str:
     """The journal line storing ``body`` (a document's JSON text). Built by concatenation so a
     document is serialized once; the id is repeated up front so that replay can slice the body
     out without decoding it."""
-    return f'["p",{table_json},{json.dumps(doc_id, ensure_ascii=False)},{body}]'
+    return f'["p",{table_json},{_encode_str(doc_id)},{body}]'
 
 
 def delete_line(table_json: str, doc_id: str) -> str:
-    return f'["d",{table_json},{json.dumps(doc_id, ensure_ascii=False)}]'
+    return f'["d",{table_json},{_encode_str(doc_id)}]'
 
 
 def commit_line(count: int, crc: int) -> str:

@@ -334,3 +334,69 @@ async def test_a_cancelled_writer_leaves_the_engine_consistent(
     tiny = await reopen(tiny)
     assert await tiny.count("accounts") == 2
     await tiny.close()
+
+
+# -- the writer thread's sleep and wake-up (writer.Writer: a plain lock, not a Condition) ---------
+
+
+async def test_the_writer_wakes_for_every_write_whatever_the_timing(tiny: TinyDBEngine) -> None:
+    """Writes submitted while the writer sleeps, is about to sleep or is busy are never stranded:
+    each completes, and nothing stays pending."""
+    delays = [0.0, 0.0001, 0.0, 0.002, 0.0005]  # asleep for some writes, awake for others
+    for n in range(140):
+        await asyncio.wait_for(tiny.insert("accounts", account(n)), timeout=10)
+        await asyncio.sleep(delays[n % len(delays)])
+    assert await tiny.count("accounts") == 140
+    assert tiny._writer.pending == {}
+    assert not tiny._writer._queue
+
+
+async def test_threads_racing_the_writers_sleep_lose_no_wake_up(tiny: TinyDBEngine) -> None:
+    """Three threads with their own loops write one at a time with jitter: none hangs."""
+
+    def worker(k: int) -> None:
+        async def run() -> None:
+            for n in range(60):
+                await asyncio.wait_for(tiny.insert("sessions", {"id": f"s-{k}-{n}", "account_id": "a"}), 10)
+                if n % 3 == k:
+                    await asyncio.sleep(0.0002 * k)
+
+        asyncio.run(run())
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    await asyncio.to_thread(lambda: [t.start() for t in threads] and [t.join(30) for t in threads])
+    assert not any(t.is_alive() for t in threads)
+    assert await tiny.count("sessions") == 180
+    assert tiny._writer.pending == {}
+
+
+async def test_a_read_right_after_a_write_sees_it(tiny: TinyDBEngine) -> None:
+    """Callers are woken before the writer clears its pending keys: a read issued at once still
+    sees the write (and every read sees only durable data)."""
+    for n in range(100):
+        await tiny.insert("accounts", account(n))
+        assert (await tiny.find_one("accounts", "email", f"candidat{n}@exemple.fr") or {})["id"] == f"acc-{n}"
+        await tiny.update("accounts", f"acc-{n}", lambda d: d | {"status": "active"})
+        assert (await tiny.get("accounts", f"acc-{n}") or {})["status"] == "active"
+    assert len(await tiny.find("accounts", "status", "active")) == 100
+
+
+async def test_closing_an_idle_engine_wakes_and_stops_the_writer(store_dir: Path) -> None:
+    """close() wakes the sleeping writer thread, which drains nothing and stops."""
+    engine = TinyDBEngine(store_dir)
+    await engine.insert("accounts", account(1))
+    await asyncio.sleep(0.01)  # the writer is asleep by now
+    await asyncio.wait_for(engine.close(), timeout=10)
+    assert not engine._writer._thread.is_alive()
+
+
+async def test_compaction_queued_while_the_writer_sleeps_is_carried_out(tiny: TinyDBEngine) -> None:
+    """A rotation marker (compaction's journal cut) wakes an idle writer like a write does."""
+    for n in range(5):
+        await tiny.insert("accounts", account(n))
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(tiny.compact(), timeout=10)
+    await tiny.insert("accounts", account(5))
+    tiny = await reopen(tiny)
+    assert await tiny.count("accounts") == 6
+    await tiny.close()
