@@ -16,7 +16,10 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import threading
+import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +28,61 @@ from formservice.clock import Clock, to_iso
 log = logging.getLogger("formservice.audit")
 
 FORBIDDEN_FIELDS = ("password", "token", "cookie", "secret", "sid", "hash", "email", "mail")
+REOPEN_CHECK = 1.0  # seconds between two checks that the file was not moved away (log rotation)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 class AuditLog:
+    """The file is opened once (``O_APPEND``, so concurrent writers such as ``formservice purge``
+    interleave whole lines) and each event is one ``write``: nothing sits in a buffer. When the
+    file is renamed or deleted (log rotation), the next event after ``REOPEN_CHECK`` seconds
+    opens a new one at ``path``."""
+
     def __init__(self, path: Path | None, secret_key: str, clock: Clock):
         self.path = path
         self.clock = clock
         self._key = hmac.new(secret_key.encode(), b"formservice.audit.pseudonym", hashlib.sha256).digest()
         self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._checked_at = 0.0
+        self._closer: weakref.finalize | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _open(self) -> int:
+        assert self.path is not None
+        self.close()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        st = os.fstat(fd)
+        self._fd, self._identity = fd, (st.st_dev, st.st_ino)
+        self._closer = weakref.finalize(self, os.close, fd)
+        return fd
+
+    def _current_fd(self) -> int:
+        now = time.monotonic()
+        if self._fd is not None and now - self._checked_at < REOPEN_CHECK:
+            return self._fd
+        self._checked_at = now
+        if self._fd is not None:
+            try:
+                st = os.stat(self.path)  # type: ignore[arg-type]
+                if (st.st_dev, st.st_ino) == self._identity:
+                    return self._fd
+            except FileNotFoundError:
+                pass
+        return self._open()
+
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            fd = self._current_fd()
+            while data:
+                data = data[os.write(fd, data) :]
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()  # closes the descriptor, once
+        self._fd, self._closer = None, None
 
     def pseudonym(self, kind: str, value: str) -> str:
         """Stable within one secret key: ``a:3f9c...`` for an account, ``e:`` e-mail, ``ip:``."""
@@ -61,9 +109,8 @@ class AuditLog:
         if ip:
             record["ip"] = self.pseudonym("ip", ip)
         record.update(fields)
-        line = json.dumps(record, ensure_ascii=False, sort_keys=True)
+        line = _ENCODER.encode(record)
         if self.path is not None:
-            with self._lock, self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+            self._write(f"{line}\n".encode())
         log.info("%s", line)
         return record

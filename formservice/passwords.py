@@ -7,13 +7,23 @@ under a burst of logins. ``Hasher`` runs it in worker threads (argon2 releases t
 
 Login of an unknown e-mail costs a verify against a dummy hash made with the same parameters, so
 the answer time does not tell whether an account exists.
+
+On asyncio (uvicorn), the worker threads are a dedicated pool of ``concurrency`` threads fed by
+its own queue: a thread that finishes a hash takes the next one at once, without waiting for the
+event loop to hand it over (with ``anyio.to_thread`` and a limiter, a busy loop leaves the
+hashing threads idle between two hashes). Other event loops use ``anyio.to_thread``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import resources
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -21,6 +31,8 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from formservice.settings import Argon2Params
+
+T = TypeVar("T")
 
 
 def prepare(password: str) -> str:
@@ -37,16 +49,31 @@ class Hasher:
             parallelism=params.parallelism,
             type=Type.ID,
         )
-        self._limiter = anyio.CapacityLimiter(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self._limiter = anyio.CapacityLimiter(self.concurrency)
+        self._pool: ThreadPoolExecutor | None = None
         self._dummy: str | None = None
 
+    async def _run(self, fn: Callable[..., T], *args: str) -> T:
+        """``fn(*args)`` in a hashing thread, at most ``concurrency`` at once."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio)
+            return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="argon2")
+            weakref.finalize(self, self._pool.shutdown, wait=False)
+        # A cancelled caller withdraws its hash if it has not started; one that has runs to its end.
+        return await asyncio.wrap_future(self._pool.submit(fn, *args))
+
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._ph.hash, prepare(password), limiter=self._limiter)
+        return await self._run(self._hash, prepare(password))
 
     async def verify(self, stored_hash: str, password: str) -> bool:
-        return await anyio.to_thread.run_sync(
-            self._verify, stored_hash, prepare(password), limiter=self._limiter
-        )
+        return await self._run(self._verify, stored_hash, prepare(password))
+
+    def _hash(self, password: str) -> str:
+        return self._ph.hash(password)
 
     def _verify(self, stored_hash: str, password: str) -> bool:
         try:

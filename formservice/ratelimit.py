@@ -15,7 +15,7 @@ than needed.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -85,34 +85,47 @@ class Backoff:
 
 
 class Window:
+    """Hits per key in arrival order (a deque): old ones leave from the left, so a check costs
+    what expired since the last one, not the length of the window."""
+
     def __init__(self, clock: Clock, *, limit: int, period: timedelta, max_keys: int = 100_000):
         self.clock = clock
         self.limit = limit
         self.period = period
         self.max_keys = max_keys
-        self._entries: OrderedDict[str, list[datetime]] = OrderedDict()
+        self._entries: OrderedDict[str, deque[datetime]] = OrderedDict()
 
-    def _recent(self, key: str) -> list[datetime]:
-        now = self.clock.now()
-        hits = [t for t in self._entries.get(key, []) if now - t < self.period]
-        if hits:
-            self._entries[key] = hits
-        else:
-            self._entries.pop(key, None)
+    def _recent(self, key: str, now: datetime) -> deque[datetime] | None:
+        hits = self._entries.get(key)
+        if hits is None:
+            return None
+        while hits and now - hits[0] >= self.period:
+            hits.popleft()
+        if not hits:
+            del self._entries[key]
+            return None
         return hits
 
-    def retry_after(self, key: str) -> float:
-        hits = self._recent(key)
-        if len(hits) < self.limit:
+    def _wait(self, hits: deque[datetime] | None, now: datetime) -> float:
+        if hits is None or len(hits) < self.limit:
             return 0.0
-        return max(0.0, (hits[0] + self.period - self.clock.now()).total_seconds())
+        return max(0.0, (hits[0] + self.period - now).total_seconds())
+
+    def retry_after(self, key: str) -> float:
+        now = self.clock.now()
+        return self._wait(self._recent(key, now), now)
 
     def hit(self, key: str) -> bool:
         """Count one event; False (and nothing counted) when the limit is reached."""
-        if self.retry_after(key) > 0:
+        now = self.clock.now()
+        hits = self._recent(key, now)
+        if self._wait(hits, now) > 0:
             return False
-        self._entries.setdefault(key, []).append(self.clock.now())
-        self._entries.move_to_end(key)
+        if hits is None:
+            hits = self._entries[key] = deque()
+        else:
+            self._entries.move_to_end(key)
+        hits.append(now)
         while len(self._entries) > self.max_keys:
             self._entries.popitem(last=False)
         return True

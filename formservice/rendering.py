@@ -75,6 +75,43 @@ def _duration_fr(value: timedelta) -> str:
     return frenchdates.duration_fr(value)
 
 
+class _RouteFacts:
+    """What a page asks of the route table, computed once per table: ``url_path_for`` walks every
+    route and raises an exception per miss, about 20 µs a link and a dozen links a page."""
+
+    MAX_PATHS = 512  # links with a token (activation, reset) are not worth keeping
+
+    def __init__(self, routes: list[Any]):
+        self.count = len(routes)
+        self.outbox_enabled = "dev_outbox" in {getattr(r, "name", None) for r in routes}
+        self.paths: dict[Any, str] = {}
+
+
+def _facts(router: Any) -> _RouteFacts:
+    """Kept on the router itself (a Router is not hashable)."""
+    facts: _RouteFacts | None = getattr(router, "_formservice_route_facts", None)
+    if facts is None or facts.count != len(router.routes):  # a route added after start (tests, bench)
+        facts = _RouteFacts(router.routes)
+        router._formservice_route_facts = facts
+    return facts
+
+
+def url_path(router: Any, name: str, /, **params: Any) -> str:
+    """``router.url_path_for(name, **params)`` as a string, remembered per route table."""
+    facts = _facts(router)
+    key = (name, *sorted(params.items())) if params else name
+    try:
+        return facts.paths[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable parameter: not remembered
+        return str(router.url_path_for(name, **params))
+    path = str(router.url_path_for(name, **params))
+    if len(facts.paths) < _RouteFacts.MAX_PATHS:
+        facts.paths[key] = path
+    return path
+
+
 async def page_context(request: Request) -> dict[str, Any]:
     from formservice.security import csrf_token
     from formservice.sessions import current_account
@@ -87,8 +124,10 @@ async def page_context(request: Request) -> dict[str, Any]:
     except Exception:  # the store is down: the error page must still render
         account = None
 
+    router = request.app.router
+
     def url(name: str, /, **params: Any) -> str:
-        return str(request.app.url_path_for(name, **params))
+        return url_path(router, name, **params)
 
     return {
         "request": request,
@@ -99,7 +138,7 @@ async def page_context(request: Request) -> dict[str, Any]:
         "csrf_token": lambda: csrf_token(request),
         "url": url,
         "development": not svc.settings.production,
-        "outbox_enabled": "dev_outbox" in {getattr(r, "name", None) for r in request.app.routes},
+        "outbox_enabled": _facts(router).outbox_enabled,
     }
 
 

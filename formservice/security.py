@@ -28,10 +28,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,6 +52,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 STREAMED_ATTR = "__formservice_streams_csrf__"
 STATIC_PREFIX = "/_service/static"
+FORM_KEY = "formservice.form_fields"  # the urlencoded fields the CSRF check parsed (see checked_form)
 
 SERVICE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -63,8 +65,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 # -- tokens -------------------------------------------------------------------------------
 
 
-def _keys(settings: Settings) -> list[bytes]:
-    return [hmac.new(k.encode(), b"formservice.csrf", hashlib.sha256).digest() for k in settings.secret_keys]
+@lru_cache(maxsize=8)
+def _derive_keys(secret_keys: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(hmac.new(k.encode(), b"formservice.csrf", hashlib.sha256).digest() for k in secret_keys)
+
+
+def _keys(settings: Settings) -> tuple[bytes, ...]:
+    return _derive_keys(settings.secret_keys)
 
 
 def _mac(key: bytes, sid: str) -> str:
@@ -94,6 +101,14 @@ def verify_csrf(request: Request, token: str | None) -> None:
     request.scope["formservice.csrf_checked"] = True
 
 
+def checked_form(request: Request) -> dict[str, str] | None:
+    """The urlencoded form this middleware already parsed to check its token (the last value of
+    each field wins), or None (multipart, or a request that did not go through the middleware):
+    spares a second parse of the same body."""
+    fields: list[tuple[str, str]] | None = request.scope.get(FORM_KEY)
+    return dict(fields) if fields is not None else None
+
+
 def streams_csrf(endpoint: F) -> F:
     """Mark a view that reads a multipart body itself and calls ``verify_csrf`` on its first field."""
     setattr(endpoint, STREAMED_ATTR, True)
@@ -111,9 +126,9 @@ def _route_streams_csrf(scope: Scope) -> bool:
 # -- origin ---------------------------------------------------------------------------------
 
 
-def origin_problem(scope: Scope, settings: Settings) -> str | None:
+def origin_problem(scope: Scope, settings: Settings, headers: Headers | None = None) -> str | None:
     """Why this unsafe request does not come from our own pages, or None."""
-    headers = Headers(scope=scope)
+    headers = headers if headers is not None else Headers(scope=scope)
     site = headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
         return f"sec-fetch-site:{site}"
@@ -153,12 +168,13 @@ class CsrfMiddleware:
             await self.app(scope, receive, send)
             return
         settings = services_of_scope(scope).settings
-        problem = origin_problem(scope, settings)
+        headers = Headers(scope=scope)
+        problem = origin_problem(scope, settings, headers)
         if problem:
             _audit_rejection(scope, problem)
             await self._refuse(scope, receive, send, CsrfFailed())
             return
-        ctype = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "multipart/form-data":
             if not _route_streams_csrf(scope):
                 await self._refuse(scope, receive, send, UnsupportedMediaType())
@@ -169,7 +185,7 @@ class CsrfMiddleware:
             await self._refuse(scope, receive, send, UnsupportedMediaType())
             return
         try:
-            body = await _read_body(scope, receive, settings.max_form_bytes)
+            body = await _read_body(headers, receive, settings.max_form_bytes)
             fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=200)
         except PayloadTooLarge as exc:
             await self._refuse(scope, receive, send, exc)
@@ -183,6 +199,7 @@ class CsrfMiddleware:
             await self._refuse(scope, receive, send, CsrfFailed())
             return
         scope["formservice.csrf_checked"] = True
+        scope[FORM_KEY] = fields
         await self.app(scope, _replay(body, receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: AppError) -> None:
@@ -190,8 +207,8 @@ class CsrfMiddleware:
         await response(scope, receive, send)
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    declared = Headers(scope=scope).get("content-length")
+async def _read_body(headers: Headers, receive: Receive, limit: int) -> bytes:
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge()
     chunks: list[bytes] = []
@@ -223,34 +240,50 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def _static_headers(settings: Settings, static: bool) -> list[tuple[bytes, bytes]]:
+    headers = [
+        ("content-security-policy", SERVICE_CSP),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+    ]
+    if settings.https:
+        headers.append(("strict-transport-security", "max-age=31536000"))
+    if not static:
+        headers.append(("cache-control", "no-store"))
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
 class SecurityHeadersMiddleware:
+    """Adds each header unless the response set it already (the published site's own CSP, a
+    token page's Referrer-Policy); removes any ``server`` header."""
+
     def __init__(self, app: ASGIApp):
         self.app = app
+        self._settings: Settings | None = None
+        self._defaults: dict[bool, list[tuple[bytes, bytes]]] = {}
+
+    def _headers_for(self, settings: Settings, static: bool) -> list[tuple[bytes, bytes]]:
+        if settings is not self._settings:  # computed once per Settings object
+            self._settings = settings
+            self._defaults = {flag: _static_headers(settings, flag) for flag in (False, True)}
+        return self._defaults[static]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         settings = services_of_scope(scope).settings
-        static = str(scope.get("path", "")).startswith(STATIC_PREFIX + "/")
+        defaults = self._headers_for(settings, str(scope.get("path", "")).startswith(STATIC_PREFIX + "/"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if "server" in headers:
-                    del headers["server"]
-                headers.setdefault("Content-Security-Policy", SERVICE_CSP)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                headers.setdefault(
-                    "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
-                )
-                if settings.https:
-                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-                if not static:
-                    headers.setdefault("Cache-Control", "no-store")
+                raw = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"server"]
+                present = {k.lower() for k, _ in raw}
+                raw.extend(item for item in defaults if item[0] not in present)
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

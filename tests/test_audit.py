@@ -36,3 +36,26 @@ def test_secret_looking_fields_are_refused(tmp_path, field):
     with pytest.raises(ValueError):
         log.event("x", **{field: "value"})
     assert not (tmp_path / "audit.log").exists() or not (tmp_path / "audit.log").read_text()
+
+
+def test_the_file_is_kept_open_and_reopened_after_rotation(tmp_path, monkeypatch):
+    """One descriptor for every event (no open per event); once the file is moved away (log
+    rotation), the next event after REOPEN_CHECK writes to a new file at the same path."""
+    import formservice.audit as audit
+
+    path = tmp_path / "audit.log"
+    log = AuditLog(path, "k" * 40, FrozenClock(datetime(2025, 10, 22, tzinfo=UTC)))
+    log.event("one")
+    fd = log._fd
+    log.event("two")
+    assert log._fd == fd and len(path.read_text().splitlines()) == 2  # written through, not buffered
+    path.rename(tmp_path / "audit.log.1")
+    monkeypatch.setattr(audit, "REOPEN_CHECK", 0.0)
+    log.event("three")
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == ["three"]
+    assert len((tmp_path / "audit.log.1").read_text().splitlines()) == 2
+    log.close()
+    log.close()  # idempotent
+    log.event("four")  # reopens
+    assert len(path.read_text().splitlines()) == 2
+    log.close()

@@ -92,3 +92,24 @@ def test_common_password_list_is_bundled_and_case_insensitive():
     assert len(common_passwords()) > 5000
     assert is_common("MotDePasse123") and is_common("azertyuiop123") and is_common("marseille2025!")
     assert not is_common("cheval agrafe batterie")
+
+
+async def test_a_cancelled_caller_withdraws_its_waiting_hash(monkeypatch):
+    """A request that goes away while its hash waits for a thread does not leave it to run later;
+    one already running finishes in its thread, still within the bound."""
+    hasher = Hasher(CHEAP, concurrency=1)
+    started: list[str] = []
+
+    def slow_hash(password: str) -> str:
+        started.append(password)
+        time.sleep(0.1)
+        return "h"
+
+    monkeypatch.setattr(hasher, "_hash", slow_hash)
+    with anyio.move_on_after(0.03):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hasher.hash, "first")
+            tg.start_soon(hasher.hash, "second")
+    await anyio.sleep(0.2)
+    assert started == ["first"]
+    assert await hasher.hash("third") == "h" and started == ["first", "third"]

@@ -50,3 +50,17 @@ def test_window_limits_per_period():
     assert 3599 <= window.retry_after("ip") <= 3600
     clock.advance(hours=1)
     assert window.hit("ip")
+
+
+def test_window_forgets_hits_as_they_age():
+    """Hits leave the window one by one as they get older than the period; a key without
+    recent hits is forgotten."""
+    clock = FrozenClock(datetime(2025, 10, 22, tzinfo=UTC))
+    window = Window(clock, limit=2, period=timedelta(hours=1))
+    assert window.hit("ip")
+    clock.advance(minutes=30)
+    assert window.hit("ip") and not window.hit("ip")
+    clock.advance(minutes=30)  # the first hit is an hour old: one place is free again
+    assert window.retry_after("ip") == 0 and window.hit("ip") and not window.hit("ip")
+    clock.advance(hours=1)
+    assert window.retry_after("ip") == 0 and "ip" not in window._entries

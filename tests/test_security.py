@@ -7,11 +7,11 @@ import copy
 import pytest
 from account_helpers import log_in, make_client
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from formservice.app import create_app
-from formservice.security import SERVICE_CSP, streams_csrf, verify_csrf
+from formservice.security import SERVICE_CSP, checked_form, streams_csrf, verify_csrf
 from formservice.store.memory import MemoryEngine
 
 pytestmark = pytest.mark.anyio
@@ -157,3 +157,33 @@ async def test_no_get_changes_state(client, app, mailbox, candidate):
     for link in links:
         await client.get(link)
     assert engine._tables["accounts"] == before
+
+
+async def test_security_headers_keep_what_a_response_set(settings, clock):
+    """A response's own CSP or Referrer-Policy wins over the defaults; a Server header goes."""
+
+    async def own(request):
+        return PlainTextResponse("x", headers={"Referrer-Policy": "no-referrer", "Server": "banner/1.0"})
+
+    app = create_app(settings, engine=MemoryEngine(), clock=clock)
+    app.router.routes.insert(0, Route("/propre", own))
+    async with app.router.lifespan_context(app), make_client(app, settings) as c:
+        response = await c.get("/propre")
+    assert response.headers["referrer-policy"] == "no-referrer" and "server" not in response.headers
+    assert response.headers["content-security-policy"] == SERVICE_CSP
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers.get_list("referrer-policy") == ["no-referrer"]
+
+
+async def test_views_reuse_the_form_the_csrf_check_parsed(settings, clock):
+    """The fields a view reads are those whose token the middleware checked (last value wins)."""
+
+    async def echo(request):
+        return JSONResponse(checked_form(request))
+
+    app = create_app(settings, engine=MemoryEngine(), clock=clock)
+    app.router.routes.insert(0, Route("/echo", echo, methods=["POST"]))
+    async with app.router.lifespan_context(app), make_client(app, settings) as c:
+        token = c.csrf((await c.page("/compte/connexion")).text)
+        response = await c.post("/echo", content=f"a=1&a=%C3%A9t%C3%A9&b=&csrf_token={token}")
+    assert response.json() == {"a": "été", "b": "", "csrf_token": token}

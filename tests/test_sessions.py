@@ -86,3 +86,23 @@ async def test_purge_removes_dead_sessions(client, app, candidate, clock, settin
     await log_in(client, candidate.email)
     clock.advance(settings.session_idle)
     assert await app.state.services.accounts.purge_sessions() == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([b"sid=" + b"A" * 43], "A" * 43),
+        ([b"theme=dark; sid=" + b"B" * 43 + b"; lang=fr"], "B" * 43),
+        ([b"sid=" + b"A" * 43 + b"; sid=" + b"C" * 43], "C" * 43),  # the last one of a header
+        ([b"sid=short", b"sid=" + b"D" * 43], "D" * 43),  # a malformed header, then a good one
+        ([b"sid=" + b"E" * 42 + b"!"], None),
+        ([b'sid="' + b"F" * 43 + b'"'], None),
+        ([b"xsid=" + b"G" * 43, b"sid"], None),
+        ([], None),
+    ],
+)
+def test_the_session_cookie_is_read_strictly(headers, expected):
+    """Only a well-formed id under the cookie's exact name is taken from the Cookie header(s)."""
+    from formservice.sessions import _read_cookie
+
+    assert _read_cookie({"headers": [(b"cookie", value) for value in headers]}, "sid") == expected

@@ -16,7 +16,8 @@ from formservice.account_service import Activation, Reset
 from formservice.accounts import EmailInvalid, normalize_email, password_problem
 from formservice.deadlines import Window, registration_window
 from formservice.passwords import is_common
-from formservice.rendering import render
+from formservice.rendering import render, url_path
+from formservice.security import checked_form
 from formservice.services import services
 from formservice.web import client_ip, form_values, safe_next
 
@@ -26,6 +27,12 @@ INFO = {
     "mot-de-passe": "Votre mot de passe a été modifié. Vous pouvez vous connecter avec le nouveau.",
     "session": "Votre session a expiré : connectez-vous à nouveau.",
 }
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The submitted fields: as the CSRF middleware already parsed them, else from the body."""
+    fields = checked_form(request)
+    return fields if fields is not None else await form_values(request)
 
 
 def _email_error(values: dict[str, str], field: str, errors: dict[str, str]) -> str | None:
@@ -55,12 +62,13 @@ async def signup(request: Request) -> Response:
         return await render(request, "accounts/signup_closed.html")
     if request.method != "POST":
         return await render(request, "accounts/signup.html", {"values": {}, "errors": {}})
-    values = await form_values(request)
+    values = await _form(request)
     errors: dict[str, str] = {}
     email = _email_error(values, "email", errors)
-    if email and "email_confirm" not in errors:
+    confirm = values.get("email_confirm", "")
+    if email and "email_confirm" not in errors and confirm != values.get("email"):  # same text, same address
         try:
-            if normalize_email(values.get("email_confirm", "")) != email:
+            if normalize_email(confirm) != email:
                 errors["email_confirm"] = "Les deux adresses ne sont pas identiques."
         except EmailInvalid:
             errors["email_confirm"] = "Les deux adresses ne sont pas identiques."
@@ -105,7 +113,7 @@ async def activate(request: Request) -> Response:
 async def resend_activation(request: Request) -> Response:
     if request.method != "POST":
         return await render(request, "accounts/resend.html", {"values": {}, "errors": {}})
-    values = await form_values(request)
+    values = await _form(request)
     errors: dict[str, str] = {}
     email = _email_error(values, "email", errors)
     if email is None:
@@ -123,7 +131,7 @@ async def resend_activation(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    next_path = safe_next(request.query_params.get("suite"), str(request.app.url_path_for("space")))
+    next_path = safe_next(request.query_params.get("suite"), url_path(request.app.router, "space"))
     if request.method != "POST":
         if await sessions.current_account(request) is not None:
             return RedirectResponse(next_path, status_code=303)
@@ -133,7 +141,7 @@ async def login(request: Request) -> Response:
             "accounts/login.html",
             {"values": {}, "errors": {}, "info": info, "next": next_path, "pending": False},
         )
-    values = await form_values(request)
+    values = await _form(request)
     errors: dict[str, str] = {}
     context: dict[str, Any] = {
         "values": {"email": values.get("email", "")},
@@ -160,7 +168,7 @@ async def logout(request: Request) -> Response:
     account_id = await sessions.logout(request)
     if account_id:
         services(request).audit.event("logout", account_id=account_id, ip=client_ip(request))
-    return RedirectResponse(f"{request.app.url_path_for('login')}?info=deconnexion", status_code=303)
+    return RedirectResponse(f"{url_path(request.app.router, 'login')}?info=deconnexion", status_code=303)
 
 
 # -- password -------------------------------------------------------------------------------------
@@ -169,7 +177,7 @@ async def logout(request: Request) -> Response:
 async def forgot_password(request: Request) -> Response:
     if request.method != "POST":
         return await render(request, "accounts/forgot.html", {"values": {}, "errors": {}})
-    values = await form_values(request)
+    values = await _form(request)
     errors: dict[str, str] = {}
     email = _email_error(values, "email", errors)
     if email is None:
@@ -193,7 +201,7 @@ async def reset_password(request: Request) -> Response:
     errors: dict[str, str] = {}
     if outcome is Reset.READY and request.method == "POST":
         assert account is not None
-        values = await form_values(request)
+        values = await _form(request)
         password = _new_password_errors(values, account["email"], errors)
         if not errors:
             outcome = await svc.accounts.reset_password(token, password, client_ip(request))
@@ -211,7 +219,7 @@ async def change_password(request: Request) -> Response:
     account = await sessions.require_account(request)
     if request.method != "POST":
         return await render(request, "accounts/change_password.html", {"errors": {}})
-    values = await form_values(request)
+    values = await _form(request)
     errors: dict[str, str] = {}
     password = _new_password_errors(values, account["email"], errors)
     if not values.get("current_password"):
@@ -224,7 +232,9 @@ async def change_password(request: Request) -> Response:
         )
         if ok:
             await sessions.rotate(request)
-            return RedirectResponse(f"{request.app.url_path_for('space')}?info=mot-de-passe", status_code=303)
+            return RedirectResponse(
+                f"{url_path(request.app.router, 'space')}?info=mot-de-passe", status_code=303
+            )
         errors["current_password"] = "Ce n'est pas votre mot de passe actuel."
     return await render(request, "accounts/change_password.html", {"errors": errors}, status=400)
 
