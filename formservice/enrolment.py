@@ -77,8 +77,9 @@ class EnrolmentError(Exception):
 class VersionConflict(EnrolmentError):
     def __init__(self) -> None:
         super().__init__(
-            "Votre inscription a été modifiée entre-temps (dans un autre onglet ou sur un autre appareil). "
-            "Rien n'a été enregistré : voici la version à jour, refaites vos changements puis enregistrez."
+            "Votre inscription a été modifiée entre-temps (dans un autre onglet ou sur un autre appareil) : "
+            "rien n'a été enregistré. Vos saisies sont conservées ci-dessous ; vérifiez-les, puis cliquez "
+            "de nouveau sur « Enregistrer » pour qu'elles remplacent la version enregistrée."
         )
 
 

@@ -137,11 +137,17 @@ async def enrol(request: Request) -> Response:
             try:
                 outcome = await service(request).save(account, result.data, expected, notice, now)
             except rules.VersionConflict as exc:
-                fresh = await service(request).current(account["id"], notice)
-                context["problem"] = exc.message
-                context["enrolment"] = fresh
-                form = (fresh or {}).get("data", form)
-                version = (fresh or {}).get("version", 0)
+                # Nothing is overwritten and nothing typed is lost: the form keeps the candidate's
+                # input, now based on the latest version, and says which fields differ from it.
+                fresh = await service(request).current(account["id"], notice) or {}
+                differing = [label for label, _, _ in rules.changes(fresh.get("data", {}), result.data)]
+                context["problem"] = exc.message + (
+                    " Champs différents de la version enregistrée : " + ", ".join(differing) + "."
+                    if differing
+                    else ""
+                )
+                context["enrolment"] = fresh or None
+                version = fresh.get("version", 0)
                 status = 409
             except REFUSALS as exc:
                 context["problem"] = exc.message

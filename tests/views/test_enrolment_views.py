@@ -128,9 +128,9 @@ async def test_faulty_form_keeps_input_and_says_what_is_wrong(
 
 
 async def test_second_tab_is_told_the_record_changed(
-    client: Client, candidate: Candidate, notice: Notice
+    client: Client, candidate: Candidate, notice: Notice, app: Starlette
 ) -> None:
-    """Two tabs: the second save, made on a stale version, is refused and overwrites nothing."""
+    """Two tabs: the second save, on a stale version, overwrites nothing and keeps what was typed."""
     await logged_in(client, candidate)
     await save(client, notice)
     page = await client.page("/espace/inscription")
@@ -140,8 +140,12 @@ async def test_second_tab_is_told_the_record_changed(
     assert (await client.post("/espace/inscription", data=first)).status_code == 303
     response = await client.post("/espace/inscription", data=second)
     assert response.status_code == 409
-    assert "modifiée entre-temps" in response.text
-    assert 'value="Saintes"' in response.text and page.status_code == 200
+    assert "modifiée entre-temps" in response.text and "Commune" in response.text
+    assert 'value="Cognac"' in response.text and 'name="version" value="2"' in response.text
+    stored = (await app.state.services.store.enrolments.for_account(candidate.account_id))[0]
+    assert stored["data"]["city"] == "Saintes" and stored["version"] == 2 and page.status_code == 200
+    again = second | {"version": "2"}
+    assert (await client.post("/espace/inscription", data=again)).status_code == 303
 
 
 async def test_every_write_refused_from_the_closing_second(
