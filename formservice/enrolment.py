@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from formservice.deadlines import ensure_documents_open, ensure_registration_open
+from formservice.frenchdates import date_fr
 from formservice.notice import Document, Notice, Pole
 
 STATUS_SAVED = "saved"
@@ -230,18 +231,34 @@ def _stamp(now: datetime) -> str:
     return now.isoformat(timespec="seconds")
 
 
-def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+def display_value(name: str, value: Any, notice: Notice) -> str:
+    """A field as the candidate reads it: names rather than ids, dates in French, oui/non."""
+    if name == "accommodation":
+        return "oui" if value else "non"
+    if name == "status":
+        return STATUSES.get(str(value), str(value or ""))
+    if name == "exam":
+        exam = notice.exam(str(value))
+        return f"{exam.id} — {exam.name}" if exam else str(value or "")
+    if name == "speciality":
+        found = notice.speciality(str(value))
+        return found[1].name if found else str(value or "")
+    if name == "birth_date" and value:
+        try:
+            return date_fr(date.fromisoformat(str(value)), weekday=False)
+        except ValueError:
+            return str(value)
+    return str(value or "")
+
+
+def changes(old: Mapping[str, Any], new: Mapping[str, Any], notice: Notice) -> list[tuple[str, str, str]]:
     """(label, before, after) for every field that changed, for the confirmation mail."""
-
-    def show(name: str, value: Any) -> str:
-        if name == "accommodation":
-            return "oui" if value else "non"
-        if name == "status":
-            return STATUSES.get(str(value), str(value))
-        return str(value or "—")
-
     return [
-        (LABELS[name], show(name, old.get(name)), show(name, new.get(name)))
+        (
+            LABELS[name],
+            display_value(name, old.get(name), notice) or "—",
+            display_value(name, new.get(name), notice) or "—",
+        )
         for name in LABELS
         if (old.get(name) or "") != (new.get(name) or "")
     ]
@@ -285,7 +302,7 @@ def save(
     if doc["version"] != expected_version:
         raise VersionConflict()
     _ensure_not_final(doc, notice)
-    diff = changes(doc.get("data", {}), data)
+    diff = changes(doc.get("data", {}), data, notice)
     if not diff and doc["version"] > 0:
         return doc
     doc["data"] = data

@@ -106,7 +106,7 @@ class EnrolmentService:
             return rules.save(current, data, expected_version, notice, now)
 
         saved = await self.store.enrolments.update(doc["id"], mutate)
-        diff = rules.changes(before, saved["data"])
+        diff = rules.changes(before, saved["data"], notice)
         first = saved["version"] == 1 and expected_version == 0
         if diff:
             subject = "Votre inscription est enregistrée" if first else "Modification de votre inscription"

@@ -26,7 +26,6 @@ from formservice.deadlines import (
 )
 from formservice.enrolment_service import EnrolmentService
 from formservice.errors import NotFound
-from formservice.frenchdates import date_fr
 from formservice.notice import Notice
 from formservice.pdf import html_to_pdf
 from formservice.rendering import page_context, render
@@ -140,7 +139,9 @@ async def enrol(request: Request) -> Response:
                 # Nothing is overwritten and nothing typed is lost: the form keeps the candidate's
                 # input, now based on the latest version, and says which fields differ from it.
                 fresh = await service(request).current(account["id"], notice) or {}
-                differing = [label for label, _, _ in rules.changes(fresh.get("data", {}), result.data)]
+                differing = [
+                    label for label, _, _ in rules.changes(fresh.get("data", {}), result.data, notice)
+                ]
                 context["problem"] = exc.message + (
                     " Champs différents de la version enregistrée : " + ", ".join(differing) + "."
                     if differing
@@ -202,12 +203,12 @@ async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple
         raise NotFound()
     data = enrolment["data"]
     found = notice.speciality(data.get("speciality", ""))
-    if found is None:  # the catalogue changed under the enrolment: show the ids
+    if found is None:  # the catalogue changed under the enrolment
         raise NotFound(
             "La spécialité de votre inscription n'existe plus dans la note : contactez votre pôle."
         )
     exam, speciality = found
-    rows = [(rules.LABELS[name], _shown(name, data.get(name), notice)) for name in rules.LABELS]
+    rows = [(rules.LABELS[name], rules.display_value(name, data.get(name), notice)) for name in rules.LABELS]
     values = await page_context(request)
     values.update(context)
     values.update(
@@ -225,22 +226,6 @@ async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple
     )
     html = request.app.state.services.env.get_template("documents/printable.html").render(values)
     return html, f"{kind}-{enrolment['id']}-v{enrolment['version']}.pdf"
-
-
-def _shown(name: str, value: Any, notice: Notice) -> str:
-    if name == "accommodation":
-        return "oui" if value else "non"
-    if name == "status":
-        return rules.STATUSES.get(str(value), "")
-    if name == "exam":
-        exam = notice.exam(str(value))
-        return f"{exam.id} — {exam.name}" if exam else str(value)
-    if name == "speciality":
-        found = notice.speciality(str(value))
-        return found[1].name if found else str(value)
-    if name == "birth_date" and value:
-        return date_fr(date.fromisoformat(str(value)), weekday=False)
-    return str(value or "")
 
 
 async def printable(request: Request) -> Response:
