@@ -36,9 +36,12 @@ def date_fr(d: date, weekday: bool = True) -> str:
     return f"{WEEKDAYS[d.weekday()]} {text}" if weekday else text
 
 
+NBSP = "\u00a0"
+
+
 def time_fr(dt: datetime) -> str:
-    """'19 h 00'."""
-    return f"{dt.hour} h {dt.minute:02d}"
+    """'19 h 00', with no-break spaces: a phone never splits '19 h' from '00'."""
+    return f"{dt.hour}{NBSP}h{NBSP}{dt.minute:02d}"
 
 
 def datetime_fr(dt: datetime, weekday: bool = True) -> str:

@@ -50,7 +50,7 @@ def snapshot(site: Path) -> dict[str, Any]:
 
 
 def normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"[ \t\r\n\f\v]+", " ", text).strip()  # keeps no-break spaces
 
 
 class PageReader(HTMLParser):

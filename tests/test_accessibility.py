@@ -100,7 +100,7 @@ def bar_state(page: Page) -> str:
 
 def visible_bar_text(page: Page) -> str:
     text = page.locator("[data-fs-annonce] p:visible").inner_text()
-    return re.sub(r"\s+", " ", text)
+    return re.sub(r"[ \t\r\n\f\v]+", " ", text)  # keeps no-break spaces
 
 
 def test_bar_before_opening(page: Page, base_url: str) -> None:

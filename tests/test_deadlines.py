@@ -30,7 +30,7 @@ def test_open_at_185959_and_closed_at_190000_local() -> None:
     ensure_registration_open(notice, paris(2025, 11, 13, 18, 59, 59))
     with pytest.raises(DeadlineError) as exc:
         ensure_registration_open(notice, paris(2025, 11, 13, 19, 0, 0))
-    assert "closes depuis le jeudi 13 novembre 2025 à 19 h 00" in exc.value.message
+    assert "closes depuis le jeudi 13 novembre 2025 à 19\xa0h\xa000" in exc.value.message
     assert exc.value.window is Window.CLOSED
 
 
@@ -39,7 +39,7 @@ def test_before_opening_says_when_it_opens() -> None:
     notice = notice_with(opens="2025-10-21 09:00")
     with pytest.raises(DeadlineError) as exc:
         ensure_registration_open(notice, paris(2025, 10, 21, 8, 59, 59))
-    assert exc.value.message.startswith("Les inscriptions ouvriront le mardi 21 octobre 2025 à 9 h 00")
+    assert exc.value.message.startswith("Les inscriptions ouvriront le mardi 21 octobre 2025 à 9\xa0h\xa000")
     ensure_registration_open(notice, paris(2025, 10, 21, 9, 0, 0))
 
 

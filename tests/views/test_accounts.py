@@ -86,7 +86,7 @@ async def test_signup_closed_outside_the_window(client, app, clock, notice):
     """After registration.closes (and before opens) the page says so and the POST creates nothing."""
     clock.set(notice.closes_at)
     page = await client.get("/compte/creer")
-    assert "closes depuis le" in page.text and "jeudi 13 novembre 2025 à 19 h 00" in page.text
+    assert "closes depuis le" in page.text and "jeudi 13 novembre 2025 à 19\xa0h\xa000" in page.text
     assert 'name="password"' not in page.text
     await client.post(
         "/compte/creer", data={"csrf_token": client.csrf((await client.page("/compte/connexion")).text)}

@@ -183,7 +183,10 @@ async def test_closing_date_edited_in_notice_takes_effect_without_restart(
         encoding="utf-8",
     )
     response = await save(client, notice, city="Royan", postal_code="17200")
-    assert response.status_code == 409 and "closes depuis le mardi 21 octobre 2025 à 10 h 00" in response.text
+    assert (
+        response.status_code == 409
+        and "closes depuis le mardi 21 octobre 2025 à 10\xa0h\xa000" in response.text
+    )
 
 
 async def test_uploads_then_final_validation_sends_receipt(

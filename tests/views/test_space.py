@@ -19,7 +19,7 @@ async def test_space_shows_account_and_dates_from_the_notice(client, candidate, 
     await log_in(client, candidate.email)
     page = await client.get("/espace")
     assert page.status_code == 200
-    assert candidate.email in page.text and "jeudi 13 novembre 2025 à 19 h 00" in page.text
+    assert candidate.email in page.text and "jeudi 13 novembre 2025 à 19\xa0h\xa000" in page.text
     assert 'action="/compte/deconnexion"' in page.text
     notice_path.write_text(
         notice_path.read_text().replace("closes: 2025-11-13 19:00", "closes: 2025-11-14 19:00")
