@@ -6,6 +6,7 @@ Forms re-render with the user's input (never the passwords) and a message next t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -110,21 +111,29 @@ async def activate(request: Request) -> Response:
     )
 
 
-async def resend_activation(request: Request) -> Response:
+async def _email_form(
+    request: Request, template: str, sent_template: str, action: Callable[[str, str | None], Awaitable[None]]
+) -> Response:
+    """A form asking only for an e-mail address (resend the activation, forgotten password): the
+    same answer whether or not the address has an account."""
     if request.method != "POST":
-        return await render(request, "accounts/resend.html", {"values": {}, "errors": {}})
+        return await render(request, template, {"values": {}, "errors": {}})
     values = await _form(request)
     errors: dict[str, str] = {}
     email = _email_error(values, "email", errors)
     if email is None:
         return await render(
-            request,
-            "accounts/resend.html",
-            {"values": {"email": values.get("email", "")}, "errors": errors},
-            status=400,
+            request, template, {"values": {"email": values.get("email", "")}, "errors": errors}, status=400
         )
-    await services(request).accounts.resend_activation(email, client_ip(request))
-    return await render(request, "accounts/resend_sent.html", {"email": email})
+    await action(email, client_ip(request))
+    return await render(request, sent_template, {"email": email})
+
+
+async def resend_activation(request: Request) -> Response:
+    accounts = services(request).accounts
+    return await _email_form(
+        request, "accounts/resend.html", "accounts/resend_sent.html", accounts.resend_activation
+    )
 
 
 # -- login and logout -----------------------------------------------------------------------------
@@ -175,20 +184,10 @@ async def logout(request: Request) -> Response:
 
 
 async def forgot_password(request: Request) -> Response:
-    if request.method != "POST":
-        return await render(request, "accounts/forgot.html", {"values": {}, "errors": {}})
-    values = await _form(request)
-    errors: dict[str, str] = {}
-    email = _email_error(values, "email", errors)
-    if email is None:
-        return await render(
-            request,
-            "accounts/forgot.html",
-            {"values": {"email": values.get("email", "")}, "errors": errors},
-            status=400,
-        )
-    await services(request).accounts.request_reset(email, client_ip(request))
-    return await render(request, "accounts/forgot_sent.html", {"email": email})
+    accounts = services(request).accounts
+    return await _email_form(
+        request, "accounts/forgot.html", "accounts/forgot_sent.html", accounts.request_reset
+    )
 
 
 RESET_STATUS = {Reset.READY: 200, Reset.DONE: 200, Reset.EXPIRED: 410, Reset.INVALID: 400}
