@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
@@ -21,6 +22,9 @@ from formservice.notice import Notice, load_notice
 from formservice.server import demo_notice_text
 from formservice.settings import Settings
 from formservice.store.memory import MemoryEngine
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
@@ -101,3 +105,26 @@ def live(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def fill_signup(page: Page, email: str, password: str) -> None:
+    """« Créer mon compte » as a candidate types it (the page must be open)."""
+    page.get_by_label("Adresse électronique", exact=True).fill(email)
+    page.get_by_label("Adresse électronique (à nouveau)").fill(email)
+    page.get_by_label("Mot de passe", exact=True).fill(password)
+    page.get_by_label("Mot de passe (à nouveau)").fill(password)
+    page.get_by_label("J'ai lu").check()
+    page.get_by_role("button", name="Créer mon compte").click()
+
+
+def activate_and_log_in(page: Page, base_url: str, mailbox: Mailbox, email: str, password: str) -> None:
+    """Follow « Activer mon compte » from the mail, then log in: the candidate lands on /espace."""
+    wait_until(lambda: bool(mailbox.to(email)), timeout=10)
+    page.goto(mailbox.link(email, "/compte/activer/"))
+    page.get_by_role("button", name="Activer mon compte").click()
+    page.get_by_text("Votre compte est activé").wait_for()
+    page.goto(base_url + "/compte/connexion")
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Me connecter").click()
+    page.wait_for_url(base_url + "/espace")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from account_helpers import Mailbox, wait_until
 
-from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live
+from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live, fill_signup
 
 PASSWORD = "une phrase de passe pour chromium"
 
@@ -35,12 +35,7 @@ def test_a_new_candidate_signs_up_activates_and_logs_in(live: Live, mailbox: Mai
             page.goto(live_server + "/")
             page.get_by_role("link", name="Créer mon compte").first.click()
             expect(page.get_by_role("heading", name="Créer mon compte")).to_be_visible()
-            page.get_by_label("Adresse électronique", exact=True).fill(email)
-            page.get_by_label("Adresse électronique (à nouveau)").fill(email)
-            page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
-            page.get_by_label("Mot de passe (à nouveau)").fill(PASSWORD)
-            page.get_by_label("J'ai lu").check()
-            page.get_by_role("button", name="Créer mon compte").click()
+            fill_signup(page, email, PASSWORD)
             expect(page.get_by_role("heading", name="Vérifiez votre messagerie")).to_be_visible()
 
             wait_until(lambda: bool(mailbox.to(email)), timeout=10)

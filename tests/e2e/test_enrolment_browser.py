@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from account_helpers import Mailbox, wait_until
 
-from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live
+from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live, activate_and_log_in, fill_signup
 from formservice import enrolment as rules
 from formservice.frenchdates import datetime_fr
 
@@ -161,21 +161,8 @@ def test_enrolment_on_a_phone_then_the_deadline_moved_into_the_past(live: Live, 
 
             # -- account: sign up, activate from the mail text, log in
             page.goto(base + "/compte/creer")
-            page.get_by_label("Adresse électronique", exact=True).fill(EMAIL)
-            page.get_by_label("Adresse électronique (à nouveau)").fill(EMAIL)
-            page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
-            page.get_by_label("Mot de passe (à nouveau)").fill(PASSWORD)
-            page.get_by_label("J'ai lu").check()
-            page.get_by_role("button", name="Créer mon compte").click()
-            wait_until(lambda: bool(mailbox.to(EMAIL)), timeout=10)
-            page.goto(mailbox.link(EMAIL, "/compte/activer/"))
-            page.get_by_role("button", name="Activer mon compte").click()
-            expect(page.get_by_text("Votre compte est activé")).to_be_visible()
-            page.goto(base + "/compte/connexion")
-            page.get_by_label("Adresse électronique").fill(EMAIL)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Me connecter").click()
-            expect(page).to_have_url(base + "/espace")
+            fill_signup(page, EMAIL, PASSWORD)
+            activate_and_log_in(page, base, mailbox, EMAIL, PASSWORD)
 
             # -- « M'inscrire »: fill, « Enregistrer »
             tabs = page.get_by_role("navigation", name="Mon inscription")

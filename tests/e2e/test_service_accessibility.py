@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from account_helpers import Mailbox, wait_until
 
-from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live
+from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live, activate_and_log_in, fill_signup
 
 pytestmark = [
     pytest.mark.browser,
@@ -49,21 +49,11 @@ def test_service_pages_have_no_wcag_violation_on_a_phone(live: Live, mailbox: Ma
             check(page, "forgotten password")
 
             page.goto(base + "/compte/creer")
-            page.get_by_label("Adresse électronique", exact=True).fill(EMAIL)
-            page.get_by_label("Adresse électronique (à nouveau)").fill(EMAIL)
-            page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
-            page.get_by_label("Mot de passe (à nouveau)").fill(PASSWORD)
-            page.get_by_label("J'ai lu").check()
-            page.get_by_role("button", name="Créer mon compte").click()
+            fill_signup(page, EMAIL, PASSWORD)
             wait_until(lambda: bool(mailbox.to(EMAIL)), timeout=10)
             page.goto(mailbox.link(EMAIL, "/compte/activer/"))
             check(page, "activation")
-            page.get_by_role("button", name="Activer mon compte").click()
-            page.goto(base + "/compte/connexion")
-            page.get_by_label("Adresse électronique").fill(EMAIL)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Me connecter").click()
-            page.wait_for_url(base + "/espace")
+            activate_and_log_in(page, base, mailbox, EMAIL, PASSWORD)
             check(page, "space")
 
             page.goto(base + "/espace/inscription")
