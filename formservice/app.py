@@ -178,6 +178,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
                     await svc.mail.drain()
                 tg.cancel_scope.cancel()
     finally:
+        for extra in svc.extras.values():  # the areas' own services (thread pools...)
+            close = getattr(extra, "close", None)
+            if close is not None:
+                close()
+        svc.extras.clear()
         await svc.store.close()
         svc.store = None
 

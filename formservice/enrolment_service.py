@@ -52,6 +52,10 @@ class EnrolmentService:
     async def run_cpu_bound(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._cpu, fn)
 
+    def close(self) -> None:
+        """At shutdown: no new work; what runs finishes in the background."""
+        self._cpu.shutdown(wait=False, cancel_futures=True)
+
     # -- reading --------------------------------------------------------------------------------
     async def current(self, account_id: str, notice: Notice) -> dict[str, Any] | None:
         found = await self.store.enrolments.get_by_key(enrolment_key(account_id, notice.session.name))
