@@ -42,6 +42,7 @@ from urllib.parse import urlencode, urlsplit
 import anyio
 import anyio.to_thread
 import uvicorn
+from common import run_concurrently
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -110,18 +111,8 @@ async def seed(engine: Engine, count: int, password_hash: str) -> list[str]:
 
 
 async def timed(n: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> float:
-    """Run one(i) for i in range(n) with `concurrency` workers; return operations per second."""
-    counter = iter(range(n))
-
-    async def worker() -> None:
-        for i in counter:
-            await one(i)
-
-    started = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(concurrency):
-            tg.start_soon(worker)
-    return n / (time.perf_counter() - started)
+    """Operations per second of one(i) for i in range(n) with `concurrency` workers."""
+    return n / await run_concurrently(n, concurrency, one)
 
 
 # -- the load client (its own process) ------------------------------------------------------------

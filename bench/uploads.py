@@ -30,7 +30,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from email import policy
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 import httpx
+from common import run_concurrently
 
 if TYPE_CHECKING:
     from formservice.settings import Settings
@@ -266,21 +266,6 @@ async def remove_all(client: httpx.AsyncClient) -> int:
     return len(paths)
 
 
-async def timed(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
-    """Run one(i) for i in range(n) with `concurrency` workers; return the seconds taken."""
-    counter = iter(range(n))
-
-    async def worker() -> None:
-        for i in counter:
-            await one(i)
-
-    started = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(concurrency):
-            tg.start_soon(worker)
-    return time.perf_counter() - started
-
-
 async def run(args: argparse.Namespace, base_url: str, outbox: Path, pid: int) -> bool:
     size = args.size_mib * MIB
     pdf = padded_pdf(size)
@@ -304,8 +289,10 @@ async def run(args: argparse.Namespace, base_url: str, outbox: Path, pid: int) -
             assert r.status_code == 200 and int(r.text) == len(body), (r.status_code, r.text[:200])
 
         rss_start = status_kib(pid, "VmRSS")
-        await timed(2, 1, service)  # warm-up: imports (pypdf...), worker threads, first store writes
-        await timed(2, 1, raw)
+        await run_concurrently(
+            2, 1, service
+        )  # warm-up: imports (pypdf...), worker threads, first store writes
+        await run_concurrently(2, 1, raw)
         await remove_all(client)
         await anyio.sleep(0.5)
         idle = status_kib(pid, "VmRSS")
@@ -315,7 +302,7 @@ async def run(args: argparse.Namespace, base_url: str, outbox: Path, pid: int) -
         peaks: dict[str, int] = {}
         for name, one in (("raw", raw), ("service", service)):
             with Peak(pid) as peak:
-                await timed(args.n8, 8, one)
+                await run_concurrently(args.n8, 8, one)
             peaks[name] = peak.kib
         assert await remove_all(client) == args.n8, "an accepted upload is not listed"
 
@@ -323,7 +310,7 @@ async def run(args: argparse.Namespace, base_url: str, outbox: Path, pid: int) -
         for _ in range(args.rounds):
             for concurrency, n in ((1, args.n1), (8, args.n8)):
                 for name, one in (("raw", raw), ("service", service)):
-                    rate = n * size / MIB / await timed(n, concurrency, one)
+                    rate = n * size / MIB / await run_concurrently(n, concurrency, one)
                     best[name, concurrency] = max(best.get((name, concurrency), 0.0), rate)
                 assert await remove_all(client) == n, "an accepted upload is not listed"
         retained = status_kib(pid, "VmRSS")
