@@ -47,13 +47,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from formservice.accounts import ACTIVE, new_account
-from formservice.app import create_app
+from formservice.accounts.passwords import Hasher
+from formservice.accounts.rules import ACTIVE, new_account
 from formservice.mail import Mail
-from formservice.passwords import Hasher
 from formservice.server import demo_notice_text
 from formservice.settings import PRODUCTION_ARGON2, Argon2Params, RateLimits, Settings
 from formservice.store import Engine
+from formservice.web.app import create_app
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "une phrase de passe de banc d'essai"

@@ -41,7 +41,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from formservice.store.tinydb_engine import TinyDBEngine
+from formservice.store.tinydb.engine import TinyDBEngine
 
 TARGET_GROWTH = 2.0
 Results = dict[int, dict[str, dict[str, float]]]  # size -> engine -> operation -> cost

@@ -80,8 +80,8 @@ def serve(tmp: Path, port: int) -> None:
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    from formservice.app import create_app
-    from formservice.security import streams_csrf
+    from formservice.web.app import create_app
+    from formservice.web.security import streams_csrf
 
     @streams_csrf  # multipart is refused (415) on routes not marked; this one checks no token
     async def raw(request: Request) -> PlainTextResponse:

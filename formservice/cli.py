@@ -31,7 +31,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from formservice.publish import PublishError, publish
+    from formservice.notice.site.publish import PublishError, publish
 
     try:
         publish(_notice_path(args), Path(args.site_dir))
@@ -62,7 +62,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_store(args: argparse.Namespace) -> int:
-    from formservice.store.maintenance import check, compact
+    from formservice.store.tinydb.maintenance import check, compact
 
     data_dir = Path(args.data_dir or os.environ.get("FORMSERVICE_DATA_DIR", "var"))
     return check(data_dir) if args.action == "check" else compact(data_dir)

@@ -166,7 +166,7 @@ FALLBACK_PAGE = (
 
 async def error_response(request: Request, exc: AppError) -> Response:
     """The French error page; falls back to a bare page if rendering itself fails."""
-    from formservice.rendering import render
+    from formservice.web.rendering import render
 
     headers = dict(exc.headers)
     try:

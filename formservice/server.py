@@ -62,7 +62,7 @@ def prepare_demo(settings: Settings, today: date | None = None, *, publish_site:
     if not publish_site:
         return settings.with_(notice_path=notice_path)
     try:
-        from formservice.publish import publish  # type: ignore[import-not-found, unused-ignore]
+        from formservice.notice.site.publish import publish
     except ImportError:
         log.warning("démo : constructeur du site absent, le site publié n'est pas régénéré")
     else:
@@ -77,8 +77,8 @@ def prepare_demo(settings: Settings, today: date | None = None, *, publish_site:
 def serve(host: str, port: int, demo: bool) -> int:
     import uvicorn
 
-    from formservice.app import create_app
     from formservice.store.factory import open_engine
+    from formservice.web.app import create_app
 
     configure_logging()
     settings = _settings(f"http://{host}:{port}")
@@ -128,9 +128,9 @@ def serve(host: str, port: int, demo: bool) -> int:
 
 
 def purge(dry_run: bool) -> int:
-    from formservice.app import build_services
     from formservice.store import Store
     from formservice.store.factory import open_engine
+    from formservice.web.app import build_services
 
     configure_logging()
     settings = _settings("http://127.0.0.1:8000")

@@ -25,11 +25,11 @@ from account_helpers import (
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
 
-from formservice.app import create_app
 from formservice.clock import FrozenClock
 from formservice.notice import Notice, load_notice
 from formservice.settings import Settings
 from formservice.store.memory import MemoryEngine
+from formservice.web.app import create_app
 
 
 @pytest.fixture

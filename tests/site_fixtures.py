@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from formservice.publish import publish
+from formservice.notice.site.publish import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTICE = ROOT / "notice.yml"

@@ -8,13 +8,13 @@ import anyio
 import pytest
 from account_helpers import PASSWORD, log_in, make_client, sign_up
 
-from formservice.account_service import Activation
-from formservice.accounts import ACTIVE, PENDING
-from formservice.app import create_app
+from formservice.accounts.passwords import Hasher
+from formservice.accounts.rules import ACTIVE, PENDING
+from formservice.accounts.service import Activation
 from formservice.errors import TooManyRequests
-from formservice.passwords import Hasher
 from formservice.settings import Argon2Params
 from formservice.store.memory import MemoryEngine
+from formservice.web.app import create_app
 
 pytestmark = pytest.mark.anyio
 

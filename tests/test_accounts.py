@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from formservice import accounts as rules
-from formservice.passwords import is_common
+from formservice.accounts import rules
+from formservice.accounts.passwords import is_common
 
 NOW = datetime(2025, 10, 22, 8, 0, tzinfo=UTC)
 DELAY = timedelta(hours=48)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from starlette.routing import Mount, Route
 
-from formservice.app import create_app
 from formservice.notice import NoticeError
 from formservice.store.memory import MemoryEngine
+from formservice.web.app import create_app
 
 pytestmark = pytest.mark.anyio
 

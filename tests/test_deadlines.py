@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from notice_factory import notice_with
 
-from formservice.deadlines import (
+from formservice.enrolment.deadlines import (
     DeadlineError,
     Window,
     ensure_documents_open,

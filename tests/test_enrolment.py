@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from notice_factory import notice_with
 
-from formservice import enrolment as e
-from formservice.deadlines import DeadlineError
+from formservice.enrolment import rules as e
+from formservice.enrolment.deadlines import DeadlineError
 
 PARIS = ZoneInfo("Europe/Paris")
 NOTICE = notice_with(

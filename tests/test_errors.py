@@ -7,9 +7,9 @@ import pytest
 from starlette.requests import Request
 from starlette.routing import Route
 
-from formservice.app import create_app
 from formservice.errors import AppError, TooManyRequests
 from formservice.store.memory import MemoryEngine
+from formservice.web.app import create_app
 
 pytestmark = pytest.mark.anyio
 

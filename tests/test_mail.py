@@ -9,7 +9,7 @@ import jinja2
 import pytest
 
 from formservice.mail import Mail, MailQueue, OutboxMailer, SmtpMailer
-from formservice.rendering import make_env
+from formservice.web.rendering import make_env
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from formservice.notice import NoticeError
-from formservice.notice_source import NoticeSource
+from formservice.notice.source import NoticeSource
 
 
 def touch_later(path, seconds):

@@ -8,7 +8,7 @@ import time
 import anyio
 import pytest
 
-from formservice.passwords import Hasher, common_passwords, is_common
+from formservice.accounts.passwords import Hasher, common_passwords, is_common
 from formservice.settings import PRODUCTION_ARGON2, Argon2Params, Settings
 
 pytestmark = pytest.mark.anyio

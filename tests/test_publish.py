@@ -17,10 +17,10 @@ from mkdocs.config import load_config
 from mkdocs.exceptions import PluginError
 from site_fixtures import NOTICE, ROOT, copy_site, published_site, read_page, snapshot
 
-from formservice import site_hook
 from formservice.frenchdates import datetime_fr
 from formservice.notice import load_notice, notice_from_json
-from formservice.publish import PublishError, mkdocs_problems, publish
+from formservice.notice.site import hook as site_hook
+from formservice.notice.site.publish import PublishError, mkdocs_problems, publish
 
 MODEL = load_notice(NOTICE)
 
@@ -83,7 +83,11 @@ def broken_config(tmp_path: Path, page_text: str) -> Path:
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     (tmp_path / "docs" / "index.md").write_text(page_text, encoding="utf-8")
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    config = replace_line(config, "- formservice/site_hook.py", f"- {ROOT / 'formservice' / 'site_hook.py'}")
+    config = replace_line(
+        config,
+        "- formservice/notice/site/hook.py",
+        f"- {ROOT / 'formservice' / 'notice' / 'site' / 'hook.py'}",
+    )
     (tmp_path / "mkdocs.yml").write_text(config, encoding="utf-8")
     return tmp_path / "mkdocs.yml"
 

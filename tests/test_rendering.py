@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route, Router
 
-from formservice.rendering import _RouteFacts, url_path
+from formservice.web.rendering import _RouteFacts, url_path
 
 
 async def ok(request):

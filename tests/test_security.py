@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from formservice.app import create_app
-from formservice.security import SERVICE_CSP, checked_form, streams_csrf, verify_csrf
 from formservice.store.memory import MemoryEngine
+from formservice.web.app import create_app
+from formservice.web.security import SERVICE_CSP, checked_form, streams_csrf, verify_csrf
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from formservice import server
-from formservice.accounts import ACTIVE, new_account
+from formservice.accounts.rules import ACTIVE, new_account
 from formservice.notice import load_notice, parse_notice
 from formservice.settings import Settings
 from formservice.store import StoreLocked

@@ -8,8 +8,8 @@ import pytest
 from account_helpers import log_in, make_client
 from starlette.applications import Starlette
 
-from formservice.app import create_app
 from formservice.store.memory import MemoryEngine
+from formservice.web.app import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -103,6 +103,6 @@ async def test_purge_removes_dead_sessions(client, app, candidate, clock, settin
 )
 def test_the_session_cookie_is_read_strictly(headers, expected):
     """Only a well-formed id under the cookie's exact name is taken from the Cookie header(s)."""
-    from formservice.sessions import _read_cookie
+    from formservice.web.sessions import _read_cookie
 
     assert _read_cookie({"headers": [(b"cookie", value) for value in headers]}, "sid") == expected

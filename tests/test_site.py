@@ -14,7 +14,7 @@ from site_fixtures import NOTICE, PAGES, ROOT, published_site, read_page
 
 from formservice.frenchdates import MONTHS, date_fr, datetime_fr
 from formservice.notice import Notice, load_notice, notice_from_json
-from formservice.site_hook import exam_label
+from formservice.notice.site.hook import exam_label
 
 NOTICE_MODEL = load_notice(NOTICE)
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from formservice.accounts.tokens import TokenExpired, TokenInvalid, Tokens
 from formservice.clock import FrozenClock
-from formservice.tokens import TokenExpired, TokenInvalid, Tokens
 
 KEY, OLD = "k" * 40, "o" * 40
 HOURS_48 = timedelta(hours=48)

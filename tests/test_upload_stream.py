@@ -20,14 +20,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from formservice.upload_stream import (
+from formservice.uploads.inspect import MIB, UploadRejected, inspect_and_normalise
+from formservice.uploads.stream import (
     BeforeFile,
     MalformedUpload,
     ReceivedUpload,
     UploadTooLarge,
     receive_upload,
 )
-from formservice.uploads import MIB, UploadRejected, inspect_and_normalise
 
 pytestmark = pytest.mark.anyio
 

@@ -20,8 +20,8 @@ from PIL.PngImagePlugin import PngInfo
 from pypdf import PdfReader, PdfWriter
 from pypdf.actions import JavaScript, PageTrigger
 
-from formservice import uploads
-from formservice.uploads import (
+from formservice.uploads import inspect as uploads
+from formservice.uploads.inspect import (
     MIB,
     StoredFile,
     UploadLimits,
@@ -715,7 +715,7 @@ def test_bidi_spoofed_name_is_refused_once_neutralised(put, dest):
 
 def test_truncated_image_refused_even_after_a_pdf_was_rendered(put, dest):
     """Rendering a PDF summary (WeasyPrint) must not make the upload checks accept damaged images."""
-    from formservice.pdf import html_to_pdf
+    from formservice.web.pdf import html_to_pdf
 
     html_to_pdf("<p>récapitulatif</p>")
     rejected = refuse(put, dest, png_bytes((400, 300))[:60], "scan.png")

@@ -1,6 +1,6 @@
 """Storage: a small engine contract (base.py), its implementations, domain-named repositories."""
 
-from formservice.store.base import (
+from formservice.store.contract import (
     TABLES,
     Doc,
     DuplicateKey,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from formservice.store.base import Engine
+from formservice.store.contract import Engine
 
 
 def open_engine(data_dir: Path) -> Engine:
@@ -12,6 +12,6 @@ def open_engine(data_dir: Path) -> Engine:
 
     Raises StoreLocked when another process already serves this data directory.
     """
-    from formservice.store.tinydb_engine import TinyDBEngine
+    from formservice.store.tinydb.engine import TinyDBEngine
 
     return TinyDBEngine(Path(data_dir) / "store")

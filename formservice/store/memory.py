@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from formservice.store.base import SCHEMA_VERSION, TABLES, Doc, DuplicateKey, Engine, Mutator, NotFound
+from formservice.store.contract import SCHEMA_VERSION, TABLES, Doc, DuplicateKey, Engine, Mutator, NotFound
 
 
 class MemoryEngine(Engine):

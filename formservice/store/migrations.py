@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from formservice.store import base
-from formservice.store.base import Doc, StoreError
+from formservice.store import contract as base
+from formservice.store.contract import Doc, StoreError
 
 Migration = Callable[[str, Doc], Doc]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from formservice.store.base import Doc, DuplicateKey, Engine, Mutator
+from formservice.store.contract import Doc, DuplicateKey, Engine, Mutator
 
 
 class Accounts:

@@ -17,11 +17,11 @@ import pytest
 import uvicorn
 from account_helpers import FAST_ARGON2, SECRET, Mailbox, free_port, wait_until
 
-from formservice.app import create_app
 from formservice.notice import Notice, load_notice
 from formservice.server import demo_notice_text
 from formservice.settings import Settings
 from formservice.store.memory import MemoryEngine
+from formservice.web.app import create_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -15,7 +15,7 @@ import pytest
 from account_helpers import Mailbox, wait_until
 
 from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live, activate_and_log_in, fill_signup
-from formservice import enrolment as rules
+from formservice.enrolment import rules
 from formservice.frenchdates import datetime_fr
 
 if TYPE_CHECKING:

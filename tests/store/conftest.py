@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from formservice.store.base import Engine
+from formservice.store.contract import Engine
 from formservice.store.memory import MemoryEngine
-from formservice.store.tinydb_engine import TinyDBEngine
+from formservice.store.tinydb.engine import TinyDBEngine
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from formservice.store.tinydb_engine import TinyDBEngine
+from formservice.store.tinydb.engine import TinyDBEngine
 
 
 def shrink(version: int, size: int) -> Callable[[dict[str, Any]], dict[str, Any]]:

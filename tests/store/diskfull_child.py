@@ -16,8 +16,8 @@ import resource
 import signal
 import sys
 
-from formservice.store.base import StoreUnavailable
-from formservice.store.tinydb_engine import TinyDBEngine
+from formservice.store.contract import StoreUnavailable
+from formservice.store.tinydb.engine import TinyDBEngine
 
 
 async def main(store_dir: str, limit: int) -> None:

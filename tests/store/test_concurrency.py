@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from formservice.store import Store
-from formservice.store.base import Engine
-from formservice.store.tinydb_engine import TinyDBEngine
+from formservice.store.contract import Engine
+from formservice.store.tinydb.engine import TinyDBEngine
 
 from .helpers import VersionConflict, account, bump, enrolment
 
@@ -102,7 +102,7 @@ async def test_many_concurrent_writes_share_fsyncs(
     tiny: TinyDBEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """200 concurrent inserts are made durable by far fewer than 200 fsyncs (group commit)."""
-    from formservice.store import journal
+    from formservice.store.tinydb import journal
 
     syncs = 0
     real = journal._fsync

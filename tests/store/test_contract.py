@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from formservice.store import Store
-from formservice.store.base import SCHEMA_VERSION, DuplicateKey, Engine, NotFound
+from formservice.store.contract import SCHEMA_VERSION, DuplicateKey, Engine, NotFound
 
 from .helpers import VersionConflict, account, bump, enrolment
 

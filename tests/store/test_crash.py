@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from formservice.store.tinydb_engine import TinyDBEngine
+from formservice.store.tinydb.engine import TinyDBEngine
 
 CHILD = Path(__file__).with_name("crash_child.py")
 TRIALS = 32

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from formservice.store import journal, snapshot
-from formservice.store.base import StoreUnavailable
-from formservice.store.journal import journal_generations, journal_path, replay
-from formservice.store.tinydb_engine import TinyDBEngine
+from formservice.store.contract import StoreUnavailable
+from formservice.store.tinydb import journal, snapshot
+from formservice.store.tinydb.engine import TinyDBEngine
+from formservice.store.tinydb.journal import journal_generations, journal_path, replay
 
 from .helpers import account
 

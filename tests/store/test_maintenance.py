@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from formservice.cli import main
-from formservice.store.journal import CorruptStore, journal_generations, journal_path
-from formservice.store.maintenance import check, compact
-from formservice.store.snapshot import SNAPSHOT_NAME
-from formservice.store.tinydb_engine import TinyDBEngine
+from formservice.store.tinydb.engine import TinyDBEngine
+from formservice.store.tinydb.journal import CorruptStore, journal_generations, journal_path
+from formservice.store.tinydb.maintenance import check, compact
+from formservice.store.tinydb.snapshot import SNAPSHOT_NAME
 
 from .helpers import account
 

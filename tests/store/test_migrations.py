@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from formservice.store import base, migrations
-from formservice.store.base import StoreError
-from formservice.store.journal import journal_generations, journal_path
+from formservice.store import contract as base
+from formservice.store import migrations
+from formservice.store.contract import StoreError
 from formservice.store.migrations import SchemaTooNew, upgrade
-from formservice.store.snapshot import SNAPSHOT_NAME
-from formservice.store.tinydb_engine import TinyDBEngine
+from formservice.store.tinydb.engine import TinyDBEngine
+from formservice.store.tinydb.journal import journal_generations, journal_path
+from formservice.store.tinydb.snapshot import SNAPSHOT_NAME
 
 from .helpers import account
 

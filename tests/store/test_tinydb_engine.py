@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from tinydb import Query, TinyDB
 
-from formservice.store import journal
-from formservice.store.base import StoreError, StoreLocked
-from formservice.store.journal import CorruptStore, journal_generations, journal_path, replay
-from formservice.store.snapshot import SNAPSHOT_NAME
-from formservice.store.tables import StoreTable
-from formservice.store.tinydb_engine import TinyDBEngine
+from formservice.store.contract import StoreError, StoreLocked
+from formservice.store.tinydb import journal
+from formservice.store.tinydb.engine import TinyDBEngine
+from formservice.store.tinydb.journal import CorruptStore, journal_generations, journal_path, replay
+from formservice.store.tinydb.snapshot import SNAPSHOT_NAME
+from formservice.store.tinydb.tables import StoreTable
 
 from .helpers import account, enrolment
 

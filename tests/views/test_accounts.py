@@ -9,7 +9,7 @@ import httpx
 import pytest
 from account_helpers import PASSWORD, activate_from_mail, log_in, sign_up
 
-from formservice.accounts import ACTIVE, PENDING
+from formservice.accounts.rules import ACTIVE, PENDING
 
 pytestmark = pytest.mark.anyio
 

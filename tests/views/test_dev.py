@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from account_helpers import make_client, sign_up
 
-from formservice.app import create_app
 from formservice.store.memory import MemoryEngine
+from formservice.web.app import create_app
 
 pytestmark = pytest.mark.anyio
 

@@ -17,7 +17,7 @@ from PIL import Image
 from starlette.applications import Starlette
 
 from formservice.clock import FrozenClock
-from formservice.enrolment import required_documents
+from formservice.enrolment.rules import required_documents
 from formservice.notice import Notice
 from formservice.settings import Settings
 

@@ -1,0 +1,346 @@
+"""Account use cases: the domain rules of accounts.py applied to the store, the mail and the log.
+
+Views parse forms and call these; these never see a Request. Each use case answers the same way
+whether or not an address has an account (signup, resend, reset), and does the same expensive
+work either way (a password hash on signup, a verify or a dummy verify on login), so neither the
+page nor its timing tells who is registered. Mails go through the background queue for the same
+reason.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from formservice.accounts import rules
+from formservice.accounts.rules import Account
+from formservice.accounts.tokens import TokenExpired, TokenInvalid
+from formservice.clock import from_iso
+from formservice.errors import TooManyRequests
+from formservice.store import NotFound
+
+if TYPE_CHECKING:
+    from formservice.web.services import Services
+
+
+class Activation(StrEnum):
+    READY = "ready"  # valid link, not used yet: the page shows the « Activer mon compte » button
+    ACTIVATED = "activated"
+    ALREADY_ACTIVE = "already_active"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+class Reset(StrEnum):
+    READY = "ready"
+    DONE = "done"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    status: str  # "ok" | "bad" | "pending"
+    account: Account | None = None
+
+
+class AccountService:
+    def __init__(self, svc: Services):
+        self.svc = svc
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @property
+    def _delay(self) -> Any:
+        return self.svc.notice().activation_delay
+
+    def _p(self, kind: str, value: str) -> str:
+        return self.svc.audit.pseudonym(kind, value)
+
+    def _throttle(self, window: Any, ip: str | None) -> None:
+        key = self._p("ip", ip or "?")
+        if not window.hit(key):
+            raise TooManyRequests(window.retry_after(key))
+
+    def _may_mail(self, email: str) -> bool:
+        return bool(self.svc.limits.mails_per_address.hit(self._p("e", email)))
+
+    async def _mail_activation(self, account: Account) -> None:
+        notice = self.svc.notice()
+        token = self.svc.tokens.activation.dumps({"a": account["id"]})
+        await self.svc.mail.send_template(
+            account["email"],
+            f"{notice.academie.name} : activez votre compte candidat",
+            "activation",
+            {
+                "link": self.svc.link("activate", token=token),
+                "deadline": rules.activation_deadline(account, notice.activation_delay),
+            },
+        )
+
+    # -- signup and activation ---------------------------------------------------------------
+
+    async def signup(self, email: str, password: str, ip: str | None) -> None:
+        """Create a pending account and mail its activation link; if the address is taken, mail
+        its owner instead (login and reset links, or the activation link again). Same answer."""
+        self._throttle(self.svc.limits.signup_ip, ip)
+        password_hash = await self.svc.hasher.hash(password)  # always: same cost either way
+        store, now = self.svc.store, self.svc.clock.now()
+        for _ in range(3):
+            account = rules.new_account(secrets.token_hex(16), email, password_hash, now)
+            if await store.accounts.create_if_email_free(account):
+                self.svc.audit.event("account.created", account_id=account["id"], ip=ip)
+                if self._may_mail(email):
+                    await self._mail_activation(account)
+                return
+            existing = await store.accounts.by_email(email)
+            if existing is None:
+                continue  # deleted meanwhile: try again
+            if rules.activation_expired(existing, now, self._delay):
+                if await store.accounts.delete_if(existing["id"], rules.may_purge(now, self._delay)):
+                    self.svc.audit.event("account.purged", account_id=existing["id"], reason="signup_again")
+                continue
+            self.svc.audit.event("account.signup_existing", account_id=existing["id"], ip=ip)
+            if not self._may_mail(email):
+                return
+            if existing["status"] == rules.ACTIVE:
+                notice = self.svc.notice()
+                await self.svc.mail.send_template(
+                    email,
+                    f"{notice.academie.name} : vous avez déjà un compte",
+                    "already_registered",
+                    {"login_link": self.svc.link("login"), "reset_link": self.svc.link("forgot_password")},
+                )
+            else:
+                await self._mail_activation(existing)
+            return
+
+    async def _activation_target(self, token: str) -> tuple[Activation, Account | None]:
+        late = False
+        try:
+            payload = self.svc.tokens.activation.loads(token, self._delay)
+        except TokenExpired as exc:  # genuine but late: its account may still need deleting
+            payload, late = exc.payload or {}, True
+        except TokenInvalid:
+            return Activation.INVALID, None
+        account = await self.svc.store.accounts.get(str(payload.get("a", "")))
+        if account is None:
+            return (Activation.EXPIRED if late else Activation.INVALID), None
+        if account["status"] == rules.ACTIVE:
+            return Activation.ALREADY_ACTIVE, account
+        if late or rules.activation_expired(account, self.svc.clock.now(), self._delay):
+            return Activation.EXPIRED, account
+        return Activation.READY, account
+
+    async def check_activation(self, token: str) -> Activation:
+        """What the link's page should say; changes nothing (mail scanners open links)."""
+        outcome, _ = await self._activation_target(token)
+        return outcome
+
+    async def activate(self, token: str, ip: str | None) -> Activation:
+        outcome, account = await self._activation_target(token)
+        now, delay = self.svc.clock.now(), self._delay
+        if (
+            outcome is Activation.EXPIRED
+            and account is not None
+            and await self.svc.store.accounts.delete_if(account["id"], rules.may_purge(now, delay))
+        ):
+            self.svc.audit.event("account.purged", account_id=account["id"], reason="late_activation")
+        if outcome is not Activation.READY or account is None:
+            self.svc.audit.event("account.activation_refused", ip=ip, reason=outcome.value)
+            return outcome
+        try:
+            await self.svc.store.accounts.update(account["id"], rules.activate(now, delay))
+        except rules.AlreadyActive:
+            return Activation.ALREADY_ACTIVE
+        except (rules.ActivationExpired, NotFound):  # the purge won the race
+            return Activation.EXPIRED
+        self.svc.audit.event("account.activated", account_id=account["id"], ip=ip)
+        return Activation.ACTIVATED
+
+    async def resend_activation(self, email: str, ip: str | None) -> None:
+        self._throttle(self.svc.limits.resend_ip, ip)
+        account = await self.svc.store.accounts.by_email(email)
+        self.svc.audit.event("account.resend_requested", email=email, ip=ip)
+        if (
+            account is not None
+            and account["status"] == rules.PENDING
+            and not rules.activation_expired(account, self.svc.clock.now(), self._delay)
+            and self._may_mail(email)
+        ):
+            await self._mail_activation(account)
+
+    # -- login ---------------------------------------------------------------------------------
+
+    async def authenticate(self, email: str, password: str, ip: str | None) -> LoginResult:
+        """Check the password with growing delays per (account, IP), per account and per IP;
+        raise TooManyRequests while a delay runs. Keys exist for unknown addresses too."""
+        limits = self.svc.limits
+        email_key, ip_key = self._p("e", email), self._p("ip", ip or "?")
+        pair_key = f"{email_key}|{ip_key}"
+        wait = max(
+            limits.login_pair.retry_after(pair_key),
+            limits.login_account.retry_after(email_key),
+            limits.login_ip.retry_after(ip_key),
+        )
+        if wait > 0:
+            self.svc.audit.event("login.throttled", email=email, ip=ip, wait=round(wait))
+            raise TooManyRequests(wait)
+        account = await self.svc.store.accounts.by_email(email)
+        if account is None:
+            await self.svc.hasher.dummy_verify(password)
+            ok = False
+        else:
+            ok = await self.svc.hasher.verify(account["password_hash"], password)
+        if not ok:
+            for limiter, key in ((limits.login_pair, pair_key), (limits.login_account, email_key)):
+                limiter.failure(key)
+            limits.login_ip.failure(ip_key)
+            self.svc.audit.event(
+                "login.failure", email=email, ip=ip, account_id=account["id"] if account else None
+            )
+            return LoginResult("bad")
+        assert account is not None
+        limits.login_pair.success(pair_key)
+        limits.login_account.success(email_key)
+        if account["status"] != rules.ACTIVE:
+            self.svc.audit.event("login.pending", account_id=account["id"], ip=ip)
+            return LoginResult("pending", account)
+        if self.svc.hasher.needs_rehash(account["password_hash"]):
+            account = await self._rehash(account, password)
+        self.svc.audit.event("login.success", account_id=account["id"], ip=ip)
+        return LoginResult("ok", account)
+
+    async def _rehash(self, account: Account, password: str) -> Account:
+        old = account["password_hash"]
+        new = await self.svc.hasher.hash(password)
+
+        def swap(doc: Account) -> Account:
+            # Only if nobody changed the password meanwhile.
+            return doc | {"password_hash": new} if doc["password_hash"] == old else doc
+
+        account = await self.svc.store.accounts.update(account["id"], swap)
+        self.svc.audit.event("password.rehashed", account_id=account["id"])
+        return account
+
+    # -- password reset and change ----------------------------------------------------------------
+
+    async def request_reset(self, email: str, ip: str | None) -> None:
+        self._throttle(self.svc.limits.reset_ip, ip)
+        account = await self.svc.store.accounts.by_email(email)
+        self.svc.audit.event("password.reset_requested", email=email, ip=ip)
+        if account is None or not self._may_mail(email):
+            return
+        if account["status"] == rules.ACTIVE:
+            notice = self.svc.notice()
+            token = self.svc.tokens.reset.dumps(
+                {"a": account["id"], "f": rules.password_fingerprint(account)}
+            )
+            await self.svc.mail.send_template(
+                email,
+                f"{notice.academie.name} : réinitialisation de votre mot de passe",
+                "reset",
+                {
+                    "link": self.svc.link("reset_password", token=token),
+                    "valid_for": self.svc.settings.reset_max_age,
+                },
+            )
+        elif not rules.activation_expired(account, self.svc.clock.now(), self._delay):
+            await self._mail_activation(account)
+
+    async def check_reset(self, token: str) -> tuple[Reset, Account | None]:
+        try:
+            payload = self.svc.tokens.reset.loads(token, self.svc.settings.reset_max_age)
+        except TokenExpired:
+            return Reset.EXPIRED, None
+        except TokenInvalid:
+            return Reset.INVALID, None
+        account = await self.svc.store.accounts.get(str(payload.get("a", "")))
+        if not rules.is_active(account) or rules.password_fingerprint(account or {}) != payload.get("f"):
+            return Reset.INVALID, None  # already used, or the password changed since
+        return Reset.READY, account
+
+    async def reset_password(self, token: str, password: str, ip: str | None) -> Reset:
+        """Set the new password once per link, and end every session of the account."""
+        outcome, account = await self.check_reset(token)
+        if outcome is not Reset.READY or account is None:
+            self.svc.audit.event("password.reset_refused", ip=ip, reason=outcome.value)
+            return outcome
+        new_hash = await self.svc.hasher.hash(password)
+        try:
+            await self.svc.store.accounts.update(
+                account["id"],
+                rules.set_password(new_hash, self.svc.clock.now(), rules.password_fingerprint(account)),
+            )
+        except (rules.PasswordChangedMeanwhile, NotFound):
+            return Reset.INVALID
+        ended = await self.svc.store.sessions.delete_for_account(account["id"])
+        self.svc.audit.event("password.reset", account_id=account["id"], ip=ip, sessions_ended=ended)
+        await self._mail_password_changed(account)
+        return Reset.DONE
+
+    async def change_password(
+        self, account: Account, current: str, new: str, ip: str | None, keep_session: str | None
+    ) -> bool:
+        """False if ``current`` is wrong (counted like a failed login). Ends the other sessions."""
+        email_key = self._p("e", account["email"])
+        wait = self.svc.limits.login_account.retry_after(email_key)
+        if wait > 0:
+            raise TooManyRequests(wait)
+        if not await self.svc.hasher.verify(account["password_hash"], current):
+            self.svc.limits.login_account.failure(email_key)
+            self.svc.audit.event("password.change_refused", account_id=account["id"], ip=ip)
+            return False
+        new_hash = await self.svc.hasher.hash(new)
+        await self.svc.store.accounts.update(
+            account["id"], rules.set_password(new_hash, self.svc.clock.now())
+        )
+        ended = await self.svc.store.sessions.delete_for_account(account["id"], keep=keep_session)
+        self.svc.audit.event("password.changed", account_id=account["id"], ip=ip, sessions_ended=ended)
+        await self._mail_password_changed(account)
+        return True
+
+    async def _mail_password_changed(self, account: Account) -> None:
+        notice = self.svc.notice()
+        await self.svc.mail.send_template(
+            account["email"],
+            f"{notice.academie.name} : votre mot de passe a été modifié",
+            "password_changed",
+            {"when": self.svc.clock.now(), "reset_link": self.svc.link("forgot_password")},
+        )
+
+    # -- purge ---------------------------------------------------------------------------------
+
+    async def purge_expired(self, *, dry_run: bool = False) -> list[Account]:
+        """Delete the accounts not activated within the delay (never an active one): each
+        deletion re-checks the rule under the store's lock, so a racing activation wins cleanly."""
+        now, delay = self.svc.clock.now(), self._delay
+        store = self.svc.store
+        expired = [
+            a
+            for a in await store.accounts.with_status(rules.PENDING)
+            if rules.activation_expired(a, now, delay)
+        ]
+        if dry_run:
+            return expired
+        deleted = []
+        for account in expired:
+            if await store.accounts.delete_if(account["id"], rules.may_purge(now, delay)):
+                await store.sessions.delete_for_account(account["id"])
+                self.svc.audit.event("account.purged", account_id=account["id"], reason="not_activated")
+                deleted.append(account)
+        return deleted
+
+    async def purge_sessions(self) -> int:
+        """Remove sessions past their idle or absolute timeout (a batch job: scans the table)."""
+        now, settings = self.svc.clock.now(), self.svc.settings
+        removed = 0
+        for record in await self.svc.store.engine.scan("sessions"):
+            if (
+                now - from_iso(record["created_at"]) >= settings.session_absolute
+                or now - from_iso(record["last_seen"]) >= settings.session_idle
+            ) and await self.svc.store.sessions.delete(record["id"]):
+                removed += 1
+        return removed

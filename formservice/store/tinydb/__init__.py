@@ -1,0 +1,1 @@
+"""formservice/store/tinydb."""

@@ -1,0 +1,129 @@
+"""`formservice store check` and `formservice store compact`, for the operator.
+
+``check`` only reads: it takes no lock and repairs nothing, so it is safe while the service
+runs (it then reads a state that keeps moving, and says so). It loads the snapshot and the
+journals exactly as the engine would, rebuilds every index, and reports counts, schema
+versions, what a crash left behind and every inconsistency, in French.
+
+``compact`` opens the store (so the service must be stopped: the lock refuses otherwise, and the
+running service compacts by itself anyway), writes a fresh snapshot and drops the journals.
+
+Exit codes: 0 all good, 1 problems found or operation failed, 2 nothing to work on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import Counter
+from pathlib import Path
+
+from formservice.store import contract as base
+from formservice.store import migrations
+from formservice.store.contract import TABLES, Doc, StoreError, TableSpec
+from formservice.store.tinydb import recovery
+from formservice.store.tinydb.journal import CorruptStore
+from formservice.store.tinydb.lockfile import holder_pid, is_locked
+from formservice.store.tinydb.tables import MemTable
+
+
+def store_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "store"
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def check(data_dir: Path) -> int:
+    directory = store_dir(data_dir)
+    if not directory.is_dir():
+        _err(f"Aucun store dans {directory} : rien à vérifier (le service le crée au premier démarrage).")
+        return 2
+    running = is_locked(directory)
+    if running:
+        pid = holder_pid(directory)
+        print(
+            f"Le service tourne (processus {pid or '?'}) : vérification en lecture seule "
+            "d'un état qui continue d'évoluer."
+        )
+    # A running service may compact while we read (snapshot replaced, journals deleted): retry.
+    attempts = 3 if running else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            loaded = recovery.load(directory, repair=False)
+            break
+        except (CorruptStore, OSError) as exc:
+            if attempt == attempts:
+                _err(f"Store illisible : {exc}")
+                _err("Restaurez la dernière sauvegarde de ce dossier, ou faites examiner les fichiers.")
+                return 1
+
+    versions: Counter[int] = Counter()
+    problems: list[str] = []
+
+    def note_version(table: str, doc: Doc) -> None:
+        versions[migrations.version_of(doc)] += 1
+        return None
+
+    print(f"Store {directory}")
+    print(
+        f"  instantané : {loaded.snapshot_size / 1e6:.1f} Mo ; journaux {loaded.live_gens or 'aucun'} : "
+        f"{loaded.journal_bytes / 1e6:.1f} Mo"
+    )
+    for name in sorted(set(TABLES) | set(loaded.rows)):
+        mem = MemTable(name, TABLES.get(name, TableSpec()), loaded.rows.get(name, {}))
+        problems += mem.build_indexes(upgrade=note_version)
+        known = "" if name in TABLES else " (table inconnue de cette version, conservée)"
+        print(f"  {name} : {len(mem.rows)} document(s){known}")
+    by_version = ", ".join(f"v{v} : {n}" for v, n in sorted(versions.items()))
+    print(f"  schémas : {by_version or 'aucun document'}")
+    current = base.SCHEMA_VERSION
+    newer = sum(n for v, n in versions.items() if v > current)
+    older = sum(n for v, n in versions.items() if v < current)
+    if newer:
+        problems.append(f"{newer} document(s) écrits par une version plus récente (schéma > {current})")
+    if older:
+        print(f"  {older} document(s) à migrer vers le schéma {current} au prochain démarrage")
+    for text in [] if running else loaded.notes:  # while running, a tail is a write in progress
+        print(f"  note : {text}")
+    if problems:
+        for text in problems:
+            _err(f"  problème : {text}")
+        _err(f"{len(problems)} problème(s) : le service refusera de démarrer sur ce dossier.")
+        return 1
+    print("Aucun problème.")
+    return 0
+
+
+def compact(data_dir: Path) -> int:
+    from formservice.store.tinydb.engine import TinyDBEngine
+
+    directory = store_dir(data_dir)
+    if not directory.is_dir():
+        _err(f"Aucun store dans {directory} : rien à compacter.")
+        return 2
+    try:
+        engine = TinyDBEngine(directory)
+    except StoreError as exc:
+        _err(str(exc))
+        if is_locked(directory):
+            _err("Le service compacte lui-même son journal : inutile de l'arrêter pour cela.")
+        return 1
+
+    async def run() -> tuple[int, dict[str, int]]:
+        try:
+            size = await engine.compact()
+            counts = {name: await engine.count(name) for name in TABLES}
+        finally:
+            await engine.close()
+        return size, counts
+
+    try:
+        size, counts = asyncio.run(run())
+    except StoreError as exc:
+        _err(f"Compactage impossible : {exc}")
+        return 1
+    total = sum(counts.values())
+    print(f"Compactage terminé : {total} document(s), instantané de {size / 1e6:.1f} Mo, journal vidé.")
+    return 0

@@ -1,0 +1,280 @@
+"""Receiving one uploaded file without ever holding it in memory.
+
+Starlette's `request.form()` has no limit on a file part's size and parses the whole body before the
+view sees a single field; its `max_body_size` answers a bare 413 that says nothing of which file was
+too big. Here the body is fed chunk by chunk to python-multipart's streaming parser: the fields are
+checked when the file part begins (`before_file`: CSRF), the file goes straight to a temporary file,
+and the request is refused (413) as soon as the limit is passed, or before reading anything when
+Content-Length already says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from python_multipart import MultipartParser
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import parse_options_header
+from starlette.requests import Request
+
+from formservice.uploads.types import UploadRejected, size_fr
+
+# Boundaries, part headers and the closing delimiter around the file and the small fields.
+ENVELOPE_BYTES = 16 * 1024
+MAX_FIELDS = 16
+
+# Called with the fields received so far when the file part begins, before a byte of it is
+# written: the place for `security.verify_csrf` and for the checks that refuse any file (quota,
+# deadline). It runs inside the parser, synchronously: do any I/O before `receive_upload`.
+BeforeFile = Callable[[Mapping[str, str]], object]
+
+
+class UploadTooLarge(UploadRejected):
+    """The body passed a limit; answered with 413 before the rest of the body is read."""
+
+    status = 413
+
+
+class MalformedUpload(UploadRejected):
+    """The request is not the single-file form the page sends (a crafted or broken client)."""
+
+    status = 400
+
+
+@dataclass
+class ReceivedUpload:
+    """The small fields and the file of one upload form. The temporary file is the caller's to
+    hand over (e.g. to `uploads.inspect_and_normalise`) and to remove: use it as a context manager."""
+
+    fields: dict[str, str]
+    field_name: str
+    filename: str  # as sent by the browser; see uploads.safe_display_name before showing it
+    content_type: str  # as declared by the browser: a hint only, the content decides
+    path: Path
+    size: int
+    sha256: str  # of the bytes received, computed while streaming
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> ReceivedUpload:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _malformed(reason: str, detail: str) -> MalformedUpload:
+    return MalformedUpload(
+        reason,
+        f"L'envoi du fichier n'a pas pu être lu ({detail}) : rechargez la page, choisissez de nouveau "
+        "le fichier puis cliquez sur « Ajouter ».",
+    )
+
+
+def _too_large(max_file_bytes: int) -> UploadTooLarge:
+    return UploadTooLarge(
+        "too_large",
+        f"Le fichier dépasse la taille maximale de {size_fr(max_file_bytes)} : réduisez-le (par exemple "
+        "en le numérisant en 150 ou 200 ppp) et déposez-le de nouveau.",
+    )
+
+
+@dataclass
+class _Part:
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    header_name: bytearray = field(default_factory=bytearray)
+    header_value: bytearray = field(default_factory=bytearray)
+    name: str = ""
+    is_file: bool = False
+    data: bytearray = field(default_factory=bytearray)
+
+
+class _Receiver:
+    """The parser's callbacks: they run synchronously inside `MultipartParser.write`, so raising
+    here stops the parse at the byte that passed the limit."""
+
+    def __init__(
+        self,
+        tmp_dir: Path,
+        max_file_bytes: int,
+        max_fields_bytes: int,
+        max_fields: int,
+        before_file: BeforeFile | None,
+    ):
+        self.tmp_dir = tmp_dir
+        self.before_file = before_file
+        self.max_file_bytes = max_file_bytes
+        self.max_fields_bytes = max_fields_bytes
+        self.max_fields = max_fields
+        self.part = _Part()
+        self.fields: dict[str, str] = {}
+        self.fields_bytes = 0
+        self.file: BinaryIO | None = None
+        self.path: Path | None = None
+        self.field_name = ""
+        self.filename = ""
+        self.content_type = ""
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+        self.ended = False
+
+    def on_part_begin(self) -> None:
+        self.part = _Part()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.part.header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.part.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.part.headers.append((bytes(self.part.header_name).lower(), bytes(self.part.header_value)))
+        self.part.header_name.clear()
+        self.part.header_value.clear()
+
+    def on_headers_finished(self) -> None:
+        headers = dict(self.part.headers)
+        disposition, options = parse_options_header(headers.get(b"content-disposition"))
+        if disposition != b"form-data" or b"name" not in options:
+            raise _malformed("bad_part", "une partie sans nom")
+        self.part.name = options[b"name"].decode("utf-8", "replace")
+        if b"filename" not in options:
+            if len(self.fields) >= self.max_fields:
+                raise _malformed("too_many_fields", "trop de champs")
+            if self.part.name in self.fields:
+                raise _malformed("duplicate_field", "un champ en double")
+            return
+        if self.path is not None:
+            raise _malformed("too_many_files", "plus d'un fichier")
+        if self.before_file is not None:
+            self.before_file(dict(self.fields))
+        self.part.is_file = True
+        self.field_name = self.part.name
+        self.filename = options[b"filename"].decode("utf-8", "replace")
+        self.content_type = parse_options_header(headers.get(b"content-type"))[0].decode("latin-1")
+        fd, name = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.tmp_dir)  # mode 0600
+        self.path = Path(name)
+        self.file = os.fdopen(fd, "wb")
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        n = end - start
+        if self.part.is_file:
+            self.size += n
+            if self.size > self.max_file_bytes:
+                raise _too_large(self.max_file_bytes)
+            assert self.file is not None
+            chunk = data[start:end]
+            self.file.write(chunk)
+            self.sha256.update(chunk)  # hashed on the way in: the file is never read back for it
+            return
+        self.fields_bytes += n
+        if self.fields_bytes > self.max_fields_bytes:
+            raise UploadTooLarge("fields_too_large", "Les champs du formulaire sont trop longs.")
+        self.part.data += data[start:end]
+
+    def on_part_end(self) -> None:
+        if self.part.is_file:
+            assert self.file is not None
+            self.file.close()
+            return
+        try:
+            self.fields[self.part.name] = self.part.data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _malformed("bad_field", "un champ mal encodé") from None
+
+    def on_end(self) -> None:
+        self.ended = True
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+async def receive_upload(
+    request: Request,
+    tmp_dir: Path,
+    max_file_bytes: int,
+    max_fields_bytes: int = 64 * 1024,
+    *,
+    max_fields: int = MAX_FIELDS,
+    before_file: BeforeFile | None = None,
+) -> ReceivedUpload:
+    """Read a multipart/form-data body holding exactly one file part and a few small text fields.
+
+    Raises UploadTooLarge (413) as soon as the file passes `max_file_bytes` (or the fields
+    `max_fields_bytes`), MalformedUpload (400) for anything but such a form; ClientDisconnect
+    propagates, and so does whatever `before_file` raises (nothing of the file is written then).
+    On any error the temporary file is removed. Memory stays flat: one chunk at a time.
+    """
+    content_type, params = parse_options_header(request.headers.get("content-type"))
+    if content_type != b"multipart/form-data":
+        raise _malformed("not_multipart", "ce n'est pas un formulaire d'envoi de fichier")
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise _malformed("no_boundary", "délimiteur absent")
+
+    max_body = max_file_bytes + max_fields_bytes + ENVELOPE_BYTES
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise _malformed("bad_length", "longueur invalide")
+        if int(declared) > max_body:
+            raise _too_large(max_file_bytes)
+
+    receiver = _Receiver(tmp_dir, max_file_bytes, max_fields_bytes, max_fields, before_file)
+    try:
+        try:
+            parser = MultipartParser(
+                boundary,
+                {
+                    "on_part_begin": receiver.on_part_begin,
+                    "on_part_data": receiver.on_part_data,
+                    "on_part_end": receiver.on_part_end,
+                    "on_header_field": receiver.on_header_field,
+                    "on_header_value": receiver.on_header_value,
+                    "on_header_end": receiver.on_header_end,
+                    "on_headers_finished": receiver.on_headers_finished,
+                    "on_end": receiver.on_end,
+                },
+            )
+            received = 0
+            async with aclosing(request.stream()) as chunks:
+                async for chunk in chunks:
+                    received += len(chunk)
+                    if received > max_body:
+                        raise _too_large(max_file_bytes)
+                    parser.write(chunk)
+            parser.finalize()
+        except FormParserError as exc:
+            raise _malformed("bad_multipart", "format multipart invalide") from exc
+        if not receiver.ended:
+            raise _malformed("incomplete", "envoi incomplet")
+        if receiver.path is None or (receiver.size == 0 and not receiver.filename):
+            raise MalformedUpload(
+                "no_file", "Aucun fichier n'a été reçu : choisissez un fichier puis cliquez sur « Ajouter »."
+            )
+    except BaseException:
+        receiver.discard()
+        raise
+    return ReceivedUpload(
+        fields=receiver.fields,
+        field_name=receiver.field_name,
+        filename=receiver.filename,
+        content_type=receiver.content_type,
+        path=receiver.path,
+        size=receiver.size,
+        sha256=receiver.sha256.hexdigest(),
+    )
