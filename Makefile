@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 
-.PHONY: run demo test lint site bench check clean system-deps system-deps-test
+.PHONY: run demo test test-fast lint site bench check clean system-deps system-deps-test
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,8 +39,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check formservice tests bench
 	$(BIN)/mypy
 
+# The full suite, as CI runs it (.ci/run): browser (Chromium) and crash/load tests included.
 test: $(STAMP) system-deps-test lint
 	$(BIN)/pytest
+
+# While working: lint, then everything but the browser and the slow (crash, load, benchmark) tests.
+test-fast: $(STAMP) system-deps lint
+	$(BIN)/pytest -m "not browser and not slow"
 
 bench: $(STAMP) system-deps-test
 	$(PY) bench/site_build.py

@@ -5,6 +5,8 @@ alike; the medians of several runs are compared. Target: publish at most 1.5x th
 adds the validation of notice.yml, our pages, the .ics/.json files and the CSP hashes).
 
     .venv/bin/python bench/site_build.py [--runs 7] [--strict-target]
+    .venv/bin/python bench/site_build.py --quick   (one run of each, no warm-up: does it still run?
+                                                    the ratio is only indicative, never fails)
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--strict-target", action="store_true", help="exit 1 when above the target")
+    parser.add_argument("--quick", action="store_true", help="1 run, no warm-up; never exits 1 on the target")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 1
 
     with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp_name:
         tmp = Path(tmp_name)
@@ -48,8 +53,9 @@ def main() -> int:
             "--notice", str(ROOT / "notice.yml"), "--site-dir", str(tmp / "site"),
         ]  # fmt: skip
 
-        timed(floor_cmd, empty)  # warm the file cache for both
-        timed(publish_cmd, ROOT)
+        if not args.quick:
+            timed(floor_cmd, empty)  # warm the file cache for both
+            timed(publish_cmd, ROOT)
         floor: list[float] = []
         ours: list[float] = []
         for _ in range(args.runs):
@@ -60,9 +66,9 @@ def main() -> int:
     ratio = ours_s / floor_s
     print(f"mkdocs build, empty Material site : median {floor_s:.3f} s over {args.runs} runs")
     print(f"formservice publish                : median {ours_s:.3f} s over {args.runs} runs")
-    verdict = "OK" if ratio <= TARGET else "ABOVE TARGET"
+    verdict = "OK" if ratio <= TARGET else "TARGET MISSED"
     print(f"ratio publish / empty site         : {ratio:.2f}x (target <= {TARGET}x) {verdict}")
-    return 1 if args.strict_target and ratio > TARGET else 0
+    return 1 if args.strict_target and ratio > TARGET and not args.quick else 0
 
 
 if __name__ == "__main__":

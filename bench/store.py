@@ -21,6 +21,9 @@ Targets (issue #3): at 100k, each cost within 2x of the cost at 1k; faster than 
 durable writes and on lookups. Peak memory is measured in a child process opening a 100k store.
 
     .venv/bin/python bench/store.py [--quick] [--strict-target]
+
+--quick (1k and 10k, a few seconds) is for checking that the benchmark still runs: its figures
+are indicative and a missed target never makes it exit 1, even with --strict-target.
 """
 
 from __future__ import annotations
@@ -277,7 +280,9 @@ def measure_memory(directory: Path) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1k and 10k only, fewer operations")
+    parser.add_argument(
+        "--quick", action="store_true", help="1k and 10k only, fewer operations; never exits 1 on a target"
+    )
     parser.add_argument("--strict-target", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -299,7 +304,7 @@ def main() -> int:
             results[size] = {"ours": ours, "sqlite": direct, "sqlite via thread": threaded}
             print(f"  {size:>7} records done", file=sys.stderr)
         memory = measure_memory(Path(tmp) / f"ours-{sizes[-1]}")
-    return report(results, memory, sizes, args.strict_target)
+    return report(results, memory, sizes, args.strict_target and not args.quick)
 
 
 def k(size: int) -> str:
@@ -350,7 +355,7 @@ def report(results: Results, memory: dict[str, float], sizes: list[int], strict:
         f"{memory['peak'] * per_100k:.0f} MiB peak"
     )
     if missed:
-        print("\nTargets missed: " + "; ".join(missed))
+        print("\nTARGET MISSED: " + "; ".join(missed))
         return 1 if strict else 0
     print("\nAll targets met.")
     return 0

@@ -7,13 +7,14 @@ tests, from `make` and from an editor's terminal.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from formservice.settings import data_dir_from, notice_path_from, store_dir_of
+
 
 def _notice_path(args: argparse.Namespace) -> Path:
-    return Path(args.notice or os.environ.get("FORMSERVICE_NOTICE", "notice.yml"))
+    return Path(args.notice) if args.notice else notice_path_from()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -64,8 +65,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_store(args: argparse.Namespace) -> int:
     from formservice.store.tinydb.maintenance import check, compact
 
-    data_dir = Path(args.data_dir or os.environ.get("FORMSERVICE_DATA_DIR", "var"))
-    return check(data_dir) if args.action == "check" else compact(data_dir)
+    store_dir = store_dir_of(Path(args.data_dir) if args.data_dir else data_dir_from())
+    return check(store_dir) if args.action == "check" else compact(store_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,8 +44,9 @@ def _aware(when: datetime) -> datetime:
 
 
 def to_iso(when: datetime) -> str:
-    """How instants are stored in documents: ISO 8601 in UTC."""
-    return when.astimezone(UTC).isoformat()
+    """How instants are stored in documents, everywhere: ISO 8601 in UTC, to the second
+    (``2025-10-22T08:00:00+00:00``): one format, so that stored instants compare as text too."""
+    return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def from_iso(text: str) -> datetime:

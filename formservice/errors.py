@@ -1,34 +1,22 @@
-"""One error hierarchy, one handler: every failure a visitor can meet is a French page.
+"""One error hierarchy: every refusal a user can meet is an ``AppError``.
 
-Like itsdangerous' ``BadData`` family, ``AppError`` carries what a UI needs: a title, a French
-sentence for the user and an HTTP status. Views raise it (or a subclass); ``exception_handlers``
-turns it, Starlette's ``HTTPException`` and any unexpected exception into the same page
-(``errors.html``). The visitor never sees a traceback; the server log gets it.
-
-``Redirect`` is control flow, not an error: ``require_account`` raises ``LoginRequired`` so that
-views need no "if not logged in" boilerplate.
+Like itsdangerous' ``BadData`` family, the root carries what a UI needs: a ``title``, a French
+``message`` for the user and an HTTP ``status`` (plus ``headers`` such as ``Retry-After``). The
+features raise its subclasses (``EnrolmentError``, ``DeadlineError``, ``UploadRejected``,
+``EmailInvalid``, the store's ``StoreUnavailable``...); the web layer catches the root once and
+renders it (``web/errors.py``). This module is pure: no Starlette, no template.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
-from urllib.parse import urlencode
-
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.types import Scope
 
 from formservice.frenchdates import duration_fr
 
-log = logging.getLogger("formservice.errors")
-
 
 class AppError(Exception):
-    status_code = 400
+    status = 400
     title = "Demande invalide"
     message = "La demande n'a pas pu être traitée. Revenez à la page précédente et réessayez."
 
@@ -37,15 +25,15 @@ class AppError(Exception):
         message: str | None = None,
         *,
         title: str | None = None,
-        status_code: int | None = None,
+        status: int | None = None,
         headers: Mapping[str, str] | None = None,
     ):
         if message is not None:
             self.message = message
         if title is not None:
             self.title = title
-        if status_code is not None:
-            self.status_code = status_code
+        if status is not None:
+            self.status = status
         self.headers = dict(headers or {})
         super().__init__(self.message)
 
@@ -55,7 +43,7 @@ class BadRequest(AppError):
 
 
 class Forbidden(AppError):
-    status_code = 403
+    status = 403
     title = "Accès refusé"
     message = "Vous n'avez pas accès à cette page."
 
@@ -69,31 +57,46 @@ class CsrfFailed(Forbidden):
 
 
 class NotFound(AppError):
-    status_code = 404
+    status = 404
     title = "Page introuvable"
     message = "Cette page n'existe pas. Vérifiez l'adresse, ou revenez à l'accueil."
 
 
 class MethodNotAllowed(AppError):
-    status_code = 405
+    status = 405
     title = "Action impossible"
     message = "Cette page ne s'utilise pas ainsi. Revenez à la page précédente."
 
 
+class Conflict(AppError):
+    """A change refused by a rule of the domain (a deadline, a version, a state)."""
+
+    status = 409
+    title = "Action impossible"
+    message = "Cette action n'est pas possible pour le moment."
+
+
 class PayloadTooLarge(AppError):
-    status_code = 413
+    status = 413
     title = "Envoi trop volumineux"
     message = "Les données envoyées sont trop volumineuses."
 
 
 class UnsupportedMediaType(AppError):
-    status_code = 415
+    status = 415
     title = "Envoi non reconnu"
     message = "Ce formulaire n'a pas été envoyé dans un format accepté. Rechargez la page et recommencez."
 
 
+class Unprocessable(AppError):
+    """Well-formed but refused content (a file that is not what it claims)."""
+
+    status = 422
+    title = "Envoi refusé"
+
+
 class TooManyRequests(AppError):
-    status_code = 429
+    status = 429
     title = "Trop de tentatives"
 
     def __init__(self, retry_after: float, message: str | None = None):
@@ -109,14 +112,8 @@ class TooManyRequests(AppError):
         )
 
 
-class ServiceUnavailable(AppError):
-    status_code = 503
-    title = "Service momentanément indisponible"
-    message = "Le service est momentanément indisponible. Réessayez dans quelques minutes."
-
-
 class InternalError(AppError):
-    status_code = 500
+    status = 500
     title = "Erreur du service"
     message = (
         "Une erreur imprévue est survenue ; vos données n'ont pas été modifiées par cette action. "
@@ -124,90 +121,37 @@ class InternalError(AppError):
     )
 
 
-_BY_STATUS: dict[int, type[AppError]] = {
+class ServiceUnavailable(AppError):
+    status = 503
+    title = "Service momentanément indisponible"
+    message = "Le service est momentanément indisponible. Réessayez dans quelques minutes."
+
+
+class NotSaved(ServiceUnavailable):
+    """The store could not make a write durable: nothing was acknowledged, nothing half-done."""
+
+    title = "Action non enregistrée"
+    message = (
+        "Votre action n'a pas été enregistrée : le service n'a pas pu l'écrire de façon sûre. "
+        "Rien n'a été modifié ; réessayez dans quelques minutes."
+    )
+
+
+BY_STATUS: dict[int, type[AppError]] = {
     400: BadRequest,
     403: Forbidden,
     404: NotFound,
     405: MethodNotAllowed,
+    409: Conflict,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
+    422: Unprocessable,
+    500: InternalError,
     503: ServiceUnavailable,
 }
 
 
-class Redirect(Exception):
-    """Answer with a 303 to ``url`` (a path of this service)."""
-
-    def __init__(self, url: str):
-        self.url = url
-        super().__init__(url)
-
-
-class LoginRequired(Redirect):
-    """Raised by ``require_account``: go to the login page, then come back to ``next_path``."""
-
-    def __init__(self, login_path: str, next_path: str):
-        self.next_path = next_path
-        super().__init__(f"{login_path}?{urlencode({'suite': next_path})}")
-
-
-def from_http_exception(exc: HTTPException) -> AppError:
-    cls = _BY_STATUS.get(exc.status_code)
-    error = AppError(status_code=exc.status_code) if cls is None else cls()
-    error.headers.update(exc.headers or {})
-    return error
-
-
-FALLBACK_PAGE = (
-    '<!doctype html><html lang="fr"><meta charset="utf-8"><title>{title}</title>'
-    "<h1>{title}</h1><p>{message}</p></html>"
-)
-
-
-async def error_response(request: Request, exc: AppError) -> Response:
-    """The French error page; falls back to a bare page if rendering itself fails."""
-    from formservice.web.rendering import render
-
-    headers = dict(exc.headers)
-    try:
-        return await render(request, "errors.html", {"error": exc}, status=exc.status_code, headers=headers)
-    except Exception:
-        log.exception("error page rendering failed")
-        page = FALLBACK_PAGE.format(title=exc.title, message=exc.message)
-        headers["Cache-Control"] = "no-store"
-        return HTMLResponse(page, status_code=exc.status_code, headers=headers)
-
-
-async def error_response_for_scope(scope: Scope, exc: AppError) -> Response:
-    """For middlewares, which run outside the exception handlers."""
-    return await error_response(Request(scope), exc)
-
-
-async def _app_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AppError)
-    return await error_response(request, exc)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return await error_response(request, from_http_exception(exc))
-
-
-async def _redirect(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Redirect)
-    return RedirectResponse(exc.url, status_code=303)
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    # ServerErrorMiddleware re-raises after this answer, so the server logs the traceback.
-    return await error_response(request, InternalError())
-
-
-def exception_handlers() -> dict[Any, Any]:
-    """The mapping given to ``Starlette(exception_handlers=...)``."""
-    return {
-        AppError: _app_error,
-        Redirect: _redirect,
-        HTTPException: _http_error,
-        Exception: _unexpected,
-    }
+def for_status(status: int) -> AppError:
+    """The error a bare HTTP status stands for (Starlette's 404 and 405, a proxy's 413)."""
+    cls = BY_STATUS.get(status)
+    return AppError(status=status) if cls is None else cls()

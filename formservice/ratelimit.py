@@ -6,7 +6,7 @@ Two shapes:
   ``max_delay``; a success forgets the key. Never a permanent lockout: an attacker hammering a
   candidate's account can only make them wait ``max_delay`` at worst, never keep them out until
   the deadline passes.
-- ``Window``: at most ``limit`` events per ``period`` per key (signups, resends, mails per address).
+- ``Quota``: at most ``limit`` events per ``period`` per key (signups, resends, mails per address).
 
 Both are bounded in memory (``max_keys``, oldest dropped first). Keys are whatever the caller
 chooses; pass pseudonymous ones (the audit log's HMAC) so no clear e-mail sits in memory longer
@@ -84,7 +84,7 @@ class Backoff:
         self._entries.pop(key, None)
 
 
-class Window:
+class Quota:
     """Hits per key in arrival order (a deque): old ones leave from the left, so a check costs
     what expired since the last one, not the length of the window."""
 
@@ -143,7 +143,7 @@ class Limits:
         self.login_pair = login(cfg.login_free_per_pair)
         self.login_account = login(cfg.login_free_per_account)
         self.login_ip = login(cfg.login_free_per_ip)
-        self.signup_ip = Window(clock, limit=cfg.signup_per_ip_hour, period=hour)
-        self.resend_ip = Window(clock, limit=cfg.resend_per_ip_hour, period=hour)
-        self.reset_ip = Window(clock, limit=cfg.reset_per_ip_hour, period=hour)
-        self.mails_per_address = Window(clock, limit=cfg.mails_per_address_hour, period=hour)
+        self.signup_ip = Quota(clock, limit=cfg.signup_per_ip_hour, period=hour)
+        self.resend_ip = Quota(clock, limit=cfg.resend_per_ip_hour, period=hour)
+        self.reset_ip = Quota(clock, limit=cfg.reset_per_ip_hour, period=hour)
+        self.mails_per_address = Quota(clock, limit=cfg.mails_per_address_hour, period=hour)

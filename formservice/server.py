@@ -98,10 +98,10 @@ def serve(host: str, port: int, demo: bool) -> int:
     if settings.secrets_generated:
         log.warning(
             "clé secrète générée pour le développement (%s) : jamais en production",
-            settings.data_dir / "secret_key",
+            settings.secret_path,
         )
     try:
-        engine = open_engine(settings.data_dir)
+        engine = open_engine(settings.store_url)
     except StoreLocked:
         print(
             f"Le dossier de données {settings.data_dir} est déjà utilisé par un autre processus "
@@ -128,16 +128,15 @@ def serve(host: str, port: int, demo: bool) -> int:
 
 
 def purge(dry_run: bool) -> int:
-    from formservice.store import Store
     from formservice.store.factory import open_engine
-    from formservice.web.app import build_services
+    from formservice.web.composition import build_services
 
     configure_logging()
     settings = _settings("http://127.0.0.1:8000")
     if settings is None:
         return 2
     try:
-        engine = open_engine(settings.data_dir)
+        engine = open_engine(settings.store_url)
     except StoreLocked:
         print(
             "Le service est en marche et tient le dossier de données : il purge lui-même les comptes "
@@ -153,12 +152,12 @@ def purge(dry_run: bool) -> int:
     except NoticeError as exc:
         print(exc.report(), file=sys.stderr)
         return 1
-    svc.store = Store(engine)
 
     async def run() -> int:
         try:
             found = await svc.accounts.purge_expired(dry_run=dry_run)
         finally:
+            svc.close()
             await svc.store.close()
         verb = "à supprimer" if dry_run else "supprimé(s)"
         print(f"{len(found)} compte(s) non activé(s) dans le délai {verb}.")

@@ -83,6 +83,7 @@ class Settings:
     notice_check_interval: float = 1.0  # seconds between two stat() of notice.yml
     max_form_bytes: int = 64 * 1024
     limits: RateLimits = RateLimits()
+    cpu_workers: int = 2  # threads decoding uploaded images and rendering PDFs
     echo_outbox: bool = True  # the development outbox prints each mail's links on the console
 
     def __post_init__(self) -> None:
@@ -90,6 +91,41 @@ class Settings:
             raise ValueError("Settings needs at least one secret key")
         if not self.mail_from:
             object.__setattr__(self, "mail_from", f"ne-pas-repondre@{self.host or 'localhost'}")
+
+    # -- the data directory's layout: the one place that names its parts ------------------------
+    @property
+    def store_dir(self) -> Path:
+        """The embedded store's journal and snapshots."""
+        return store_dir_of(self.data_dir)
+
+    @property
+    def store_url(self) -> str:
+        """Which engine holds the records (``store.factory.open_engine``)."""
+        return f"tinydb:{self.store_dir}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """The candidates' files, one folder per account."""
+        return self.data_dir / "uploads"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Uploads being received (same file system as ``uploads_dir``: a rename is atomic)."""
+        return self.data_dir / "tmp"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Mails written as .eml files when no SMTP relay is configured (development)."""
+        return self.data_dir / "outbox"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.data_dir / "audit.log"
+
+    @property
+    def secret_path(self) -> Path:
+        """The generated development secret key."""
+        return self.data_dir / SECRET_FILE
 
     @property
     def https(self) -> bool:
@@ -157,7 +193,7 @@ class Settings:
         elif env == "production":
             problems.append("FORMSERVICE_SMTP : obligatoire en production (sinon aucun courriel ne part)")
 
-        data_dir = Path(env_vars.get("FORMSERVICE_DATA_DIR", "var"))
+        data_dir = data_dir_from(env_vars)
         keys = tuple(k.strip() for k in env_vars.get("FORMSERVICE_SECRET_KEY", "").split(",") if k.strip())
         generated = False
         if not keys:
@@ -177,7 +213,7 @@ class Settings:
         if problems:
             raise SettingsError(problems)
         return cls(
-            notice_path=Path(env_vars.get("FORMSERVICE_NOTICE", "notice.yml")),
+            notice_path=notice_path_from(env_vars),
             data_dir=data_dir,
             site_dir=Path(env_vars.get("FORMSERVICE_SITE_DIR", "site")),
             base_url=base_url.rstrip("/"),
@@ -189,6 +225,20 @@ class Settings:
         )
 
 
+def data_dir_from(environ: Mapping[str, str] | None = None) -> Path:
+    """FORMSERVICE_DATA_DIR (default ./var): for the commands that need nothing else."""
+    return Path((os.environ if environ is None else environ).get("FORMSERVICE_DATA_DIR", "var"))
+
+
+def store_dir_of(data_dir: Path) -> Path:
+    return Path(data_dir) / "store"
+
+
+def notice_path_from(environ: Mapping[str, str] | None = None) -> Path:
+    """FORMSERVICE_NOTICE (default ./notice.yml)."""
+    return Path((os.environ if environ is None else environ).get("FORMSERVICE_NOTICE", "notice.yml"))
+
+
 class SettingsError(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
@@ -197,7 +247,7 @@ class SettingsError(Exception):
 
 def development_secret(data_dir: Path) -> str:
     """The key kept in the data directory for development, created (mode 0600) on first use."""
-    path = Path(data_dir) / SECRET_FILE
+    path = Path(data_dir) / SECRET_FILE  # Settings.secret_path, before there is a Settings
     if path.exists():
         return path.read_text(encoding="ascii").strip()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -106,7 +106,7 @@ async def any_app(request, settings, clock, tmp_path):
         engine = MemoryEngine()
     else:
         factory = pytest.importorskip("formservice.store.factory")
-        engine = factory.open_engine(tmp_path / "store-data")
+        engine = factory.open_engine(f"tinydb:{tmp_path / 'store-data' / 'store'}")
     application = create_app(settings, engine=engine, clock=clock)
     async with application.router.lifespan_context(application):
         yield application
@@ -181,7 +181,7 @@ async def test_login_rehashes_when_parameters_changed(client, app, candidate):
     """A hash made with older parameters is replaced at the next successful login."""
     svc = app.state.services
     old_hash = (await svc.store.accounts.get(candidate.account_id))["password_hash"]
-    svc.hasher = Hasher(Argon2Params(time_cost=2, memory_cost=2048, parallelism=1))
+    svc.accounts.hasher = Hasher(Argon2Params(time_cost=2, memory_cost=2048, parallelism=1))
     assert (await log_in(client, candidate.email)).status_code == 303
     new_hash = (await svc.store.accounts.get(candidate.account_id))["password_hash"]
     assert new_hash != old_hash and "$m=2048,t=2,p=1$" in new_hash

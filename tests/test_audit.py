@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -38,24 +41,47 @@ def test_secret_looking_fields_are_refused(tmp_path, field):
     assert not (tmp_path / "audit.log").exists() or not (tmp_path / "audit.log").read_text()
 
 
+def descriptors_on(path: Path) -> int:
+    """How many descriptors of this process are open on ``path`` (Linux: /proc/self/fd)."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            count += os.readlink(fd) == str(path)
+    return count
+
+
 def test_the_file_is_kept_open_and_reopened_after_rotation(tmp_path, monkeypatch):
-    """One descriptor for every event (no open per event); once the file is moved away (log
-    rotation), the next event after REOPEN_CHECK writes to a new file at the same path."""
+    """One open for every event (not one per event), each written through; once the file is
+    moved away (log rotation), the next event after REOPEN_CHECK writes to a new file at the
+    same path and lets go of the old one, so that rotation frees its disk space."""
     import formservice.audit as audit
 
     path = tmp_path / "audit.log"
+    rotated = tmp_path / "audit.log.1"
+    opened: list[str] = []
+    real_open = os.open
+
+    def counting_open(file, flags, *args, **kwargs):
+        if Path(file) == path:
+            opened.append(str(file))
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counting_open)
     log = AuditLog(path, "k" * 40, FrozenClock(datetime(2025, 10, 22, tzinfo=UTC)))
     log.event("one")
-    fd = log._fd
     log.event("two")
-    assert log._fd == fd and len(path.read_text().splitlines()) == 2  # written through, not buffered
-    path.rename(tmp_path / "audit.log.1")
+    assert len(opened) == 1 and descriptors_on(path) == 1
+    assert len(path.read_text().splitlines()) == 2  # written through, not buffered
+    path.rename(rotated)
     monkeypatch.setattr(audit, "REOPEN_CHECK", 0.0)
     log.event("three")
     assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == ["three"]
-    assert len((tmp_path / "audit.log.1").read_text().splitlines()) == 2
+    assert len(rotated.read_text().splitlines()) == 2
+    assert len(opened) == 2 and descriptors_on(path) == 1 and descriptors_on(rotated) == 0
     log.close()
     log.close()  # idempotent
+    assert descriptors_on(path) == 0
     log.event("four")  # reopens
-    assert len(path.read_text().splitlines()) == 2
+    assert len(path.read_text().splitlines()) == 2 and len(opened) == 3
     log.close()
+    assert descriptors_on(path) == 0

@@ -10,11 +10,10 @@ from notice_factory import notice_with
 
 from formservice.enrolment.deadlines import (
     DeadlineError,
-    Window,
+    Phase,
     ensure_documents_open,
     ensure_registration_open,
     registration_window,
-    time_left,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -31,7 +30,7 @@ def test_open_at_185959_and_closed_at_190000_local() -> None:
     with pytest.raises(DeadlineError) as exc:
         ensure_registration_open(notice, paris(2025, 11, 13, 19, 0, 0))
     assert "closes depuis le jeudi 13 novembre 2025 à 19\xa0h\xa000" in exc.value.message
-    assert exc.value.window is Window.CLOSED
+    assert exc.value.phase is Phase.CLOSED
 
 
 def test_before_opening_says_when_it_opens() -> None:
@@ -64,10 +63,9 @@ def test_refusal_names_the_candidates_pole() -> None:
     assert pole.email in exc.value.message and pole.phones[0] in exc.value.message
 
 
-def test_window_states_and_time_left() -> None:
-    """The window is not yet open, open (with a remaining time in words), then closed."""
+def test_window_states() -> None:
+    """The window is not yet open, open, then closed."""
     notice = notice_with(opens="2025-10-21 09:00", closes="2025-11-13 19:00")
-    assert registration_window(notice, paris(2025, 10, 1, 0, 0)) is Window.NOT_YET_OPEN
-    assert registration_window(notice, paris(2025, 11, 1, 0, 0)) is Window.OPEN
-    assert time_left(notice, paris(2025, 11, 13, 16, 55)) == "2 heures et 5 minutes"
-    assert time_left(notice, paris(2025, 11, 14, 0, 0)) is None
+    assert registration_window(notice, paris(2025, 10, 1, 0, 0)) is Phase.NOT_YET_OPEN
+    assert registration_window(notice, paris(2025, 11, 1, 0, 0)) is Phase.OPEN
+    assert registration_window(notice, paris(2025, 11, 14, 0, 0)) is Phase.CLOSED

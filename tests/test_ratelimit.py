@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from formservice.clock import FrozenClock
-from formservice.ratelimit import Backoff, Window
+from formservice.ratelimit import Backoff, Quota
 
 
 def test_backoff_grows_then_caps_and_success_forgets():
@@ -33,18 +33,19 @@ def test_backoff_never_locks_out_for_good():
 
 
 def test_backoff_memory_is_bounded():
-    """Past max_keys, the oldest keys are dropped."""
+    """Past max_keys, the oldest keys are dropped: only the 10 latest still have to wait."""
     clock = FrozenClock(datetime(2025, 10, 22, tzinfo=UTC))
     backoff = Backoff(clock, free=0, base_delay=1, max_delay=1, max_keys=10)
     for i in range(100):
         backoff.failure(str(i))
-    assert len(backoff._entries) == 10
+    remembered = [i for i in range(100) if backoff.retry_after(str(i)) > 0]
+    assert remembered == list(range(90, 100))
 
 
 def test_window_limits_per_period():
     """A window allows `limit` hits per period, then refuses with the time to wait."""
     clock = FrozenClock(datetime(2025, 10, 22, tzinfo=UTC))
-    window = Window(clock, limit=2, period=timedelta(hours=1))
+    window = Quota(clock, limit=2, period=timedelta(hours=1))
     assert window.hit("ip") and window.hit("ip")
     assert not window.hit("ip")
     assert 3599 <= window.retry_after("ip") <= 3600
@@ -56,7 +57,7 @@ def test_window_forgets_hits_as_they_age():
     """Hits leave the window one by one as they get older than the period; a key without
     recent hits is forgotten."""
     clock = FrozenClock(datetime(2025, 10, 22, tzinfo=UTC))
-    window = Window(clock, limit=2, period=timedelta(hours=1))
+    window = Quota(clock, limit=2, period=timedelta(hours=1))
     assert window.hit("ip")
     clock.advance(minutes=30)
     assert window.hit("ip") and not window.hit("ip")

@@ -12,7 +12,8 @@ from starlette.routing import Route
 
 from formservice.store.memory import MemoryEngine
 from formservice.web.app import create_app
-from formservice.web.security import SERVICE_CSP, checked_form, streams_csrf, verify_csrf
+from formservice.web.middleware.csrf import checked_form, streams_csrf, verify_csrf
+from formservice.web.middleware.headers import SERVICE_CSP
 
 pytestmark = pytest.mark.anyio
 
@@ -98,7 +99,10 @@ async def test_streamed_multipart_view_checks_the_token_itself(settings, clock):
     async def upload(request: Request) -> PlainTextResponse:
         async with request.form() as form:  # a real upload view streams; the check is the same
             token = form.get("csrf_token")
-            verify_csrf(request, token if isinstance(token, str) else None)
+            svc = request.app.state.services
+            verify_csrf(
+                request, token if isinstance(token, str) else None, svc.settings.secret_keys, svc.audit
+            )
         return PlainTextResponse("reçu")
 
     app = create_app(settings, engine=MemoryEngine(), clock=clock)

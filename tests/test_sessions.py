@@ -103,6 +103,6 @@ async def test_purge_removes_dead_sessions(client, app, candidate, clock, settin
 )
 def test_the_session_cookie_is_read_strictly(headers, expected):
     """Only a well-formed id under the cookie's exact name is taken from the Cookie header(s)."""
-    from formservice.web.sessions import _read_cookie
+    from formservice.web.middleware.sessions import read_cookie
 
-    assert _read_cookie({"headers": [(b"cookie", value) for value in headers]}, "sid") == expected
+    assert read_cookie({"headers": [(b"cookie", value) for value in headers]}, "sid") == expected

@@ -39,6 +39,11 @@ CHUNK = 64 * 1024
 # Bodies
 
 
+async def receive(request, *args, **kwargs):
+    """The stream reader takes headers and chunks: give it a Request's."""
+    return await receive_upload(request.headers, request.stream(), *args, **kwargs)
+
+
 def part(
     name: str, value: bytes | str, filename: str | None = None, content_type: str | None = None
 ) -> bytes:
@@ -129,7 +134,7 @@ def make_app(
 ) -> Starlette:
     async def upload(request: Request) -> Response:
         try:
-            received = await receive_upload(request, tmp_dir, max_file_bytes, before_file=before_file)
+            received = await receive(request, tmp_dir, max_file_bytes, before_file=before_file)
         except UploadRejected as exc:
             seen.error = exc
             return PlainTextResponse(exc.message, status_code=exc.status)
@@ -301,7 +306,7 @@ async def test_a_token_sent_after_the_file_is_not_seen_by_before_file(tmp_dir):
     """Fields after the file part come too late for the check: put the hidden inputs first."""
     seen_fields: list[Mapping[str, str]] = []
     content = body(part("file", b"%PDF-", filename="a.pdf"), part("csrf", "bon-jeton"))
-    received = await receive_upload(single_shot(content), tmp_dir, MIB, before_file=seen_fields.append)
+    received = await receive(single_shot(content), tmp_dir, MIB, before_file=seen_fields.append)
     with received:
         assert seen_fields == [{}]
         assert received.fields == {"csrf": "bon-jeton"}
@@ -315,7 +320,7 @@ async def test_a_client_that_disconnects_leaves_nothing(tmp_dir):
         {"type": "http.disconnect"},
     ]
     with pytest.raises(ClientDisconnect):
-        await receive_upload(request_for(messages), tmp_dir, MIB)
+        await receive(request_for(messages), tmp_dir, MIB)
     assert list(tmp_dir.iterdir()) == []
 
 
@@ -323,7 +328,7 @@ async def test_a_body_cut_before_its_closing_boundary_is_refused(tmp_dir):
     """A body that ends without its final delimiter is incomplete: refused, nothing kept."""
     messages = [{"type": "http.request", "body": file_head() + b"x" * 1000, "more_body": False}]
     with pytest.raises(MalformedUpload) as caught:
-        await receive_upload(request_for(messages), tmp_dir, MIB)
+        await receive(request_for(messages), tmp_dir, MIB)
     assert caught.value.reason == "incomplete"
     assert list(tmp_dir.iterdir()) == []
 
@@ -371,7 +376,7 @@ MALFORMED = {
 async def test_malformed_uploads_are_refused(tmp_dir, content, content_type, reason):
     """More than one file, too many fields, no boundary, not multipart...: 400 and nothing kept."""
     with pytest.raises(MalformedUpload) as caught:
-        await receive_upload(single_shot(content, content_type), tmp_dir, MIB)
+        await receive(single_shot(content, content_type), tmp_dir, MIB)
     assert caught.value.reason == reason
     assert caught.value.status == 400
     assert caught.value.message.endswith("« Ajouter ».")
@@ -382,14 +387,14 @@ async def test_oversized_fields_are_refused_with_413(tmp_dir):
     """The small fields have their own bound: a megabyte 'csrf' field is refused while read."""
     content = body(part("csrf", "x" * (100 * 1024)), part("file", b"1", "a.pdf"))
     with pytest.raises(UploadTooLarge) as caught:
-        await receive_upload(single_shot(content), tmp_dir, MIB, max_fields_bytes=64 * 1024)
+        await receive(single_shot(content), tmp_dir, MIB, max_fields_bytes=64 * 1024)
     assert caught.value.reason == "fields_too_large"
     assert caught.value.status == 413
 
 
 async def test_an_empty_file_with_a_name_is_received_for_inspection(tmp_dir):
     """A real zero-byte file (it has a name) is handed over, so that inspection says 'vide'."""
-    received = await receive_upload(single_shot(body(part("file", b"", filename="vide.pdf"))), tmp_dir, MIB)
+    received = await receive(single_shot(body(part("file", b"", filename="vide.pdf"))), tmp_dir, MIB)
     with received:
         assert (received.filename, received.size) == ("vide.pdf", 0)
 

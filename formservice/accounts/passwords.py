@@ -66,6 +66,12 @@ class Hasher:
         # A cancelled caller withdraws its hash if it has not started; one that has runs to its end.
         return await asyncio.wrap_future(self._pool.submit(fn, *args))
 
+    def close(self) -> None:
+        """At shutdown: the hashing threads stop once their current hash is done."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
     async def hash(self, password: str) -> str:
         return await self._run(self._hash, prepare(password))
 

@@ -15,13 +15,12 @@ import hashlib
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from formservice.accounts.records import Account
 from formservice.clock import from_iso, to_iso
-
-Account = dict[str, Any]
+from formservice.errors import BadRequest
 
 PENDING = "pending"
 ACTIVE = "active"
@@ -30,7 +29,7 @@ MAX_PASSWORD_LENGTH = 256
 MAX_EMAIL_LENGTH = 254
 
 
-class EmailInvalid(ValueError):
+class EmailInvalid(BadRequest):
     """The message is French and names the problem."""
 
 

@@ -10,19 +10,26 @@ reason.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
 
 from formservice.accounts import rules
-from formservice.accounts.rules import Account
-from formservice.accounts.tokens import TokenExpired, TokenInvalid
-from formservice.clock import from_iso
+from formservice.accounts.passwords import Hasher
+from formservice.accounts.records import Account
+from formservice.accounts.tokens import TokenExpired, TokenInvalid, Tokens
+from formservice.audit import AuditLog
+from formservice.clock import Clock
 from formservice.errors import TooManyRequests
-from formservice.store import NotFound
+from formservice.mail import MailQueue
+from formservice.notice import Notice
+from formservice.ratelimit import Limits, Quota
+from formservice.settings import Settings
+from formservice.store import RecordMissing, Store
 
-if TYPE_CHECKING:
-    from formservice.web.services import Services
+# An absolute URL of a named route, for mails: ``links("activate", token=...)``.
+Links = Callable[..., str]
 
 
 class Activation(StrEnum):
@@ -47,35 +54,62 @@ class LoginResult:
 
 
 class AccountService:
-    def __init__(self, svc: Services):
-        self.svc = svc
+    """Built once by the composition root (``web/composition.py``) with what it needs."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        notices: Callable[[], Notice],
+        settings: Settings,
+        audit: AuditLog,
+        hasher: Hasher,
+        tokens: Tokens,
+        limits: Limits,
+        mail: MailQueue,
+        links: Links,
+    ):
+        self.store = store
+        self.clock = clock
+        self.notice = notices
+        self.settings = settings
+        self.audit = audit
+        self.hasher = hasher
+        self.tokens = tokens
+        self.limits = limits
+        self.mail = mail
+        self.link = links
+
+    def close(self) -> None:
+        """Nothing of its own to release (the hasher's threads belong to the composition root)."""
 
     # -- helpers ------------------------------------------------------------------------------
 
     @property
-    def _delay(self) -> Any:
-        return self.svc.notice().activation_delay
+    def _delay(self) -> timedelta:
+        return self.notice().activation_delay
 
     def _p(self, kind: str, value: str) -> str:
-        return self.svc.audit.pseudonym(kind, value)
+        return self.audit.pseudonym(kind, value)
 
-    def _throttle(self, window: Any, ip: str | None) -> None:
+    def _throttle(self, window: Quota, ip: str | None) -> None:
         key = self._p("ip", ip or "?")
         if not window.hit(key):
             raise TooManyRequests(window.retry_after(key))
 
     def _may_mail(self, email: str) -> bool:
-        return bool(self.svc.limits.mails_per_address.hit(self._p("e", email)))
+        return bool(self.limits.mails_per_address.hit(self._p("e", email)))
 
     async def _mail_activation(self, account: Account) -> None:
-        notice = self.svc.notice()
-        token = self.svc.tokens.activation.dumps({"a": account["id"]})
-        await self.svc.mail.send_template(
+        notice = self.notice()
+        token = self.tokens.activation.dumps({"a": account["id"]})
+        await self.mail.send_template(
             account["email"],
             f"{notice.academie.name} : activez votre compte candidat",
             "activation",
             {
-                "link": self.svc.link("activate", token=token),
+                "link": self.link("activate", token=token),
                 "deadline": rules.activation_deadline(account, notice.activation_delay),
             },
         )
@@ -85,13 +119,13 @@ class AccountService:
     async def signup(self, email: str, password: str, ip: str | None) -> None:
         """Create a pending account and mail its activation link; if the address is taken, mail
         its owner instead (login and reset links, or the activation link again). Same answer."""
-        self._throttle(self.svc.limits.signup_ip, ip)
-        password_hash = await self.svc.hasher.hash(password)  # always: same cost either way
-        store, now = self.svc.store, self.svc.clock.now()
+        self._throttle(self.limits.signup_ip, ip)
+        password_hash = await self.hasher.hash(password)  # always: same cost either way
+        store, now = self.store, self.clock.now()
         for _ in range(3):
             account = rules.new_account(secrets.token_hex(16), email, password_hash, now)
             if await store.accounts.create_if_email_free(account):
-                self.svc.audit.event("account.created", account_id=account["id"], ip=ip)
+                self.audit.event("account.created", account_id=account["id"], ip=ip)
                 if self._may_mail(email):
                     await self._mail_activation(account)
                 return
@@ -100,18 +134,18 @@ class AccountService:
                 continue  # deleted meanwhile: try again
             if rules.activation_expired(existing, now, self._delay):
                 if await store.accounts.delete_if(existing["id"], rules.may_purge(now, self._delay)):
-                    self.svc.audit.event("account.purged", account_id=existing["id"], reason="signup_again")
+                    self.audit.event("account.purged", account_id=existing["id"], reason="signup_again")
                 continue
-            self.svc.audit.event("account.signup_existing", account_id=existing["id"], ip=ip)
+            self.audit.event("account.signup_existing", account_id=existing["id"], ip=ip)
             if not self._may_mail(email):
                 return
             if existing["status"] == rules.ACTIVE:
-                notice = self.svc.notice()
-                await self.svc.mail.send_template(
+                notice = self.notice()
+                await self.mail.send_template(
                     email,
                     f"{notice.academie.name} : vous avez déjà un compte",
                     "already_registered",
-                    {"login_link": self.svc.link("login"), "reset_link": self.svc.link("forgot_password")},
+                    {"login_link": self.link("login"), "reset_link": self.link("forgot_password")},
                 )
             else:
                 await self._mail_activation(existing)
@@ -120,17 +154,17 @@ class AccountService:
     async def _activation_target(self, token: str) -> tuple[Activation, Account | None]:
         late = False
         try:
-            payload = self.svc.tokens.activation.loads(token, self._delay)
+            payload = self.tokens.activation.loads(token, self._delay)
         except TokenExpired as exc:  # genuine but late: its account may still need deleting
             payload, late = exc.payload or {}, True
         except TokenInvalid:
             return Activation.INVALID, None
-        account = await self.svc.store.accounts.get(str(payload.get("a", "")))
+        account = await self.store.accounts.get(str(payload.get("a", "")))
         if account is None:
             return (Activation.EXPIRED if late else Activation.INVALID), None
         if account["status"] == rules.ACTIVE:
             return Activation.ALREADY_ACTIVE, account
-        if late or rules.activation_expired(account, self.svc.clock.now(), self._delay):
+        if late or rules.activation_expired(account, self.clock.now(), self._delay):
             return Activation.EXPIRED, account
         return Activation.READY, account
 
@@ -141,33 +175,33 @@ class AccountService:
 
     async def activate(self, token: str, ip: str | None) -> Activation:
         outcome, account = await self._activation_target(token)
-        now, delay = self.svc.clock.now(), self._delay
+        now, delay = self.clock.now(), self._delay
         if (
             outcome is Activation.EXPIRED
             and account is not None
-            and await self.svc.store.accounts.delete_if(account["id"], rules.may_purge(now, delay))
+            and await self.store.accounts.delete_if(account["id"], rules.may_purge(now, delay))
         ):
-            self.svc.audit.event("account.purged", account_id=account["id"], reason="late_activation")
+            self.audit.event("account.purged", account_id=account["id"], reason="late_activation")
         if outcome is not Activation.READY or account is None:
-            self.svc.audit.event("account.activation_refused", ip=ip, reason=outcome.value)
+            self.audit.event("account.activation_refused", ip=ip, reason=outcome.value)
             return outcome
         try:
-            await self.svc.store.accounts.update(account["id"], rules.activate(now, delay))
+            await self.store.accounts.update(account["id"], rules.activate(now, delay))
         except rules.AlreadyActive:
             return Activation.ALREADY_ACTIVE
-        except (rules.ActivationExpired, NotFound):  # the purge won the race
+        except (rules.ActivationExpired, RecordMissing):  # the purge won the race
             return Activation.EXPIRED
-        self.svc.audit.event("account.activated", account_id=account["id"], ip=ip)
+        self.audit.event("account.activated", account_id=account["id"], ip=ip)
         return Activation.ACTIVATED
 
     async def resend_activation(self, email: str, ip: str | None) -> None:
-        self._throttle(self.svc.limits.resend_ip, ip)
-        account = await self.svc.store.accounts.by_email(email)
-        self.svc.audit.event("account.resend_requested", email=email, ip=ip)
+        self._throttle(self.limits.resend_ip, ip)
+        account = await self.store.accounts.by_email(email)
+        self.audit.event("account.resend_requested", email=email, ip=ip)
         if (
             account is not None
             and account["status"] == rules.PENDING
-            and not rules.activation_expired(account, self.svc.clock.now(), self._delay)
+            and not rules.activation_expired(account, self.clock.now(), self._delay)
             and self._may_mail(email)
         ):
             await self._mail_activation(account)
@@ -177,7 +211,7 @@ class AccountService:
     async def authenticate(self, email: str, password: str, ip: str | None) -> LoginResult:
         """Check the password with growing delays per (account, IP), per account and per IP;
         raise TooManyRequests while a delay runs. Keys exist for unknown addresses too."""
-        limits = self.svc.limits
+        limits = self.limits
         email_key, ip_key = self._p("e", email), self._p("ip", ip or "?")
         pair_key = f"{email_key}|{ip_key}"
         wait = max(
@@ -186,19 +220,19 @@ class AccountService:
             limits.login_ip.retry_after(ip_key),
         )
         if wait > 0:
-            self.svc.audit.event("login.throttled", email=email, ip=ip, wait=round(wait))
+            self.audit.event("login.throttled", email=email, ip=ip, wait=round(wait))
             raise TooManyRequests(wait)
-        account = await self.svc.store.accounts.by_email(email)
+        account = await self.store.accounts.by_email(email)
         if account is None:
-            await self.svc.hasher.dummy_verify(password)
+            await self.hasher.dummy_verify(password)
             ok = False
         else:
-            ok = await self.svc.hasher.verify(account["password_hash"], password)
+            ok = await self.hasher.verify(account["password_hash"], password)
         if not ok:
             for limiter, key in ((limits.login_pair, pair_key), (limits.login_account, email_key)):
                 limiter.failure(key)
             limits.login_ip.failure(ip_key)
-            self.svc.audit.event(
+            self.audit.event(
                 "login.failure", email=email, ip=ip, account_id=account["id"] if account else None
             )
             return LoginResult("bad")
@@ -206,59 +240,61 @@ class AccountService:
         limits.login_pair.success(pair_key)
         limits.login_account.success(email_key)
         if account["status"] != rules.ACTIVE:
-            self.svc.audit.event("login.pending", account_id=account["id"], ip=ip)
+            self.audit.event("login.pending", account_id=account["id"], ip=ip)
             return LoginResult("pending", account)
-        if self.svc.hasher.needs_rehash(account["password_hash"]):
+        if self.hasher.needs_rehash(account["password_hash"]):
             account = await self._rehash(account, password)
-        self.svc.audit.event("login.success", account_id=account["id"], ip=ip)
+        self.audit.event("login.success", account_id=account["id"], ip=ip)
         return LoginResult("ok", account)
 
     async def _rehash(self, account: Account, password: str) -> Account:
         old = account["password_hash"]
-        new = await self.svc.hasher.hash(password)
+        new = await self.hasher.hash(password)
 
         def swap(doc: Account) -> Account:
             # Only if nobody changed the password meanwhile.
             return doc | {"password_hash": new} if doc["password_hash"] == old else doc
 
-        account = await self.svc.store.accounts.update(account["id"], swap)
-        self.svc.audit.event("password.rehashed", account_id=account["id"])
+        account = await self.store.accounts.update(account["id"], swap)
+        self.audit.event("password.rehashed", account_id=account["id"])
         return account
 
     # -- password reset and change ----------------------------------------------------------------
 
     async def request_reset(self, email: str, ip: str | None) -> None:
-        self._throttle(self.svc.limits.reset_ip, ip)
-        account = await self.svc.store.accounts.by_email(email)
-        self.svc.audit.event("password.reset_requested", email=email, ip=ip)
+        self._throttle(self.limits.reset_ip, ip)
+        account = await self.store.accounts.by_email(email)
+        self.audit.event("password.reset_requested", email=email, ip=ip)
         if account is None or not self._may_mail(email):
             return
         if account["status"] == rules.ACTIVE:
-            notice = self.svc.notice()
-            token = self.svc.tokens.reset.dumps(
-                {"a": account["id"], "f": rules.password_fingerprint(account)}
-            )
-            await self.svc.mail.send_template(
+            notice = self.notice()
+            token = self.tokens.reset.dumps({"a": account["id"], "f": rules.password_fingerprint(account)})
+            await self.mail.send_template(
                 email,
                 f"{notice.academie.name} : réinitialisation de votre mot de passe",
                 "reset",
                 {
-                    "link": self.svc.link("reset_password", token=token),
-                    "valid_for": self.svc.settings.reset_max_age,
+                    "link": self.link("reset_password", token=token),
+                    "valid_for": self.settings.reset_max_age,
                 },
             )
-        elif not rules.activation_expired(account, self.svc.clock.now(), self._delay):
+        elif not rules.activation_expired(account, self.clock.now(), self._delay):
             await self._mail_activation(account)
 
     async def check_reset(self, token: str) -> tuple[Reset, Account | None]:
         try:
-            payload = self.svc.tokens.reset.loads(token, self.svc.settings.reset_max_age)
+            payload = self.tokens.reset.loads(token, self.settings.reset_max_age)
         except TokenExpired:
             return Reset.EXPIRED, None
         except TokenInvalid:
             return Reset.INVALID, None
-        account = await self.svc.store.accounts.get(str(payload.get("a", "")))
-        if not rules.is_active(account) or rules.password_fingerprint(account or {}) != payload.get("f"):
+        account = await self.store.accounts.get(str(payload.get("a", "")))
+        if (
+            account is None
+            or not rules.is_active(account)
+            or rules.password_fingerprint(account) != payload.get("f")
+        ):
             return Reset.INVALID, None  # already used, or the password changed since
         return Reset.READY, account
 
@@ -266,18 +302,18 @@ class AccountService:
         """Set the new password once per link, and end every session of the account."""
         outcome, account = await self.check_reset(token)
         if outcome is not Reset.READY or account is None:
-            self.svc.audit.event("password.reset_refused", ip=ip, reason=outcome.value)
+            self.audit.event("password.reset_refused", ip=ip, reason=outcome.value)
             return outcome
-        new_hash = await self.svc.hasher.hash(password)
+        new_hash = await self.hasher.hash(password)
         try:
-            await self.svc.store.accounts.update(
+            await self.store.accounts.update(
                 account["id"],
-                rules.set_password(new_hash, self.svc.clock.now(), rules.password_fingerprint(account)),
+                rules.set_password(new_hash, self.clock.now(), rules.password_fingerprint(account)),
             )
-        except (rules.PasswordChangedMeanwhile, NotFound):
+        except (rules.PasswordChangedMeanwhile, RecordMissing):
             return Reset.INVALID
-        ended = await self.svc.store.sessions.delete_for_account(account["id"])
-        self.svc.audit.event("password.reset", account_id=account["id"], ip=ip, sessions_ended=ended)
+        ended = await self.store.sessions.delete_for_account(account["id"])
+        self.audit.event("password.reset", account_id=account["id"], ip=ip, sessions_ended=ended)
         await self._mail_password_changed(account)
         return Reset.DONE
 
@@ -286,29 +322,27 @@ class AccountService:
     ) -> bool:
         """False if ``current`` is wrong (counted like a failed login). Ends the other sessions."""
         email_key = self._p("e", account["email"])
-        wait = self.svc.limits.login_account.retry_after(email_key)
+        wait = self.limits.login_account.retry_after(email_key)
         if wait > 0:
             raise TooManyRequests(wait)
-        if not await self.svc.hasher.verify(account["password_hash"], current):
-            self.svc.limits.login_account.failure(email_key)
-            self.svc.audit.event("password.change_refused", account_id=account["id"], ip=ip)
+        if not await self.hasher.verify(account["password_hash"], current):
+            self.limits.login_account.failure(email_key)
+            self.audit.event("password.change_refused", account_id=account["id"], ip=ip)
             return False
-        new_hash = await self.svc.hasher.hash(new)
-        await self.svc.store.accounts.update(
-            account["id"], rules.set_password(new_hash, self.svc.clock.now())
-        )
-        ended = await self.svc.store.sessions.delete_for_account(account["id"], keep=keep_session)
-        self.svc.audit.event("password.changed", account_id=account["id"], ip=ip, sessions_ended=ended)
+        new_hash = await self.hasher.hash(new)
+        await self.store.accounts.update(account["id"], rules.set_password(new_hash, self.clock.now()))
+        ended = await self.store.sessions.delete_for_account(account["id"], keep=keep_session)
+        self.audit.event("password.changed", account_id=account["id"], ip=ip, sessions_ended=ended)
         await self._mail_password_changed(account)
         return True
 
     async def _mail_password_changed(self, account: Account) -> None:
-        notice = self.svc.notice()
-        await self.svc.mail.send_template(
+        notice = self.notice()
+        await self.mail.send_template(
             account["email"],
             f"{notice.academie.name} : votre mot de passe a été modifié",
             "password_changed",
-            {"when": self.svc.clock.now(), "reset_link": self.svc.link("forgot_password")},
+            {"when": self.clock.now(), "reset_link": self.link("forgot_password")},
         )
 
     # -- purge ---------------------------------------------------------------------------------
@@ -316,8 +350,8 @@ class AccountService:
     async def purge_expired(self, *, dry_run: bool = False) -> list[Account]:
         """Delete the accounts not activated within the delay (never an active one): each
         deletion re-checks the rule under the store's lock, so a racing activation wins cleanly."""
-        now, delay = self.svc.clock.now(), self._delay
-        store = self.svc.store
+        now, delay = self.clock.now(), self._delay
+        store = self.store
         expired = [
             a
             for a in await store.accounts.with_status(rules.PENDING)
@@ -329,18 +363,17 @@ class AccountService:
         for account in expired:
             if await store.accounts.delete_if(account["id"], rules.may_purge(now, delay)):
                 await store.sessions.delete_for_account(account["id"])
-                self.svc.audit.event("account.purged", account_id=account["id"], reason="not_activated")
+                self.audit.event("account.purged", account_id=account["id"], reason="not_activated")
                 deleted.append(account)
         return deleted
 
     async def purge_sessions(self) -> int:
-        """Remove sessions past their idle or absolute timeout (a batch job: scans the table)."""
-        now, settings = self.svc.clock.now(), self.svc.settings
+        """Remove sessions past their idle or absolute timeout (a batch job)."""
+        now, settings = self.clock.now(), self.settings
         removed = 0
-        for record in await self.svc.store.engine.scan("sessions"):
-            if (
-                now - from_iso(record["created_at"]) >= settings.session_absolute
-                or now - from_iso(record["last_seen"]) >= settings.session_idle
-            ) and await self.svc.store.sessions.delete(record["id"]):
+        for record in await self.store.sessions.expired(
+            now, settings.session_idle, settings.session_absolute
+        ):
+            if await self.store.sessions.delete(record["id"]):
                 removed += 1
         return removed

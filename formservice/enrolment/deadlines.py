@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from formservice.frenchdates import datetime_fr, duration_fr
+from formservice.errors import Conflict
+from formservice.frenchdates import datetime_fr
 from formservice.notice import Notice, Pole
 
 
-class Window(Enum):
+class Phase(Enum):
     """Values are what templates test (`phase == "open"`)."""
 
     NOT_YET_OPEN = "before"
@@ -21,31 +22,28 @@ class Window(Enum):
     CLOSED = "closed"
 
 
-class DeadlineError(Exception):
+class DeadlineError(Conflict):
     """A write refused because of the calendar; `message` is shown to the candidate as is."""
 
-    status = 409
-
-    def __init__(self, message: str, window: Window):
+    def __init__(self, message: str, phase: Phase):
         super().__init__(message)
-        self.message = message
-        self.window = window
+        self.phase = phase
 
 
-def window_at(opens: datetime, closes: datetime, now: datetime) -> Window:
+def window_at(opens: datetime, closes: datetime, now: datetime) -> Phase:
     """Open from `opens` included to `closes` excluded (19:00:00 is already closed)."""
     if now < opens:
-        return Window.NOT_YET_OPEN
+        return Phase.NOT_YET_OPEN
     if now < closes:
-        return Window.OPEN
-    return Window.CLOSED
+        return Phase.OPEN
+    return Phase.CLOSED
 
 
-def registration_window(notice: Notice, now: datetime) -> Window:
+def registration_window(notice: Notice, now: datetime) -> Phase:
     return window_at(notice.opens_at, notice.closes_at, now)
 
 
-def documents_window(notice: Notice, now: datetime) -> Window:
+def documents_window(notice: Notice, now: datetime) -> Phase:
     return window_at(notice.opens_at, notice.documents_deadline_at, now)
 
 
@@ -55,8 +53,8 @@ def contact_sentence(pole: Pole | None, notice: Notice) -> str:
     return f"contactez le {pole.name} : {' / '.join(pole.phones)} ou {pole.email}"
 
 
-def _refusal(notice: Notice, closes: datetime, window: Window, pole: Pole | None) -> DeadlineError:
-    if window is Window.NOT_YET_OPEN:
+def _refusal(notice: Notice, closes: datetime, window: Phase, pole: Pole | None) -> DeadlineError:
+    if window is Phase.NOT_YET_OPEN:
         return DeadlineError(
             f"Les inscriptions ouvriront le {datetime_fr(notice.registration.opens)} (heure de Paris).",
             window,
@@ -72,19 +70,12 @@ def _refusal(notice: Notice, closes: datetime, window: Window, pole: Pole | None
 def ensure_registration_open(notice: Notice, now: datetime, pole: Pole | None = None) -> None:
     """Saving the enrolment: allowed from `registration.opens` to `registration.closes`."""
     window = registration_window(notice, now)
-    if window is not Window.OPEN:
+    if window is not Phase.OPEN:
         raise _refusal(notice, notice.closes_at, window, pole)
 
 
 def ensure_documents_open(notice: Notice, now: datetime, pole: Pole | None = None) -> None:
     """Uploads, removals and « J'ai fourni toutes mes pièces »: until `documents_deadline`."""
     window = documents_window(notice, now)
-    if window is not Window.OPEN:
+    if window is not Phase.OPEN:
         raise _refusal(notice, notice.documents_deadline_at, window, pole)
-
-
-def time_left(notice: Notice, now: datetime) -> str | None:
-    """'3 jours et 4 heures' before the closing, or None when not open."""
-    if registration_window(notice, now) is not Window.OPEN:
-        return None
-    return duration_fr(notice.closes_at - now)

@@ -12,9 +12,12 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
+from formservice.clock import to_iso
 from formservice.enrolment.deadlines import ensure_documents_open, ensure_registration_open
+from formservice.enrolment.records import Enrolment, EnrolmentFile
+from formservice.errors import Conflict
 from formservice.frenchdates import date_fr
 from formservice.notice import Document, Notice, Pole
 
@@ -64,19 +67,16 @@ MAX_TEXT = 200
 MAX_REASON = 2000
 
 
-class EnrolmentError(Exception):
-    """A change refused by a rule; `message` is shown to the candidate as is."""
-
-    status = 409
-
-    def __init__(self, message: str, *, status: int = 409):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class EnrolmentError(Conflict):
+    """A change refused by a rule; `message` is shown to the candidate as is (409, or 404 when
+    the thing to change does not exist)."""
 
 
 class VersionConflict(EnrolmentError):
-    def __init__(self) -> None:
+    """The form was based on another version; ``current`` is the stored one (None if unknown)."""
+
+    def __init__(self, current: Mapping[str, Any] | None = None) -> None:
+        self.current = current
         super().__init__(
             "Votre inscription a été modifiée entre-temps (dans un autre onglet ou sur un autre appareil) : "
             "rien n'a été enregistré. Vos saisies sont conservées ci-dessous ; vérifiez-les, puis cliquez "
@@ -227,8 +227,7 @@ def pole_of(notice: Notice, data: Mapping[str, Any]) -> Pole | None:
 # Changes (mutators for the store's atomic update)
 
 
-def _stamp(now: datetime) -> str:
-    return now.isoformat(timespec="seconds")
+_stamp = to_iso
 
 
 def display_value(name: str, value: Any, notice: Notice) -> str:
@@ -264,9 +263,7 @@ def changes(old: Mapping[str, Any], new: Mapping[str, Any], notice: Notice) -> l
     ]
 
 
-def new_enrolment(
-    enrolment_id: str, key: str, account_id: str, notice: Notice, now: datetime
-) -> dict[str, Any]:
+def new_enrolment(enrolment_id: str, key: str, account_id: str, notice: Notice, now: datetime) -> Enrolment:
     return {
         "id": enrolment_id,
         "key": key,
@@ -294,13 +291,13 @@ def _ensure_not_final(doc: Mapping[str, Any], notice: Notice) -> None:
 
 
 def save(
-    doc: dict[str, Any], data: dict[str, Any], expected_version: int, notice: Notice, now: datetime
-) -> dict[str, Any]:
+    doc: Enrolment, data: dict[str, Any], expected_version: int, notice: Notice, now: datetime
+) -> Enrolment:
     """« Enregistrer »: refused outside the window, after the final validation, or when the record
     changed since the form was displayed. Returns the new document."""
     ensure_registration_open(notice, now, pole_of(notice, doc.get("data") or data))
     if doc["version"] != expected_version:
-        raise VersionConflict()
+        raise VersionConflict(doc)
     _ensure_not_final(doc, notice)
     diff = changes(doc.get("data", {}), data, notice)
     if not diff and doc["version"] > 0:
@@ -350,15 +347,15 @@ def check_can_add(doc: Mapping[str, Any], document_id: str, size: int, notice: N
 
 
 def add_file(
-    doc: dict[str, Any], document_id: str, file: dict[str, Any], notice: Notice, now: datetime
-) -> dict[str, Any]:
+    doc: Enrolment, document_id: str, file: Mapping[str, Any], notice: Notice, now: datetime
+) -> Enrolment:
     """« Ajouter »: `file` holds id, display_name, stored_name, size, sha256, media_type."""
     check_can_add(doc, document_id, int(file["size"]), notice, now)
-    doc["files"].append(file | {"document_id": document_id, "uploaded_at": _stamp(now)})
+    doc["files"].append(cast(EnrolmentFile, {**file, "document_id": document_id, "uploaded_at": _stamp(now)}))
     return doc
 
 
-def remove_file(doc: dict[str, Any], file_id: str, notice: Notice, now: datetime) -> dict[str, Any]:
+def remove_file(doc: Enrolment, file_id: str, notice: Notice, now: datetime) -> Enrolment:
     ensure_documents_open(notice, now, pole_of(notice, doc.get("data", {})))
     _ensure_not_final(doc, notice)
     if not any(f["id"] == file_id for f in doc["files"]):
@@ -367,7 +364,7 @@ def remove_file(doc: dict[str, Any], file_id: str, notice: Notice, now: datetime
     return doc
 
 
-def complete(doc: dict[str, Any], notice: Notice, now: datetime) -> dict[str, Any]:
+def complete(doc: Enrolment, notice: Notice, now: datetime) -> Enrolment:
     """« J'ai fourni toutes mes pièces »: every required document has a file; freezes them."""
     ensure_documents_open(notice, now, pole_of(notice, doc.get("data", {})))
     _ensure_not_final(doc, notice)
@@ -381,12 +378,20 @@ def complete(doc: dict[str, Any], notice: Notice, now: datetime) -> dict[str, An
     doc["receipt"] = {
         "at": _stamp(now),
         "version": doc["version"],
-        "files": [{k: f[k] for k in ("document_id", "display_name", "size", "sha256")} for f in doc["files"]],
+        "files": [
+            {
+                "document_id": f["document_id"],
+                "display_name": f["display_name"],
+                "size": f["size"],
+                "sha256": f["sha256"],
+            }
+            for f in doc["files"]
+        ],
     }
     return doc
 
 
-def request_address_change(doc: dict[str, Any], address: dict[str, str], now: datetime) -> dict[str, Any]:
+def request_address_change(doc: Enrolment, address: dict[str, str], now: datetime) -> Enrolment:
     """« Signaler un changement d'adresse », allowed at any time: it is kept in the record and
     mailed to the pôle, which updates the file."""
     doc.setdefault("address_changes", []).append({"at": _stamp(now), "address": address})

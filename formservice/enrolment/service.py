@@ -1,53 +1,82 @@
-"""Orchestration of the candidate's space: the store, the uploaded files and the mails.
+"""The candidate's space as use cases: save the enrolment, receive a file, remove it, « J'ai
+fourni toutes mes pièces », report a change of address.
 
-The rules themselves live in enrolment.py and deadlines.py; here they run inside the store's
-atomic update (so the deadline and the version are checked in the same step as the write), and
-the side effects follow: a file is fsynced before the record pointing to it is saved, a file
-whose record could not be saved is removed, mails go out after the write succeeded.
+The rules live in ``rules.py`` and ``deadlines.py``; here they run inside the store's atomic
+update (so the deadline and the version are checked in the same step as the write), and the side
+effects follow: a file is fsynced before the record pointing to it is saved, a file whose record
+could not be saved is removed, mails go out after the write succeeded. Views never see the store.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from formservice.clock import Clock
 from formservice.enrolment import rules
+from formservice.enrolment.records import Enrolment, StoredFileMeta
+from formservice.mail import MailQueue
 from formservice.notice import Notice
-from formservice.store import NotFound, Store
+from formservice.store import RecordMissing, Store
 from formservice.store.repos import enrolment_key
+from formservice.uploads import UploadLimits, inspect_and_normalise, remove_stored
+from formservice.uploads.stream import receive_upload
 
-log = logging.getLogger("formservice.enrolment.rules")
+log = logging.getLogger("formservice.enrolment")
 T = TypeVar("T")
 
-# (recipient, subject, template under mail/ without extension, context): a French text + HTML mail.
-SendMail = Callable[[str, str, str, dict[str, Any]], Awaitable[Any]]
+# An absolute URL of a named route, for mails: ``links("my_documents")``.
+Links = Callable[..., str]
+# Raises when the upload form's token does not belong to this visitor (CsrfFailed).
+TokenCheck = Callable[[str | None], None]
+
+NO_ENROLMENT = "Enregistrez d'abord votre inscription dans « M'inscrire »."
 
 
 @dataclass
 class SaveOutcome:
-    enrolment: dict[str, Any]
+    enrolment: Enrolment
     changes: list[tuple[str, str, str]]
     first: bool
 
 
+@dataclass
+class Upload:
+    """What ``upload`` recorded: the file's metadata, and the document it is for."""
+
+    document_id: str
+    file: StoredFileMeta
+
+
 class EnrolmentService:
-    def __init__(self, store: Store, files_dir: Path, send_mail: SendMail):
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        files_dir: Path,
+        tmp_dir: Path,
+        mail: MailQueue,
+        links: Links,
+        cpu_workers: int = 2,
+    ):
         self.store = store
+        self.clock = clock
         self.files_dir = files_dir
-        self.send_mail = send_mail
+        self.tmp_dir = tmp_dir
+        self.mail = mail
+        self.links = links
         # Decoding an uploaded image (up to ~150 MiB for a second or two), parsing a PDF or
-        # rendering one is CPU-bound: two dedicated threads do it, so the event loop stays
-        # responsive and memory stays bounded whatever the number of candidates (the others wait
-        # their turn), and only two threads ever hold allocator arenas for it.
-        self._cpu = ThreadPoolExecutor(max_workers=2, thread_name_prefix="formservice-cpu")
+        # rendering one is CPU-bound: dedicated threads do it, so the event loop stays responsive
+        # and memory stays bounded whatever the number of candidates (the others wait their turn).
+        self._cpu = ThreadPoolExecutor(max_workers=cpu_workers, thread_name_prefix="formservice-cpu")
 
     async def run_cpu_bound(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._cpu, fn)
@@ -56,12 +85,19 @@ class EnrolmentService:
         """At shutdown: no new work; what runs finishes in the background."""
         self._cpu.shutdown(wait=False, cancel_futures=True)
 
-    # -- reading --------------------------------------------------------------------------------
-    async def current(self, account_id: str, notice: Notice) -> dict[str, Any] | None:
-        found = await self.store.enrolments.get_by_key(enrolment_key(account_id, notice.session.name))
-        return found
+    async def _send(self, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
+        notice: Notice = context["notice"]
+        extra = {
+            "space_link": self.links("my_documents"),
+            "document_names": {d.id: d.name for d in notice.documents},
+        }
+        await self.mail.send_template(to, subject, template, {**extra, **context})
 
-    async def previous(self, account_id: str, notice: Notice) -> dict[str, Any] | None:
+    # -- reading --------------------------------------------------------------------------------
+    async def current(self, account_id: str, notice: Notice) -> Enrolment | None:
+        return await self.store.enrolments.get_by_key(enrolment_key(account_id, notice.session.name))
+
+    async def previous(self, account_id: str, notice: Notice) -> Enrolment | None:
         """The latest enrolment of an earlier session, to prefill identity and address."""
         others = [
             e
@@ -70,22 +106,10 @@ class EnrolmentService:
         ]
         return max(others, key=lambda e: e["updated_at"], default=None)
 
-    async def _current_or_new(self, account_id: str, notice: Notice, now: datetime) -> dict[str, Any]:
-        doc = await self.current(account_id, notice)
-        if doc is not None:
-            return doc
-        fresh = rules.new_enrolment(
-            secrets.token_urlsafe(12), enrolment_key(account_id, notice.session.name), account_id, notice, now
-        )
-        await self.store.enrolments.create_if_absent(fresh)
-        doc = await self.current(account_id, notice)
-        assert doc is not None
-        return doc
-
     def file_path(self, account_id: str, stored_name: str) -> Path:
         return self.files_dir / account_id / stored_name
 
-    async def find_file(self, account_id: str, file_id: str) -> tuple[dict[str, Any], Path] | None:
+    async def find_file(self, account_id: str, file_id: str) -> tuple[StoredFileMeta, Path] | None:
         """A file of this candidate's, or None: nobody else's file is ever found here."""
         for doc in await self.store.enrolments.for_account(account_id):
             for meta in doc.get("files", []):
@@ -93,28 +117,27 @@ class EnrolmentService:
                     return meta, self.file_path(account_id, meta["stored_name"])
         return None
 
-    # -- writing --------------------------------------------------------------------------------
+    # -- « Enregistrer » --------------------------------------------------------------------------
     async def save(
         self,
-        account: dict[str, Any],
+        account: Mapping[str, Any],
+        current: Enrolment | None,
         data: dict[str, Any],
         expected_version: int,
         notice: Notice,
         now: datetime,
     ) -> SaveOutcome:
-        doc = await self._current_or_new(account["id"], notice, now)
-        before: dict[str, Any] = {}
-
-        def mutate(current: dict[str, Any]) -> dict[str, Any]:
-            before.update(current.get("data", {}))
-            return rules.save(current, data, expected_version, notice, now)
-
-        saved = await self.store.enrolments.update(doc["id"], mutate)
-        diff = rules.changes(before, saved["data"], notice)
+        """One durable write: the first save inserts the finished document (a racing tab's
+        duplicate is a VersionConflict); later ones update it under the store's lock. ``current``
+        is the enrolment the caller already read for this request (None if there is none)."""
+        if current is None:
+            saved, diff = await self._first_save(account["id"], data, expected_version, notice, now)
+        else:
+            saved, diff = await self._update(current["id"], data, expected_version, notice, now)
         first = saved["version"] == 1 and expected_version == 0
         if diff:
             subject = "Votre inscription est enregistrée" if first else "Modification de votre inscription"
-            await self.send_mail(
+            await self._send(
                 account["email"],
                 f"{subject} — {notice.session.name}",
                 "enrolment_saved",
@@ -122,48 +145,112 @@ class EnrolmentService:
             )
         return SaveOutcome(saved, diff, first)
 
-    async def add_file(
-        self,
-        account: dict[str, Any],
-        document_id: str,
-        stored: dict[str, Any],
-        notice: Notice,
-        now: datetime,
-    ) -> dict[str, Any]:
-        """Record a file already checked and fsynced under files_dir; removes it if refused."""
-        doc = await self.current(account["id"], notice)
+    async def _first_save(
+        self, account_id: str, data: dict[str, Any], expected_version: int, notice: Notice, now: datetime
+    ) -> tuple[Enrolment, list[tuple[str, str, str]]]:
+        key = enrolment_key(account_id, notice.session.name)
+        blank = rules.new_enrolment(secrets.token_urlsafe(12), key, account_id, notice, now)
+        diff = rules.changes({}, data, notice)
+        doc = rules.save(blank, data, expected_version, notice, now)
+        if not await self.store.enrolments.create_if_absent(doc):
+            raise rules.VersionConflict(await self.store.enrolments.get_by_key(key))
+        return doc, diff
+
+    async def _update(
+        self, enrolment_id: str, data: dict[str, Any], expected_version: int, notice: Notice, now: datetime
+    ) -> tuple[Enrolment, list[tuple[str, str, str]]]:
+        diff: list[tuple[str, str, str]] = []
+
+        def mutate(doc: Enrolment) -> Enrolment:
+            diff[:] = rules.changes(doc.get("data", {}), data, notice)
+            return rules.save(doc, data, expected_version, notice, now)
+
         try:
-            if doc is None:
-                raise rules.EnrolmentError("Enregistrez d'abord votre inscription dans « M'inscrire ».")
-            meta = stored | {"id": secrets.token_urlsafe(12)}
-            return await self.store.enrolments.update(
-                doc["id"], lambda current: rules.add_file(current, document_id, meta, notice, now)
+            return await self.store.enrolments.update(enrolment_id, mutate), diff
+        except RecordMissing:
+            raise rules.VersionConflict() from None
+
+    # -- « Mes justificatifs » ----------------------------------------------------------------------
+    async def upload(
+        self,
+        account: Mapping[str, Any],
+        current: Enrolment | None,
+        document_id: str,
+        headers: Mapping[str, str],
+        body: AsyncIterator[bytes],
+        check_token: TokenCheck,
+        notice: Notice,
+    ) -> Upload:
+        """« Ajouter »: stream the body to a temporary file (refused as soon as it passes the
+        limit), check the form's token and the rules before the first byte of the file is written,
+        inspect and re-encode the content off the event loop, then record it; the file is removed
+        if anything refuses it on the way."""
+        limits = UploadLimits(max_file_bytes=notice.uploads.max_file_mb * 1024 * 1024)
+
+        def before_file(fields: Mapping[str, str]) -> None:
+            check_token(fields.get("csrf_token"))
+            if current is None:
+                raise rules.EnrolmentError(NO_ENROLMENT)
+            rules.check_can_add(current, document_id, 0, notice, self.clock.now())
+
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        received = await receive_upload(
+            headers, body, self.tmp_dir, limits.max_file_bytes, before_file=before_file
+        )
+        assert current is not None  # before_file refused otherwise
+        dest = self.files_dir / account["id"]
+        with received:
+            dest.mkdir(parents=True, exist_ok=True)
+            stored = await self.run_cpu_bound(
+                lambda: inspect_and_normalise(
+                    received.path, received.filename, dest, limits, move=True, sha256=received.sha256
+                )
+            )
+        meta: StoredFileMeta = {
+            "id": secrets.token_urlsafe(12),
+            "stored_name": stored.stored_name,
+            "display_name": stored.display_name,
+            "size": stored.size,
+            "sha256": stored.sha256,
+            "media_type": stored.media_type,
+        }
+        try:
+            await self.store.enrolments.update(
+                current["id"],
+                lambda doc: rules.add_file(doc, document_id, dict(meta), notice, self.clock.now()),
             )
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                self.file_path(account["id"], stored["stored_name"]).unlink()
+            remove_stored(dest, stored.stored_name)
             raise
+        return Upload(document_id, meta)
 
-    async def remove_file(self, account: dict[str, Any], file_id: str, notice: Notice, now: datetime) -> None:
-        doc = await self.current(account["id"], notice)
-        if doc is None:
+    async def remove_file(
+        self,
+        account: Mapping[str, Any],
+        current: Enrolment | None,
+        file_id: str,
+        notice: Notice,
+        now: datetime,
+    ) -> None:
+        if current is None:
             raise rules.EnrolmentError("Ce fichier n'existe pas.", status=404)
-        removed: list[dict[str, Any]] = [f for f in doc.get("files", []) if f["id"] == file_id]
-        await self.store.enrolments.update(
-            doc["id"], lambda current: rules.remove_file(current, file_id, notice, now)
-        )
-        for meta in removed:
-            with contextlib.suppress(FileNotFoundError):
-                self.file_path(account["id"], meta["stored_name"]).unlink()
+        removed: list[StoredFileMeta] = []
 
-    async def complete(self, account: dict[str, Any], notice: Notice, now: datetime) -> dict[str, Any]:
-        doc = await self.current(account["id"], notice)
-        if doc is None:
-            raise rules.EnrolmentError("Enregistrez d'abord votre inscription dans « M'inscrire ».")
-        done = await self.store.enrolments.update(
-            doc["id"], lambda current: rules.complete(current, notice, now)
-        )
-        await self.send_mail(
+        def mutate(doc: Enrolment) -> Enrolment:
+            removed[:] = [f for f in doc.get("files", []) if f["id"] == file_id]
+            return rules.remove_file(doc, file_id, notice, now)
+
+        await self.store.enrolments.update(current["id"], mutate)
+        for meta in removed:
+            remove_stored(self.files_dir / account["id"], meta["stored_name"])
+
+    async def complete(
+        self, account: Mapping[str, Any], current: Enrolment | None, notice: Notice, now: datetime
+    ) -> Enrolment:
+        if current is None:
+            raise rules.EnrolmentError(NO_ENROLMENT)
+        done = await self.store.enrolments.update(current["id"], lambda doc: rules.complete(doc, notice, now))
+        await self._send(
             account["email"],
             f"Accusé de réception de vos pièces justificatives — {notice.session.name}",
             "receipt",
@@ -171,20 +258,24 @@ class EnrolmentService:
         )
         return done
 
+    # -- « Signaler un changement d'adresse » ---------------------------------------------------
     async def request_address_change(
-        self, account: dict[str, Any], address: dict[str, str], notice: Notice, now: datetime
-    ) -> dict[str, Any]:
-        doc = await self.current(account["id"], notice)
-        if doc is None:
-            raise rules.EnrolmentError("Vous n'avez pas d'inscription pour cette session.", status=404)
+        self,
+        account: Mapping[str, Any],
+        current: Enrolment | None,
+        address: dict[str, str],
+        notice: Notice,
+        now: datetime,
+    ) -> Enrolment:
+        missing = rules.EnrolmentError("Vous n'avez pas d'inscription pour cette session.", status=404)
+        if current is None:
+            raise missing
         try:
             updated = await self.store.enrolments.update(
-                doc["id"], lambda current: rules.request_address_change(current, address, now)
+                current["id"], lambda doc: rules.request_address_change(doc, address, now)
             )
-        except NotFound:
-            raise rules.EnrolmentError(
-                "Vous n'avez pas d'inscription pour cette session.", status=404
-            ) from None
+        except RecordMissing:
+            raise missing from None
         pole = rules.pole_of(notice, updated["data"])
         context = {
             "enrolment": updated,
@@ -195,10 +286,10 @@ class EnrolmentService:
         }
         name = f"{updated['data'].get('last_name', '')} {updated['data'].get('first_names', '')}".strip()
         if pole is not None:
-            await self.send_mail(
+            await self._send(
                 pole.email, f"Changement d'adresse d'un candidat — {name}", "address_change_pole", context
             )
-        await self.send_mail(
+        await self._send(
             account["email"], "Votre changement d'adresse a été transmis", "address_change_ack", context
         )
         return updated

@@ -1,9 +1,18 @@
-"""The notice: the typed schema of notice.yml, its validation, its line-numbered reading, the
-notice in force (``source``), and the site built from it (``site/``).
+"""The notice: the typed schema of notice.yml (``model``), its cross-field rules
+(``validation``), the French wording of its errors (``wording``), its line-numbered reading
+(``yamldoc``, ``loading``), the notice in force (``source``), and the site built from it (``site/``).
 
 The names most code needs are re-exported here: ``from formservice.notice import Notice``.
 """
 
+from formservice.notice.loading import (
+    NoticeError,
+    NoticeProblem,
+    load_notice,
+    notice_from_json,
+    notice_to_json,
+    parse_notice,
+)
 from formservice.notice.model import (
     Academie,
     Condition,
@@ -11,18 +20,13 @@ from formservice.notice.model import (
     Download,
     Exam,
     Notice,
-    NoticeError,
-    NoticeProblem,
     Pole,
     Registration,
     Session,
     Speciality,
     Step,
     Uploads,
-    load_notice,
-    notice_from_json,
-    notice_to_json,
-    parse_notice,
+    normalise_phone,
 )
 
 __all__ = [
@@ -41,6 +45,7 @@ __all__ = [
     "Step",
     "Uploads",
     "load_notice",
+    "normalise_phone",
     "notice_from_json",
     "notice_to_json",
     "parse_notice",

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from formservice.errors import NotSaved
+
 Doc = dict[str, Any]
 Mutator = Callable[[Doc], Doc]
 
@@ -57,12 +59,19 @@ class DuplicateKey(StoreError):
         self.table, self.field, self.value = table, field, value
 
 
-class NotFound(StoreError):
-    pass
+class RecordMissing(StoreError):
+    """``update`` of a document that does not exist (any more)."""
 
 
-class StoreUnavailable(StoreError):
-    """The write could not be made durable (disk full, I/O error): nothing was acknowledged."""
+class StoreUnavailable(StoreError, NotSaved):
+    """The write could not be made durable (disk full, I/O error): nothing was acknowledged.
+
+    A user who meets it gets the honest 503 page of ``NotSaved``; ``str(exc)`` keeps the
+    technical detail for the log, never shown."""
+
+    def __init__(self, *args: object):
+        Exception.__init__(self, *args)
+        self.headers: dict[str, str] = {}
 
 
 class StoreLocked(StoreError):
@@ -107,7 +116,7 @@ class Engine(ABC):
 
     @abstractmethod
     async def update(self, table: str, id: str, fn: Mutator) -> Doc:
-        """Atomically replace the document by fn(copy); NotFound if absent."""
+        """Atomically replace the document by fn(copy); RecordMissing if absent."""
 
     @abstractmethod
     async def delete(self, table: str, id: str, predicate: Callable[[Doc], bool] | None = None) -> bool:

@@ -7,7 +7,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from formservice.store.contract import SCHEMA_VERSION, TABLES, Doc, DuplicateKey, Engine, Mutator, NotFound
+from formservice.store.contract import (
+    SCHEMA_VERSION,
+    TABLES,
+    Doc,
+    DuplicateKey,
+    Engine,
+    Mutator,
+    RecordMissing,
+)
 
 
 class MemoryEngine(Engine):
@@ -57,7 +65,7 @@ class MemoryEngine(Engine):
         with self._lock:
             rows = self._table(table)
             if id not in rows:
-                raise NotFound(f"{table}/{id}")
+                raise RecordMissing(f"{table}/{id}")
             new = fn(copy.deepcopy(rows[id]))
             new = copy.deepcopy(new) | {"id": id, "_schema": SCHEMA_VERSION}
             self._check_unique(table, new, id)

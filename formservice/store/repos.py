@@ -1,64 +1,77 @@
 """Repositories in the domain's words, over any Engine.
 
-Views and services call these; none of them knows which engine is underneath.
+The use-case services call these; none of them knows which engine is underneath. They return
+the typed records of ``records.py`` (the engine deals in plain dicts; the casts live here, once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from formservice.store.contract import Doc, DuplicateKey, Engine, Mutator
+from formservice.clock import from_iso
+from formservice.store.contract import Doc, DuplicateKey, Engine, StoreUnavailable
+from formservice.store.records import Account, Enrolment, Session
+
+AccountMutator = Callable[[Account], Account]
+EnrolmentMutator = Callable[[Enrolment], Enrolment]
+SessionMutator = Callable[[Session], Session]
 
 
-class Accounts:
+class _Repository:
+    table = ""
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    @property
+    def engine(self) -> Engine:
+        return self._store.engine
+
+
+class Accounts(_Repository):
     table = "accounts"
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    async def get(self, account_id: str) -> Account | None:
+        return cast(Account | None, await self.engine.get(self.table, account_id))
 
-    async def get(self, account_id: str) -> Doc | None:
-        return await self.engine.get(self.table, account_id)
+    async def by_email(self, email: str) -> Account | None:
+        return cast(Account | None, await self.engine.find_one(self.table, "email", email))
 
-    async def by_email(self, email: str) -> Doc | None:
-        return await self.engine.find_one(self.table, "email", email)
-
-    async def create_if_email_free(self, account: Doc) -> bool:
+    async def create_if_email_free(self, account: Account) -> bool:
         """Insert the account unless its e-mail is taken; atomic, so two signups racing on
         one address give one account."""
         try:
-            await self.engine.insert(self.table, account)
+            await self.engine.insert(self.table, dict(account))
         except DuplicateKey:
             return False
         return True
 
-    async def update(self, account_id: str, fn: Mutator) -> Doc:
-        return await self.engine.update(self.table, account_id, fn)
+    async def update(self, account_id: str, fn: AccountMutator) -> Account:
+        return cast(Account, await self.engine.update(self.table, account_id, cast(Any, fn)))
 
-    async def delete_if(self, account_id: str, predicate: Callable[[Doc], bool]) -> bool:
-        return await self.engine.delete(self.table, account_id, predicate)
+    async def delete_if(self, account_id: str, predicate: Callable[[Account], bool]) -> bool:
+        return await self.engine.delete(self.table, account_id, cast(Any, predicate))
 
-    async def with_status(self, status: str) -> list[Doc]:
-        return await self.engine.find(self.table, "status", status)
+    async def with_status(self, status: str) -> list[Account]:
+        return cast(list[Account], await self.engine.find(self.table, "status", status))
 
     async def count(self) -> int:
         return await self.engine.count(self.table)
 
 
-class Sessions:
+class Sessions(_Repository):
     table = "sessions"
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    async def create(self, session: Session) -> Session:
+        return cast(Session, await self.engine.insert(self.table, dict(session)))
 
-    async def create(self, session: Doc) -> Doc:
-        return await self.engine.insert(self.table, session)
+    async def get(self, session_id: str) -> Session | None:
+        return cast(Session | None, await self.engine.get(self.table, session_id))
 
-    async def get(self, session_id: str) -> Doc | None:
-        return await self.engine.get(self.table, session_id)
-
-    async def update(self, session_id: str, fn: Mutator) -> Doc:
-        return await self.engine.update(self.table, session_id, fn)
+    async def update(self, session_id: str, fn: SessionMutator) -> Session:
+        return cast(Session, await self.engine.update(self.table, session_id, cast(Any, fn)))
 
     async def delete(self, session_id: str) -> bool:
         return await self.engine.delete(self.table, session_id)
@@ -70,54 +83,101 @@ class Sessions:
                 removed += 1
         return removed
 
+    async def expired(self, now: datetime, idle: timedelta, absolute: timedelta) -> list[Session]:
+        """Sessions past their idle or absolute timeout at ``now`` (for the periodic purge: a
+        batch job, the one place that reads the whole table)."""
+        return [
+            cast(Session, doc)
+            for doc in await self.engine.scan(self.table)
+            if session_expired(cast(Session, doc), now, idle, absolute)
+        ]
 
-class Enrolments:
+
+def session_expired(session: Session, now: datetime, idle: timedelta, absolute: timedelta) -> bool:
+    """The one rule of session expiry, used by the requests and by the purge."""
+    return now - from_iso(session["created_at"]) >= absolute or now - from_iso(session["last_seen"]) >= idle
+
+
+class Enrolments(_Repository):
     """One enrolment per account and session; uploads and requests live inside it, so that a
     save, an upload or « J'ai fourni toutes mes pièces » is one atomic, version-checked write."""
 
     table = "enrolments"
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    async def get(self, enrolment_id: str) -> Enrolment | None:
+        return cast(Enrolment | None, await self.engine.get(self.table, enrolment_id))
 
-    async def get(self, enrolment_id: str) -> Doc | None:
-        return await self.engine.get(self.table, enrolment_id)
+    async def for_account(self, account_id: str) -> list[Enrolment]:
+        return cast(list[Enrolment], await self.engine.find(self.table, "account_id", account_id))
 
-    async def for_account(self, account_id: str) -> list[Doc]:
-        return await self.engine.find(self.table, "account_id", account_id)
-
-    async def get_by_key(self, key: str) -> Doc | None:
+    async def get_by_key(self, key: str) -> Enrolment | None:
         """The enrolment of one account for one session (see `enrolment_key`)."""
-        return await self.engine.find_one(self.table, "key", key)
+        return cast(Enrolment | None, await self.engine.find_one(self.table, "key", key))
 
-    async def create_if_absent(self, enrolment: Doc) -> bool:
+    async def create_if_absent(self, enrolment: Enrolment) -> bool:
         """Insert unless the account already has one for this session (unique ``key``)."""
         try:
-            await self.engine.insert(self.table, enrolment)
+            await self.engine.insert(self.table, dict(enrolment))
         except DuplicateKey:
             return False
         return True
 
-    async def update(self, enrolment_id: str, fn: Mutator) -> Doc:
-        return await self.engine.update(self.table, enrolment_id, fn)
+    async def update(self, enrolment_id: str, fn: EnrolmentMutator) -> Enrolment:
+        return cast(Enrolment, await self.engine.update(self.table, enrolment_id, cast(Any, fn)))
 
-    async def with_status(self, status: str) -> list[Doc]:
-        return await self.engine.find(self.table, "status", status)
+    async def with_status(self, status: str) -> list[Enrolment]:
+        return cast(list[Enrolment], await self.engine.find(self.table, "status", status))
+
+    async def of_session(self, session_name: str, *, page_size: int = 500) -> AsyncIterator[list[Enrolment]]:
+        """Every enrolment of one session, ``page_size`` at a time, in id order (batch jobs:
+        exports, reminders). The memory held is one page's, not the table's."""
+        docs = sorted(
+            (d for d in await self.engine.scan(self.table) if d.get("session") == session_name),
+            key=lambda d: str(d["id"]),
+        )
+        for start in range(0, len(docs), page_size):
+            yield cast(list[Enrolment], docs[start : start + page_size])
 
 
 class Store:
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.accounts = Accounts(engine)
-        self.sessions = Sessions(engine)
-        self.enrolments = Enrolments(engine)
+    """The repositories over one engine.
+
+    The composition root builds it before the engine is opened (the lifespan opens the durable
+    one); until ``attach`` and after ``close``, every call raises StoreUnavailable, whose page
+    says honestly that nothing was recorded."""
+
+    def __init__(self, engine: Engine | None = None):
+        self._engine = engine
+        self.accounts = Accounts(self)
+        self.sessions = Sessions(self)
+        self.enrolments = Enrolments(self)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise StoreUnavailable("the store is not open")
+        return self._engine
+
+    @property
+    def is_open(self) -> bool:
+        return self._engine is not None
+
+    def attach(self, engine: Engine) -> None:
+        if self._engine is not None and self._engine is not engine:
+            raise RuntimeError("the store already has an engine")
+        self._engine = engine
 
     async def close(self) -> None:
-        await self.engine.close()
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await engine.close()
 
     def __repr__(self) -> str:
-        return f"Store({type(self.engine).__name__})"
+        return f"Store({type(self._engine).__name__})"
 
 
 def enrolment_key(account_id: str, session_name: Any) -> str:
     return f"{account_id}:{session_name}"
+
+
+__all__ = ["Accounts", "Doc", "Enrolments", "Sessions", "Store", "enrolment_key", "session_expired"]

@@ -87,11 +87,15 @@ def _scan_pdf_objects(root: DictionaryObject, display: str, limits: UploadLimits
 
 
 def _pdf_name(d: DictionaryObject, key: str) -> str | None:
+    """The name stored under `key`, decoded ('/J#61vaScript' is '/JavaScript'), or None when the
+    value is not a name: comparing raw bytes would let an escaped name through."""
     value = d.get(key)
     return str(value) if isinstance(value, NameObject) else None
 
 
 def _check_pdf_dictionary(d: DictionaryObject, display: str) -> None:
+    """Refuse one dictionary (or stream) that runs something or carries a file; each refusal says
+    how to get a clean version, since most come from ordinary tools, not attacks."""
     keys = set(d.keys())
     action = _pdf_name(d, "/S")
     if keys & {"/JS", "/JavaScript", "/AA", "/XFA"} or action == "/JavaScript":

@@ -13,8 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Mapping
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -23,7 +22,6 @@ from typing import BinaryIO
 from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
-from starlette.requests import Request
 
 from formservice.uploads.types import UploadRejected, size_fr
 
@@ -203,8 +201,25 @@ class _Receiver:
             self.path.unlink(missing_ok=True)
 
 
+async def _feed(parser: MultipartParser, chunks: AsyncIterator[bytes], max_body: int, max_file: int) -> None:
+    """Give the body to the parser chunk by chunk; stop reading as soon as it passes ``max_body``."""
+    received = 0
+    try:
+        async for chunk in chunks:
+            received += len(chunk)
+            if received > max_body:
+                raise _too_large(max_file)
+            parser.write(chunk)
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+    parser.finalize()
+
+
 async def receive_upload(
-    request: Request,
+    headers: Mapping[str, str],
+    chunks: AsyncIterator[bytes],
     tmp_dir: Path,
     max_file_bytes: int,
     max_fields_bytes: int = 64 * 1024,
@@ -214,12 +229,15 @@ async def receive_upload(
 ) -> ReceivedUpload:
     """Read a multipart/form-data body holding exactly one file part and a few small text fields.
 
+    ``headers`` are the request's (case-insensitive: Starlette's ``request.headers``), ``chunks``
+    its body as it arrives (``request.stream()``); no web framework is needed here.
+
     Raises UploadTooLarge (413) as soon as the file passes `max_file_bytes` (or the fields
     `max_fields_bytes`), MalformedUpload (400) for anything but such a form; ClientDisconnect
     propagates, and so does whatever `before_file` raises (nothing of the file is written then).
     On any error the temporary file is removed. Memory stays flat: one chunk at a time.
     """
-    content_type, params = parse_options_header(request.headers.get("content-type"))
+    content_type, params = parse_options_header(headers.get("content-type"))
     if content_type != b"multipart/form-data":
         raise _malformed("not_multipart", "ce n'est pas un formulaire d'envoi de fichier")
     boundary = params.get(b"boundary")
@@ -227,7 +245,7 @@ async def receive_upload(
         raise _malformed("no_boundary", "délimiteur absent")
 
     max_body = max_file_bytes + max_fields_bytes + ENVELOPE_BYTES
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise _malformed("bad_length", "longueur invalide")
@@ -250,14 +268,7 @@ async def receive_upload(
                     "on_end": receiver.on_end,
                 },
             )
-            received = 0
-            async with aclosing(request.stream()) as chunks:
-                async for chunk in chunks:
-                    received += len(chunk)
-                    if received > max_body:
-                        raise _too_large(max_file_bytes)
-                    parser.write(chunk)
-            parser.finalize()
+            await _feed(parser, chunks, max_body, max_file_bytes)
         except FormParserError as exc:
             raise _malformed("bad_multipart", "format multipart invalide") from exc
         if not receiver.ended:

@@ -1,12 +1,14 @@
 """The vocabulary of uploads: limits, the refusal a candidate reads, what was stored.
 
-Shared by the content checks (uploads.py, upload_pdf.py) and the streaming receiver
-(upload_stream.py); no web framework, no storage.
+Shared by the content checks (names.py, images.py, pdf.py, inspect.py), the storage (storage.py)
+and the streaming receiver (stream.py); no web framework, no file system.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from formservice.errors import Unprocessable
 
 MIB = 1024 * 1024
 
@@ -33,20 +35,16 @@ class StoredFile:
     display_name: str
 
 
-class UploadRejected(Exception):
+class UploadRejected(Unprocessable):
     """A file refused; `message` is shown to the candidate next to the document, as is.
 
-    `reason` is a stable code for tests, logs and metrics; `status` the HTTP status to answer with.
+    `reason` is a stable code for tests, logs and metrics; `status` the HTTP status to answer with
+    (422 by default, 413 for a file too large).
     """
 
-    status = 422
-
     def __init__(self, reason: str, message: str, *, status: int | None = None):
-        super().__init__(message)
+        super().__init__(message, status=status)
         self.reason = reason
-        self.message = message
-        if status is not None:
-            self.status = status
 
 
 def size_fr(n: int) -> str:

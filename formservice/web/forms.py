@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from formservice.web.middleware.csrf import checked_form
+
 
 def client_ip(request: Request) -> str | None:
     """The peer address (uvicorn resolves X-Forwarded-For from FORWARDED_ALLOW_IPS proxies)."""
@@ -13,8 +15,11 @@ def client_ip(request: Request) -> str | None:
 async def form_values(request: Request) -> dict[str, str]:
     """The submitted form as plain strings (the last value wins; files are ignored).
 
-    The CSRF middleware has already checked the token and the body size before any view runs.
-    """
+    The CSRF middleware has already checked the token and the body size before any view runs,
+    and kept the fields it parsed: the body is parsed once."""
+    fields = checked_form(request)
+    if fields is not None:
+        return fields
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
 

@@ -27,7 +27,10 @@ from formservice import frenchdates
 from formservice.enrolment.deadlines import registration_window
 from formservice.enrolment.rules import files_for
 from formservice.notice import Notice
-from formservice.uploads.types import size_fr
+from formservice.uploads import size_fr
+from formservice.web.auth import current_account
+from formservice.web.middleware.csrf import csrf_token
+from formservice.web.services import services
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -113,10 +116,7 @@ def url_path(router: Any, name: str, /, **params: Any) -> str:
 
 
 async def page_context(request: Request) -> dict[str, Any]:
-    from formservice.web.security import csrf_token
-    from formservice.web.sessions import current_account
-
-    svc = request.app.state.services
+    svc = services(request)
     notice: Notice = svc.notice()
     now = svc.clock.now()
     try:
@@ -135,7 +135,7 @@ async def page_context(request: Request) -> dict[str, Any]:
         "now": now.astimezone(notice.tz),
         "phase": registration_window(notice, now).value,
         "account": account,
-        "csrf_token": lambda: csrf_token(request),
+        "csrf_token": lambda: csrf_token(request, svc.settings.secret_keys),
         "url": url,
         "development": not svc.settings.production,
         "outbox_enabled": _facts(router).outbox_enabled,
@@ -152,5 +152,5 @@ async def render(
 ) -> HTMLResponse:
     values = await page_context(request)
     values.update(context or {})
-    html = request.app.state.services.env.get_template(name).render(values)
+    html = services(request).env.get_template(name).render(values)
     return HTMLResponse(html, status_code=status, headers=dict(headers or {}))

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+
+from enrolment_forms import valid_enrolment_form
+from notice_factory import NOTICE_YML
+
+from formservice.enrolment import rules
+from formservice.notice import load_notice
 
 
 def account(n: int | str, **fields: Any) -> dict[str, Any]:
@@ -21,13 +28,24 @@ def account(n: int | str, **fields: Any) -> dict[str, Any]:
     }
 
 
+@cache
+def enrolment_data() -> dict[str, Any]:
+    """What the service stores of a valid « M'inscrire » form (the tests' one builder of it)."""
+    notice = load_notice(NOTICE_YML)
+    result = rules.read_form(valid_enrolment_form(notice), notice)
+    assert result.ok, result.errors
+    return result.data
+
+
 def enrolment(n: int | str, account_id: str = "acc-1", **fields: Any) -> dict[str, Any]:
+    """An enrolment document holding a valid form's data, as the service writes it."""
     return {
         "id": f"enr-{n}",
         "key": f"{account_id}:session-{n}",
         "account_id": account_id,
         "status": "draft",
         "version": 1,
+        "data": dict(enrolment_data()),
         "uploads": [],
         **fields,
     }

@@ -11,6 +11,7 @@ import pytest
 from formservice.store import Store
 from formservice.store.contract import Engine
 from formservice.store.tinydb.engine import TinyDBEngine
+from formservice.store.tinydb.journal import JournalFile
 
 from .helpers import VersionConflict, account, bump, enrolment
 
@@ -30,11 +31,14 @@ async def test_forty_signups_for_twenty_emails_give_twenty_accounts(engine: Engi
 
 
 async def _increment(engine: Engine, enrolment_id: str) -> int:
-    """Read the version, then update only if it is unchanged; retry on conflict, as a form would."""
+    """Read the version, then update only if it is unchanged; retry on conflict, as a form would.
+    Between the read and the write other tasks run (the candidate is typing), so concurrent
+    callers really do race. Returns how many of its writes were refused as stale."""
     conflicts = 0
     while True:
         doc = await engine.get("enrolments", enrolment_id)
         assert doc is not None
+        await asyncio.sleep(0)
         try:
             await engine.update(
                 "enrolments", enrolment_id, bump(doc["version"], count=doc.get("count", 0) + 1)
@@ -46,14 +50,16 @@ async def _increment(engine: Engine, enrolment_id: str) -> int:
 
 
 async def test_concurrent_version_checked_updates_lose_nothing(engine: Engine) -> None:
-    """30 tasks incrementing one enrolment through version-checked updates leave count == 30."""
+    """30 tasks that all read version 1, then write, leave count == 30: the 29 stale writes of the
+    first round were refused (and retried), none overwrote another."""
     await engine.insert("enrolments", enrolment(1))
     conflicts = await asyncio.gather(*(_increment(engine, "enr-1") for _ in range(30)))
     doc = await engine.get("enrolments", "enr-1")
     assert doc is not None
     assert doc["count"] == 30
     assert doc["version"] == 31
-    assert sum(conflicts) >= 0
+    assert sum(conflicts) >= 29, conflicts  # without refusals, this test would not have raced at all
+    assert conflicts.count(0) == 1  # one task won the first round: every other one was refused
 
 
 async def test_threads_with_their_own_loops_share_one_engine(tiny: TinyDBEngine) -> None:
@@ -101,18 +107,16 @@ def test_one_engine_serves_successive_event_loops(store_dir: Path) -> None:
 async def test_many_concurrent_writes_share_fsyncs(
     tiny: TinyDBEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """200 concurrent inserts are made durable by far fewer than 200 fsyncs (group commit)."""
-    from formservice.store.tinydb import journal
-
+    """200 concurrent inserts are made durable by far fewer than 200 journal syncs (group commit)."""
     syncs = 0
-    real = journal._fsync
+    real = JournalFile.sync
 
-    def counting(fd: int) -> None:
+    def counting(self: JournalFile) -> None:
         nonlocal syncs
         syncs += 1
-        real(fd)
+        real(self)
 
-    monkeypatch.setattr(journal, "_fsync", counting)
+    monkeypatch.setattr(JournalFile, "sync", counting)
     await asyncio.gather(*(tiny.insert("accounts", account(n)) for n in range(200)))
     assert await tiny.count("accounts") == 200
     assert 1 <= syncs < 100

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from formservice.store import Store
-from formservice.store.contract import SCHEMA_VERSION, DuplicateKey, Engine, NotFound
+from formservice.store.contract import SCHEMA_VERSION, DuplicateKey, Engine, RecordMissing
 
 from .helpers import VersionConflict, account, bump, enrolment
 
@@ -103,8 +103,8 @@ async def test_update_keeps_the_id(engine: Engine) -> None:
 
 
 async def test_update_of_a_missing_document_raises_not_found(engine: Engine) -> None:
-    """update on an absent id raises NotFound."""
-    with pytest.raises(NotFound):
+    """update on an absent id raises RecordMissing."""
+    with pytest.raises(RecordMissing):
         await engine.update("accounts", "acc-404", lambda d: d)
 
 

@@ -51,7 +51,7 @@ def test_check_of_a_healthy_store_reports_counts(data_dir: Path, capsys: pytest.
 
 def test_check_without_a_store_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """check on a directory without a store exits 2 with an explanation."""
-    assert check(tmp_path) == 2
+    assert check(tmp_path / "store") == 2
     assert "rien à vérifier" in capsys.readouterr().err
 
 
@@ -60,7 +60,7 @@ async def test_check_reads_while_the_service_runs(data_dir: Path, capsys: pytest
     engine = TinyDBEngine(data_dir / "store")
     try:
         await engine.insert("accounts", account(9))
-        assert check(data_dir) == 0
+        assert check(data_dir / "store") == 0
     finally:
         await engine.close()
     out = capsys.readouterr().out
@@ -74,7 +74,7 @@ def test_check_notes_a_torn_tail_without_repairing_it(
     """A torn last line is a note, not a problem, and check leaves the file as it is."""
     path = append_to_journal(data_dir, '["p","accounts",{"id":')
     size = path.stat().st_size
-    assert check(data_dir) == 0
+    assert check(data_dir / "store") == 0
     assert "jamais confirmés" in capsys.readouterr().out
     assert path.stat().st_size == size
 
@@ -82,7 +82,7 @@ def test_check_notes_a_torn_tail_without_repairing_it(
 def test_check_finds_a_duplicate_written_by_hand(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Two accounts with one e-mail (a hand edit) make check exit 1; the engine refuses them too."""
     append_to_journal(data_dir, '["p","accounts",{"id":"intrus","email":"candidat1@exemple.fr"}]\n["c",1]\n')
-    assert check(data_dir) == 1
+    assert check(data_dir / "store") == 1
     err = capsys.readouterr().err
     assert "déjà pris" in err
     assert "refusera de démarrer" in err
@@ -96,7 +96,7 @@ def test_check_names_a_damaged_journal(data_dir: Path, capsys: pytest.CaptureFix
     lines = path.read_text().splitlines(keepends=True)
     lines[0] = "garbage\n"
     path.write_text("".join(lines))
-    assert check(data_dir) == 1
+    assert check(data_dir / "store") == 1
     err = capsys.readouterr().err
     assert "Store illisible" in err
     assert "ligne 1" in err
@@ -112,7 +112,7 @@ def test_compact_folds_the_journal_into_a_snapshot(
     assert (store / SNAPSHOT_NAME).exists()
     [gen] = journal_generations(store)
     assert journal_path(store, gen).stat().st_size == 0
-    assert check(data_dir) == 0
+    assert check(data_dir / "store") == 0
 
 
 async def test_compact_refuses_while_the_service_runs(
@@ -121,7 +121,7 @@ async def test_compact_refuses_while_the_service_runs(
     """compact on a locked store exits 1 with the lock's French message."""
     engine = TinyDBEngine(data_dir / "store")
     try:
-        assert compact(data_dir) == 1
+        assert compact(data_dir / "store") == 1
     finally:
         await engine.close()
     err = capsys.readouterr().err

@@ -5,15 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 from tinydb import Query, TinyDB
 
 from formservice.store.contract import StoreError, StoreLocked
-from formservice.store.tinydb import journal
 from formservice.store.tinydb.engine import TinyDBEngine
-from formservice.store.tinydb.journal import CorruptStore, journal_generations, journal_path, replay
+from formservice.store.tinydb.journal import (
+    CorruptStore,
+    JournalFile,
+    journal_generations,
+    journal_path,
+    replay,
+)
 from formservice.store.tinydb.snapshot import SNAPSHOT_NAME
 from formservice.store.tinydb.tables import StoreTable
 
@@ -29,6 +36,24 @@ async def reopen(engine: TinyDBEngine, **kwargs: int) -> TinyDBEngine:
 
 def last_journal(store_dir: Path) -> Path:
     return journal_path(store_dir, journal_generations(store_dir)[-1])
+
+
+def hold_syncs(monkeypatch: pytest.MonkeyPatch, release: threading.Event) -> None:
+    """Make each journal sync (the fsync that makes a group durable) wait for ``release``."""
+    real = JournalFile.sync
+
+    def slow(journal: JournalFile) -> None:
+        release.wait(5)
+        real(journal)
+
+    monkeypatch.setattr(JournalFile, "sync", slow)
+
+
+async def reads_do_not_wait(*reads: Callable[[], Awaitable[object]]) -> None:
+    """Each read returns at once: no key it reads is left marked as written-but-not-durable (a
+    stranded key would make its readers wait for a group that never comes)."""
+    for read in reads:
+        await asyncio.wait_for(read(), timeout=2)
 
 
 async def test_every_kind_of_write_survives_a_reopen(tiny: TinyDBEngine) -> None:
@@ -255,13 +280,7 @@ async def test_a_read_waits_until_the_write_it_would_see_is_durable(
 ) -> None:
     """While a write's fsync is in flight, a reader of that document waits instead of seeing it."""
     release = threading.Event()
-    real = journal._fsync
-
-    def slow(fd: int) -> None:
-        release.wait(5)
-        real(fd)
-
-    monkeypatch.setattr(journal, "_fsync", slow)
+    hold_syncs(monkeypatch, release)
     writer = asyncio.create_task(tiny.insert("accounts", account(1)))
     await asyncio.sleep(0.02)
     reader = asyncio.create_task(tiny.find_one("accounts", "email", "candidat1@exemple.fr"))
@@ -280,13 +299,7 @@ async def test_writes_do_not_block_the_event_loop(
 ) -> None:
     """A slow fsync delays only the writer: other coroutines keep running meanwhile."""
     release = threading.Event()
-    real = journal._fsync
-
-    def slow(fd: int) -> None:
-        release.wait(5)
-        real(fd)
-
-    monkeypatch.setattr(journal, "_fsync", slow)
+    hold_syncs(monkeypatch, release)
     writer = asyncio.create_task(tiny.insert("accounts", account(1)))
     ticks = 0
     for _ in range(10):
@@ -316,13 +329,7 @@ async def test_a_cancelled_writer_leaves_the_engine_consistent(
 ) -> None:
     """Cancelling a task awaiting its fsync neither retracts the change nor jams the engine."""
     release = threading.Event()
-    real = journal._fsync
-
-    def slow(fd: int) -> None:
-        release.wait(5)
-        real(fd)
-
-    monkeypatch.setattr(journal, "_fsync", slow)
+    hold_syncs(monkeypatch, release)
     task = asyncio.create_task(tiny.insert("accounts", account(1)))
     await asyncio.sleep(0.02)
     task.cancel()
@@ -347,8 +354,11 @@ async def test_the_writer_wakes_for_every_write_whatever_the_timing(tiny: TinyDB
         await asyncio.wait_for(tiny.insert("accounts", account(n)), timeout=10)
         await asyncio.sleep(delays[n % len(delays)])
     assert await tiny.count("accounts") == 140
-    assert tiny._writer.pending == {}
-    assert not tiny._writer._queue
+    await reads_do_not_wait(
+        *(partial(tiny.get, "accounts", f"acc-{n}") for n in range(140)),
+        *(partial(tiny.find_one, "accounts", "email", f"candidat{n}@exemple.fr") for n in range(140)),
+        partial(tiny.find, "accounts", "status", "pending"),
+    )
 
 
 async def test_threads_racing_the_writers_sleep_lose_no_wake_up(tiny: TinyDBEngine) -> None:
@@ -367,7 +377,10 @@ async def test_threads_racing_the_writers_sleep_lose_no_wake_up(tiny: TinyDBEngi
     await asyncio.to_thread(lambda: [t.start() for t in threads] and [t.join(30) for t in threads])
     assert not any(t.is_alive() for t in threads)
     assert await tiny.count("sessions") == 180
-    assert tiny._writer.pending == {}
+    await reads_do_not_wait(
+        *(partial(tiny.get, "sessions", f"s-{k}-{n}") for k in range(3) for n in range(60)),
+        partial(tiny.find, "sessions", "account_id", "a"),
+    )
 
 
 async def test_a_read_right_after_a_write_sees_it(tiny: TinyDBEngine) -> None:
@@ -382,12 +395,16 @@ async def test_a_read_right_after_a_write_sees_it(tiny: TinyDBEngine) -> None:
 
 
 async def test_closing_an_idle_engine_wakes_and_stops_the_writer(store_dir: Path) -> None:
-    """close() wakes the sleeping writer thread, which drains nothing and stops."""
+    """close() wakes the sleeping writer thread, which drains nothing and stops: no thread the
+    engine started outlives it."""
+    before = set(threading.enumerate())
     engine = TinyDBEngine(store_dir)
     await engine.insert("accounts", account(1))
     await asyncio.sleep(0.01)  # the writer is asleep by now
+    started = set(threading.enumerate()) - before
+    assert started, "the engine started no thread: nothing to stop"
     await asyncio.wait_for(engine.close(), timeout=10)
-    assert not engine._writer._thread.is_alive()
+    assert [t.name for t in started if t.is_alive()] == []
 
 
 async def test_compaction_queued_while_the_writer_sleeps_is_carried_out(tiny: TinyDBEngine) -> None:

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import jinja2
@@ -123,61 +123,91 @@ def _build_stamp() -> datetime:
     return datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC).replace(microsecond=0)
 
 
+def _activation_reminder(notice: Notice) -> str:
+    """The rule a candidate forgets: activate the account in time, or lose it."""
+    hours = notice.registration.activation_hours
+    return (
+        f"Après la création de votre compte, cliquez dans les {hours} heures sur le lien "
+        "« Activer mon compte » reçu par courriel, sinon votre compte sera supprimé."
+    )
+
+
+class _CalendarDate(NamedTuple):
+    key: str  # also the start of the event's UID
+    when: datetime
+    summary: str
+    description: str
+
+
+def _calendar_dates(notice: Notice) -> list[_CalendarDate]:
+    """The dates to remember; the documents' deadline only when it is not the closing itself."""
+    session_name = notice.session.name
+    activation = _activation_reminder(notice)
+    deadline = datetime_fr(notice.registration.documents_deadline)
+    dates = [
+        _CalendarDate(
+            "ouverture",
+            notice.opens_at,
+            f"Ouverture des inscriptions — {session_name}",
+            f"Inscriptions uniquement par internet, jusqu'au {datetime_fr(notice.registration.closes)}. "
+            + activation,
+        ),
+        _CalendarDate(
+            "cloture",
+            notice.closes_at,
+            f"Clôture des inscriptions — {session_name}",
+            "ATTENTION : aucune inscription ne sera reçue après cette date. "
+            f"Pièces justificatives à déposer avant le {deadline}. " + activation,
+        ),
+    ]
+    if notice.documents_deadline_at != notice.closes_at:
+        dates.append(
+            _CalendarDate(
+                "pieces",
+                notice.documents_deadline_at,
+                f"Date limite des pièces justificatives — {session_name}",
+                "Déposez vos pièces dans « Mes justificatifs » puis cliquez sur "
+                "« J'ai fourni toutes mes pièces ».",
+            )
+        )
+    return dates
+
+
+def _two_days_before(summary: str) -> Alarm:
+    """A reminder shown two days before the event."""
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", summary)
+    alarm.add("trigger", timedelta(days=-2))
+    return alarm
+
+
+def _calendar_event(date: _CalendarDate, uid_host: str, stamp: datetime) -> Event:
+    """One VEVENT, with a reminder two days before the closing. Its UID is made of the date's
+    key and time and the académie's host, so every build of the same notice gives the same UID."""
+    event = Event()
+    event.add("uid", f"{date.key}-{date.when:%Y%m%dT%H%M}@{uid_host}")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", date.when)
+    event.add("summary", date.summary)
+    event.add("description", date.description)
+    if date.key == "cloture":
+        event.add_component(_two_days_before(date.summary))
+    return event
+
+
 def calendar_ics(notice: Notice) -> bytes:
-    """Opening and closing as events in the notice's time zone (TZID), with the rules to remember."""
+    """Opening, closing and the documents' deadline as events in the notice's time zone (TZID),
+    with the rules to remember."""
     uid_host = host(notice.academie.website) or "formservice"
     cal = Calendar()
     cal.add("prodid", "-//formservice//note aux candidats//FR")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", f"{notice.session.name} — inscriptions")
-    hours = notice.registration.activation_hours
-    activation = (
-        f"Après la création de votre compte, cliquez dans les {hours} heures sur le lien "
-        "« Activer mon compte » reçu par courriel, sinon votre compte sera supprimé."
-    )
-    deadline = datetime_fr(notice.registration.documents_deadline)
-    events = [
-        (
-            "ouverture",
-            notice.opens_at,
-            f"Ouverture des inscriptions — {notice.session.name}",
-            f"Inscriptions uniquement par internet, jusqu'au {datetime_fr(notice.registration.closes)}. "
-            + activation,
-        ),
-        (
-            "cloture",
-            notice.closes_at,
-            f"Clôture des inscriptions — {notice.session.name}",
-            "ATTENTION : aucune inscription ne sera reçue après cette date. "
-            f"Pièces justificatives à déposer avant le {deadline}. " + activation,
-        ),
-    ]
-    if notice.documents_deadline_at != notice.closes_at:
-        events.append(
-            (
-                "pieces",
-                notice.documents_deadline_at,
-                f"Date limite des pièces justificatives — {notice.session.name}",
-                "Déposez vos pièces dans « Mes justificatifs » puis cliquez sur "
-                "« J'ai fourni toutes mes pièces ».",
-            )
-        )
     stamp = _build_stamp()
-    for key, when, summary, description in events:
-        event = Event()
-        event.add("uid", f"{key}-{when:%Y%m%dT%H%M}@{uid_host}")
-        event.add("dtstamp", stamp)
-        event.add("dtstart", when)
-        event.add("summary", summary)
-        event.add("description", description)
-        if key == "cloture":
-            alarm = Alarm()
-            alarm.add("action", "DISPLAY")
-            alarm.add("description", summary)
-            alarm.add("trigger", timedelta(days=-2))
-            event.add_component(alarm)
-        cal.add_component(event)
+    for date in _calendar_dates(notice):
+        cal.add_component(_calendar_event(date, uid_host, stamp))
     year = timedelta(days=366)
     cal.add_missing_timezones(
         first_date=(notice.opens_at - year).date(), last_date=(notice.closes_at + year).date()

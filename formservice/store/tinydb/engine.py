@@ -49,7 +49,7 @@ from formservice.store.contract import (
     DuplicateKey,
     Engine,
     Mutator,
-    NotFound,
+    RecordMissing,
     StoreError,
     StoreReport,
     StoreUnavailable,
@@ -225,7 +225,7 @@ class TinyDBEngine(Engine):
             self._writer.check_writable()
             old_body = mem.rows.get(id)
             if old_body is None:
-                raise NotFound(f"{table}/{id}")
+                raise RecordMissing(f"{table}/{id}")
             current: Doc = json.loads(old_body)
             old = mem.indexed_part(current)  # taken before fn may modify `current`
             result = fn(current)

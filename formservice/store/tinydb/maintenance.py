@@ -27,16 +27,12 @@ from formservice.store.tinydb.lockfile import holder_pid, is_locked
 from formservice.store.tinydb.tables import MemTable
 
 
-def store_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / "store"
-
-
 def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def check(data_dir: Path) -> int:
-    directory = store_dir(data_dir)
+def check(directory: Path) -> int:
+    """``formservice store check``: ``directory`` is the store's (``Settings.store_dir``)."""
     if not directory.is_dir():
         _err(f"Aucun store dans {directory} : rien à vérifier (le service le crée au premier démarrage).")
         return 2
@@ -96,10 +92,9 @@ def check(data_dir: Path) -> int:
     return 0
 
 
-def compact(data_dir: Path) -> int:
+def compact(directory: Path) -> int:
     from formservice.store.tinydb.engine import TinyDBEngine
 
-    directory = store_dir(data_dir)
     if not directory.is_dir():
         _err(f"Aucun store dans {directory} : rien à compacter.")
         return 2

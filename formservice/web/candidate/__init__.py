@@ -1,10 +1,13 @@
-"""Thin request handlers, one module per area: accounts (/compte/...), space (/espace), dev.
+"""The candidate's pages, one module per area: accounts (/compte/...), space (/espace),
+enrolment (« M'inscrire », « Mes documents », address change), uploads (« Mes justificatifs »),
+dev (the development outbox).
 
-To add an area (e.g. enrolment): write ``views/enrolment.py`` with ``async def view(request)``
-functions, then add its ``Route``s to ``routes()`` in app.py. Inside a view::
+Thin handlers: parse the form, call the use case (``services(request).accounts`` or
+``.enrolment``), render or redirect; every refusal (an ``errors.AppError``) is shown on the page
+the candidate was on, with what they typed kept. Routes are declared in ``web/routes.py``::
 
-    account = await require_account(request)             # formservice.web.sessions
-    svc = services(request)                              # formservice.web.services
-    values = await form_values(request)                  # formservice.web.forms (CSRF already checked)
-    return await render(request, "enrolment/form.html", {...}, status=400)   # formservice.web.rendering
+    account = await require_account(request)             # web.auth
+    svc = services(request)                              # web.services
+    values = await form_values(request)                  # web.forms (CSRF already checked)
+    return await render(request, "candidate/enrolment/enrol.html", {...}, status=400)
 """

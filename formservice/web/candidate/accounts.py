@@ -15,11 +15,10 @@ from starlette.responses import RedirectResponse, Response
 from formservice.accounts.passwords import is_common
 from formservice.accounts.rules import EmailInvalid, normalize_email, password_problem
 from formservice.accounts.service import Activation, Reset
-from formservice.enrolment.deadlines import Window, registration_window
-from formservice.web import sessions
+from formservice.enrolment.deadlines import Phase, registration_window
+from formservice.web import auth as sessions
 from formservice.web.forms import client_ip, form_values, safe_next
 from formservice.web.rendering import render, url_path
-from formservice.web.security import checked_form
 from formservice.web.services import services
 
 NO_REFERRER = {"Referrer-Policy": "no-referrer"}
@@ -28,12 +27,6 @@ INFO = {
     "mot-de-passe": "Votre mot de passe a été modifié. Vous pouvez vous connecter avec le nouveau.",
     "session": "Votre session a expiré : connectez-vous à nouveau.",
 }
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """The submitted fields: as the CSRF middleware already parsed them, else from the body."""
-    fields = checked_form(request)
-    return fields if fields is not None else await form_values(request)
 
 
 def _email_error(values: dict[str, str], field: str, errors: dict[str, str]) -> str | None:
@@ -59,11 +52,11 @@ def _new_password_errors(values: dict[str, str], email: str | None, errors: dict
 
 async def signup(request: Request) -> Response:
     svc = services(request)
-    if registration_window(svc.notice(), svc.clock.now()) is not Window.OPEN:
-        return await render(request, "accounts/signup_closed.html")
+    if registration_window(svc.notice(), svc.clock.now()) is not Phase.OPEN:
+        return await render(request, "candidate/accounts/signup_closed.html")
     if request.method != "POST":
-        return await render(request, "accounts/signup.html", {"values": {}, "errors": {}})
-    values = await _form(request)
+        return await render(request, "candidate/accounts/signup.html", {"values": {}, "errors": {}})
+    values = await form_values(request)
     errors: dict[str, str] = {}
     email = _email_error(values, "email", errors)
     confirm = values.get("email_confirm", "")
@@ -78,9 +71,11 @@ async def signup(request: Request) -> Response:
         errors["accept"] = "Cochez cette case pour créer votre compte."
     if errors or email is None:
         kept = {k: values.get(k, "") for k in ("email", "email_confirm", "accept")}
-        return await render(request, "accounts/signup.html", {"values": kept, "errors": errors}, status=400)
+        return await render(
+            request, "candidate/accounts/signup.html", {"values": kept, "errors": errors}, status=400
+        )
     await svc.accounts.signup(email, password, client_ip(request))
-    return await render(request, "accounts/signup_sent.html", {"email": email})
+    return await render(request, "candidate/accounts/signup_sent.html", {"email": email})
 
 
 # -- activation -----------------------------------------------------------------------------------
@@ -104,7 +99,7 @@ async def activate(request: Request) -> Response:
         outcome = await svc.accounts.activate(token, client_ip(request))
     return await render(
         request,
-        "accounts/activate.html",
+        "candidate/accounts/activate.html",
         {"outcome": outcome.value, "token": token},
         status=ACTIVATION_STATUS[outcome],
         headers=NO_REFERRER,
@@ -118,7 +113,7 @@ async def _email_form(
     same answer whether or not the address has an account."""
     if request.method != "POST":
         return await render(request, template, {"values": {}, "errors": {}})
-    values = await _form(request)
+    values = await form_values(request)
     errors: dict[str, str] = {}
     email = _email_error(values, "email", errors)
     if email is None:
@@ -132,7 +127,10 @@ async def _email_form(
 async def resend_activation(request: Request) -> Response:
     accounts = services(request).accounts
     return await _email_form(
-        request, "accounts/resend.html", "accounts/resend_sent.html", accounts.resend_activation
+        request,
+        "candidate/accounts/resend.html",
+        "candidate/accounts/resend_sent.html",
+        accounts.resend_activation,
     )
 
 
@@ -147,10 +145,10 @@ async def login(request: Request) -> Response:
         info = INFO.get(request.query_params.get("info", ""))
         return await render(
             request,
-            "accounts/login.html",
+            "candidate/accounts/login.html",
             {"values": {}, "errors": {}, "info": info, "next": next_path, "pending": False},
         )
-    values = await _form(request)
+    values = await form_values(request)
     errors: dict[str, str] = {}
     context: dict[str, Any] = {
         "values": {"email": values.get("email", "")},
@@ -159,15 +157,15 @@ async def login(request: Request) -> Response:
     }
     email = _email_error(values, "email", errors)
     if email is None:
-        return await render(request, "accounts/login.html", context, status=400)
+        return await render(request, "candidate/accounts/login.html", context, status=400)
     result = await services(request).accounts.authenticate(
         email, values.get("password", ""), client_ip(request)
     )
     if result.status == "bad":
         errors["form"] = "Adresse électronique ou mot de passe incorrect."
-        return await render(request, "accounts/login.html", context, status=400)
+        return await render(request, "candidate/accounts/login.html", context, status=400)
     if result.status == "pending":
-        return await render(request, "accounts/login.html", context | {"pending": True}, status=403)
+        return await render(request, "candidate/accounts/login.html", context | {"pending": True}, status=403)
     assert result.account is not None
     await sessions.login(request, result.account["id"])
     return RedirectResponse(next_path, status_code=303)
@@ -186,7 +184,10 @@ async def logout(request: Request) -> Response:
 async def forgot_password(request: Request) -> Response:
     accounts = services(request).accounts
     return await _email_form(
-        request, "accounts/forgot.html", "accounts/forgot_sent.html", accounts.request_reset
+        request,
+        "candidate/accounts/forgot.html",
+        "candidate/accounts/forgot_sent.html",
+        accounts.request_reset,
     )
 
 
@@ -200,14 +201,14 @@ async def reset_password(request: Request) -> Response:
     errors: dict[str, str] = {}
     if outcome is Reset.READY and request.method == "POST":
         assert account is not None
-        values = await _form(request)
+        values = await form_values(request)
         password = _new_password_errors(values, account["email"], errors)
         if not errors:
             outcome = await svc.accounts.reset_password(token, password, client_ip(request))
     status = 400 if errors else RESET_STATUS[outcome]
     return await render(
         request,
-        "accounts/reset.html",
+        "candidate/accounts/reset.html",
         {"outcome": outcome.value, "token": token, "errors": errors},
         status=status,
         headers=NO_REFERRER,
@@ -217,8 +218,8 @@ async def reset_password(request: Request) -> Response:
 async def change_password(request: Request) -> Response:
     account = await sessions.require_account(request)
     if request.method != "POST":
-        return await render(request, "accounts/change_password.html", {"errors": {}})
-    values = await _form(request)
+        return await render(request, "candidate/accounts/change_password.html", {"errors": {}})
+    values = await form_values(request)
     errors: dict[str, str] = {}
     password = _new_password_errors(values, account["email"], errors)
     if not values.get("current_password"):
@@ -235,8 +236,8 @@ async def change_password(request: Request) -> Response:
                 f"{url_path(request.app.router, 'space')}?info=mot-de-passe", status_code=303
             )
         errors["current_password"] = "Ce n'est pas votre mot de passe actuel."
-    return await render(request, "accounts/change_password.html", {"errors": errors}, status=400)
+    return await render(request, "candidate/accounts/change_password.html", {"errors": errors}, status=400)
 
 
 async def privacy(request: Request) -> Response:
-    return await render(request, "accounts/privacy.html")
+    return await render(request, "candidate/accounts/privacy.html")

@@ -30,5 +30,5 @@ async def outbox(request: Request) -> Response:
     mailer = services(request).mailer
     mails = [_summary(p.read_bytes()) for p in mailer.list()[:50]] if isinstance(mailer, OutboxMailer) else []
     return await render(
-        request, "dev/outbox.html", {"mails": mails}, headers={"Referrer-Policy": "no-referrer"}
+        request, "candidate/dev/outbox.html", {"mails": mails}, headers={"Referrer-Policy": "no-referrer"}
     )

@@ -1,39 +1,38 @@
-"""The candidate's space: « M'inscrire », « Mes documents », « Mes justificatifs ».
+"""« M'inscrire », « Mes documents » and « Signaler un changement d'adresse ».
 
-Thin handlers: parse, call EnrolmentService (which runs the rules of enrolment.py inside the
-store's atomic update), render or redirect. Every refusal is a French sentence on the page the
-candidate was on, with what they typed kept.
+Thin handlers: parse, call EnrolmentService (which runs the rules inside the store's atomic
+update), render or redirect. Every refusal is a French sentence on the page the candidate was
+on, with what they typed kept.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import date
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from formservice.accounts.records import Account
 from formservice.enrolment import rules
 from formservice.enrolment.deadlines import (
     DeadlineError,
-    Window,
+    Phase,
     documents_window,
     ensure_registration_open,
     registration_window,
 )
-from formservice.enrolment.service import EnrolmentService
-from formservice.errors import NotFound
+from formservice.enrolment.records import Enrolment
+from formservice.errors import AppError, NotFound
 from formservice.notice import Notice
-from formservice.uploads.inspect import UploadLimits, UploadRejected, inspect_and_normalise
-from formservice.uploads.stream import receive_upload
+from formservice.web.auth import require_account
 from formservice.web.forms import client_ip, form_values
 from formservice.web.pdf import html_to_pdf
 from formservice.web.rendering import page_context, render
-from formservice.web.security import streams_csrf, verify_csrf
-from formservice.web.sessions import require_account
+from formservice.web.services import services
 
 INFO = {
     "enregistree": "Votre inscription est enregistrée. Un courriel de confirmation vous a été envoyé.",
@@ -53,64 +52,66 @@ PRINTABLE = {
     "liste-pieces": "Liste des pièces justificatives",
     "accuse": "Accusé de réception des pièces justificatives",
 }
-REFUSALS = (rules.EnrolmentError, DeadlineError)
 
 
-def service(request: Request) -> EnrolmentService:
-    svc = request.app.state.services
-    found = svc.extras.get("enrolment")
-    if found is None:
+@dataclass
+class Space:
+    """What every page of the space starts from: read once per request."""
 
-        async def send(to: str, subject: str, template: str, context: dict[str, Any]) -> None:
-            notice: Notice = context["notice"]
-            extra = {
-                "space_link": svc.link("my_documents"),
-                "document_names": {d.id: d.name for d in notice.documents},
-            }
-            await svc.mail.send_template(to, subject, template, {**extra, **context})
-
-        found = EnrolmentService(svc.store, svc.settings.data_dir / "uploads", send)
-        svc.extras["enrolment"] = found
-    return found
+    account: Account
+    notice: Notice
+    now: datetime
+    enrolment: Enrolment | None
+    context: dict[str, Any]
 
 
-async def space_context(request: Request) -> tuple[dict[str, Any], Notice, Any, dict[str, Any]]:
-    """The account, the notice, now, the current enrolment and what every page shows."""
+async def space_of(request: Request) -> Space:
+    """The account, the notice, now, the current enrolment (one read) and what every page shows."""
     account = await require_account(request)
-    svc = request.app.state.services
+    svc = services(request)
     notice = svc.notice()
     now = svc.clock.now()
-    enrolment = await service(request).current(account["id"], notice)
-    data = (enrolment or {}).get("data", {})
+    enrolment = await svc.enrolment.current(account["id"], notice)
+    data = enrolment["data"] if enrolment else {}
     context = {
         "enrolment": enrolment,
         "pole": rules.pole_of(notice, data),
         "labels": rules.LABELS,
         "statuses": rules.STATUSES,
         "required": rules.required_documents(notice, data) if data else [],
-        "writable": registration_window(notice, now) is Window.OPEN,
-        "documents_writable": documents_window(notice, now) is Window.OPEN,
+        "writable": registration_window(notice, now) is Phase.OPEN,
+        "documents_writable": documents_window(notice, now) is Phase.OPEN,
         "info": INFO.get(request.query_params.get("info", "")),
         "problem": None,
     }
-    return account, notice, now, context
+    return Space(account, notice, now, enrolment, context)
 
 
-def _audit(request: Request, event: str, account: dict[str, Any], **fields: Any) -> None:
+def audit(request: Request, event: str, account: Mapping[str, Any], **fields: Any) -> None:
     """Enrolment events in the audit log (pseudonymous, no personal data): who did what, when."""
-    request.app.state.services.audit.event(event, account_id=account["id"], ip=client_ip(request), **fields)
+    services(request).audit.event(event, account_id=account["id"], ip=client_ip(request), **fields)
 
 
-def _redirect(request: Request, name: str, info: str, anchor: str = "") -> RedirectResponse:
+def redirect(request: Request, name: str, info: str, anchor: str = "") -> RedirectResponse:
     return RedirectResponse(f"{request.app.url_path_for(name)}?info={info}{anchor}", status_code=303)
 
 
 # -- « M'inscrire » ------------------------------------------------------------------------------
 
 
+def _conflict_message(exc: rules.VersionConflict, typed: Mapping[str, Any], notice: Notice) -> str:
+    """Nothing is overwritten and nothing typed is lost: say which fields differ from the stored version."""
+    stored = (exc.current or {}).get("data", {})
+    differing = [label for label, _, _ in rules.changes(stored, typed, notice)]
+    if not differing:
+        return exc.message
+    return exc.message + " Champs différents de la version enregistrée : " + ", ".join(differing) + "."
+
+
 async def enrol(request: Request) -> Response:
-    account, notice, now, context = await space_context(request)
-    enrolment = context["enrolment"]
+    space = await space_of(request)
+    account, notice, now, context = space.account, space.notice, space.now, space.context
+    enrolment = space.enrolment
     errors: dict[str, str] = {}
     status = 200
     prefilled = False
@@ -118,7 +119,7 @@ async def enrol(request: Request) -> Response:
         form: Mapping[str, Any] = enrolment["data"]
         version = enrolment["version"]
     else:
-        previous = await service(request).previous(account["id"], notice)
+        previous = await services(request).enrolment.previous(account["id"], notice)
         form = rules.starting_point(previous)
         prefilled = bool(form)
         version = 0
@@ -128,35 +129,27 @@ async def enrol(request: Request) -> Response:
         result = rules.read_form(raw, notice)
         form, errors = result.data, dict(result.errors)
         try:
-            expected = int(raw.get("version", "0"))
+            version = int(raw.get("version", "0"))
         except ValueError:
-            expected = -1
-        version = expected
+            version = -1
         if result.ok:
             try:
-                outcome = await service(request).save(account, result.data, expected, notice, now)
-            except rules.VersionConflict as exc:
-                # Nothing is overwritten and nothing typed is lost: the form keeps the candidate's
-                # input, now based on the latest version, and says which fields differ from it.
-                fresh = await service(request).current(account["id"], notice) or {}
-                differing = [
-                    label for label, _, _ in rules.changes(fresh.get("data", {}), result.data, notice)
-                ]
-                context["problem"] = exc.message + (
-                    " Champs différents de la version enregistrée : " + ", ".join(differing) + "."
-                    if differing
-                    else ""
+                outcome = await services(request).enrolment.save(
+                    account, enrolment, result.data, version, notice, now
                 )
-                context["enrolment"] = fresh or None
-                version = fresh.get("version", 0)
+            except rules.VersionConflict as exc:
+                # The form keeps the candidate's input, now based on the latest version.
+                context["problem"] = _conflict_message(exc, result.data, notice)
+                context["enrolment"] = exc.current
+                version = (exc.current or {}).get("version", 0)
                 status = 409
-            except REFUSALS as exc:
+            except AppError as exc:
                 context["problem"] = exc.message
                 status = exc.status
             else:
-                _audit(request, "enrolment.saved", account, version=outcome.enrolment["version"])
+                audit(request, "enrolment.saved", account, version=outcome.enrolment["version"])
                 info = "enregistree" if outcome.first else ("modifiee" if outcome.changes else "inchangee")
-                return _redirect(request, "enrol", info)
+                return redirect(request, "enrol", info)
         else:
             status = 400
     context.update(
@@ -175,10 +168,10 @@ async def enrol(request: Request) -> Response:
                 "Pour un changement, contactez le pôle qui gère votre examen."
             ),
         )
-    return await render(request, "enrolment/enrol.html", context, status=status)
+    return await render(request, "candidate/enrolment/enrol.html", context, status=status)
 
 
-def _window_message(notice: Notice, now: Any, pole: Any) -> str:
+def _window_message(notice: Notice, now: datetime, pole: Any) -> str:
     try:
         ensure_registration_open(notice, now, pole)
     except DeadlineError as exc:
@@ -190,13 +183,13 @@ def _window_message(notice: Notice, now: Any, pole: Any) -> str:
 
 
 async def my_documents(request: Request) -> Response:
-    _account, _notice, _now, context = await space_context(request)
-    return await render(request, "enrolment/documents.html", context)
+    space = await space_of(request)
+    return await render(request, "candidate/enrolment/documents.html", space.context)
 
 
 async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple[str, str]:
-    account, notice, now, context = await space_context(request)
-    enrolment = context["enrolment"]
+    space = await space_of(request)
+    enrolment, notice = space.enrolment, space.notice
     if kind not in PRINTABLE or not enrolment or not enrolment.get("version"):
         raise NotFound()
     if kind == "accuse" and enrolment.get("status") != rules.STATUS_COMPLETE:
@@ -210,7 +203,7 @@ async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple
     exam, speciality = found
     rows = [(rules.LABELS[name], rules.display_value(name, data.get(name), notice)) for name in rules.LABELS]
     values = await page_context(request)
-    values.update(context)
+    values.update(space.context)
     values.update(
         kind=kind,
         title=PRINTABLE[kind],
@@ -219,12 +212,12 @@ async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple
         exam=exam,
         speciality=speciality,
         birth_date=date.fromisoformat(data["birth_date"]),
-        generated_at=now,
-        account=account,
+        generated_at=space.now,
+        account=space.account,
         is_pdf=is_pdf,
         document_names={d.id: d.name for d in notice.documents},
     )
-    html = request.app.state.services.env.get_template("documents/printable.html").render(values)
+    html = services(request).env.get_template("candidate/documents/printable.html").render(values)
     return html, f"{kind}-{enrolment['id']}-v{enrolment['version']}.pdf"
 
 
@@ -235,7 +228,7 @@ async def printable(request: Request) -> Response:
 
 async def printable_pdf(request: Request) -> Response:
     html, name = await _printable_html(request, request.path_params["kind"], is_pdf=True)
-    pdf = await service(request).run_cpu_bound(functools.partial(html_to_pdf, html))
+    pdf = await services(request).enrolment.run_cpu_bound(functools.partial(html_to_pdf, html))
     return Response(
         pdf,
         media_type="application/pdf",
@@ -243,145 +236,12 @@ async def printable_pdf(request: Request) -> Response:
     )
 
 
-# -- « Mes justificatifs » -----------------------------------------------------------------------
-
-
-async def _uploads_page(
-    request: Request,
-    context: dict[str, Any],
-    notice: Notice,
-    *,
-    status: int = 200,
-    errors: dict[str, str] | None = None,
-) -> Response:
-    enrolment = context["enrolment"]
-    context.update(
-        missing=rules.missing_documents(notice, enrolment) if enrolment and enrolment.get("version") else [],
-        upload_errors=errors or {},
-    )
-    return await render(request, "enrolment/uploads.html", context, status=status)
-
-
-async def my_uploads(request: Request) -> Response:
-    _account, notice, _now, context = await space_context(request)
-    return await _uploads_page(request, context, notice)
-
-
-def _limits(notice: Notice) -> UploadLimits:
-    return UploadLimits(max_file_bytes=notice.uploads.max_file_mb * 1024 * 1024)
-
-
-@streams_csrf
-async def upload_add(request: Request) -> Response:
-    """« Ajouter »: the body is streamed to a temporary file under the data directory, refused
-    (413) as soon as it passes the limit; the CSRF token and the rules are checked before the
-    first byte of the file is written; the content is then inspected and re-encoded."""
-    account, notice, now, context = await space_context(request)
-    document_id = request.path_params["document_id"]
-    svc = service(request)
-    enrolment = context["enrolment"]
-    tmp_dir = request.app.state.services.settings.data_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-
-    def before_file(fields: Mapping[str, str]) -> None:
-        verify_csrf(request, fields.get("csrf_token"))
-        if enrolment is None:
-            raise rules.EnrolmentError("Enregistrez d'abord votre inscription dans « M'inscrire ».")
-        rules.check_can_add(enrolment, document_id, 0, notice, now)
-
-    limits = _limits(notice)
-    try:
-        received = await receive_upload(request, tmp_dir, limits.max_file_bytes, before_file=before_file)
-        with received:
-            dest = svc.files_dir / account["id"]
-            dest.mkdir(parents=True, exist_ok=True)
-            stored = await svc.run_cpu_bound(
-                functools.partial(
-                    inspect_and_normalise,
-                    received.path,
-                    received.filename,
-                    dest,
-                    limits,
-                    move=True,
-                    sha256=received.sha256,
-                )
-            )
-        await svc.add_file(
-            account,
-            document_id,
-            {
-                "stored_name": stored.stored_name,
-                "display_name": stored.display_name,
-                "size": stored.size,
-                "sha256": stored.sha256,
-                "media_type": stored.media_type,
-            },
-            notice,
-            request.app.state.services.clock.now(),
-        )
-    except UploadRejected as exc:
-        _audit(request, "enrolment.upload_refused", account, document=document_id, reason=exc.reason)
-        context["enrolment"] = await svc.current(account["id"], notice)
-        return await _uploads_page(
-            request, context, notice, status=exc.status, errors={document_id: exc.message}
-        )
-    except REFUSALS as exc:
-        context["enrolment"] = await svc.current(account["id"], notice)
-        return await _uploads_page(
-            request, context, notice, status=exc.status, errors={document_id: exc.message}
-        )
-    _audit(request, "enrolment.file_added", account, document=document_id, size=stored.size)
-    return _redirect(request, "my_uploads", "ajoute", f"#piece-{document_id}")
-
-
-async def upload_remove(request: Request) -> Response:
-    account, notice, now, context = await space_context(request)
-    try:
-        await service(request).remove_file(account, request.path_params["file_id"], notice, now)
-    except REFUSALS as exc:
-        context["problem"] = exc.message
-        return await _uploads_page(request, context, notice, status=exc.status)
-    _audit(request, "enrolment.file_removed", account)
-    return _redirect(request, "my_uploads", "supprime")
-
-
-async def upload_file(request: Request) -> Response:
-    """A candidate's own file, as an attachment; anybody else's is 404, whatever the id."""
-    account = await require_account(request)
-    found = await service(request).find_file(account["id"], request.path_params["file_id"])
-    if found is None:
-        raise NotFound()
-    meta, path = found
-    if not Path(path).is_file():
-        raise NotFound("Ce fichier n'est plus disponible : déposez-le de nouveau ou contactez votre pôle.")
-    return FileResponse(
-        path,
-        media_type=meta["media_type"],
-        filename=meta["display_name"],
-        content_disposition_type="attachment",
-        headers={
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-            "Cache-Control": "private, no-store",
-        },
-    )
-
-
-async def uploads_complete(request: Request) -> Response:
-    account, notice, now, context = await space_context(request)
-    try:
-        await service(request).complete(account, notice, now)
-    except REFUSALS as exc:
-        context["problem"] = exc.message
-        return await _uploads_page(request, context, notice, status=exc.status)
-    _audit(request, "enrolment.completed", account)
-    return _redirect(request, "my_uploads", "complet")
-
-
 # -- « Signaler un changement d'adresse » -------------------------------------------------------
 
 
 async def address_change(request: Request) -> Response:
-    account, notice, now, context = await space_context(request)
+    space = await space_of(request)
+    context = space.context
     errors: dict[str, str] = {}
     form: Mapping[str, Any] = {}
     status = 200
@@ -390,14 +250,16 @@ async def address_change(request: Request) -> Response:
         form, errors = result.data, result.errors
         if result.ok:
             try:
-                await service(request).request_address_change(account, result.data, notice, now)
-            except REFUSALS as exc:
+                await services(request).enrolment.request_address_change(
+                    space.account, space.enrolment, result.data, space.notice, space.now
+                )
+            except AppError as exc:
                 context["problem"] = exc.message
                 status = exc.status
             else:
-                _audit(request, "enrolment.address_change", account)
-                return _redirect(request, "address_change", "adresse")
+                audit(request, "enrolment.address_change", space.account)
+                return redirect(request, "address_change", "adresse")
         else:
             status = 400
     context.update(form=form, errors=errors)
-    return await render(request, "enrolment/address.html", context, status=status)
+    return await render(request, "candidate/enrolment/address.html", context, status=status)

@@ -1,0 +1,91 @@
+"""The composition root: every service of the app, built once, with its dependencies.
+
+``build_services(settings)`` is the one place that chooses implementations (the mailer, the
+engine, the clock) and wires the use cases; ``create_app`` and the commands (``formservice
+purge``) call it. Nothing else constructs a service. ``Services.close()`` releases them.
+"""
+
+from __future__ import annotations
+
+from formservice.accounts.passwords import Hasher
+from formservice.accounts.service import AccountService
+from formservice.accounts.tokens import Tokens
+from formservice.audit import AuditLog
+from formservice.clock import Clock, SystemClock
+from formservice.enrolment.service import EnrolmentService
+from formservice.mail import Mailer, MailQueue, OutboxMailer, SmtpMailer
+from formservice.notice.source import NoticeSource
+from formservice.ratelimit import Limits
+from formservice.settings import Settings
+from formservice.store import Engine, Store
+from formservice.web.links import Links
+from formservice.web.rendering import make_env
+from formservice.web.routes import routes
+from formservice.web.services import Services
+
+
+def default_mailer(settings: Settings) -> Mailer:
+    if settings.smtp is not None:
+        return SmtpMailer(*settings.smtp, sender=settings.mail_from)
+    return OutboxMailer(settings.outbox_dir, settings.mail_from, echo=settings.echo_outbox)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+) -> Services:
+    """Everything the app and the commands need. Raises NoticeError if notice.yml is invalid.
+
+    ``engine``: an open store engine (tests pass MemoryEngine()); without one, the store stays
+    closed until the app's lifespan (or the command) attaches the durable engine."""
+    clock = clock or SystemClock()
+    mailer = mailer or default_mailer(settings)
+    notices = NoticeSource(settings.notice_path, check_interval=settings.notice_check_interval)
+    env = make_env()
+    mail = MailQueue(mailer, env, lambda: {"notice": notices.current(), "base_url": settings.base_url})
+    audit = AuditLog(settings.audit_path, settings.secret_keys[0], clock)
+    hasher = Hasher(settings.argon2, settings.hash_concurrency)
+    tokens = Tokens(settings.secret_keys, clock)
+    limits = Limits(clock, settings.limits)
+    store = Store(engine)
+    links = Links(settings, routes(settings, dev_outbox=isinstance(mailer, OutboxMailer)))
+    accounts = AccountService(
+        store=store,
+        clock=clock,
+        notices=notices.current,
+        settings=settings,
+        audit=audit,
+        hasher=hasher,
+        tokens=tokens,
+        limits=limits,
+        mail=mail,
+        links=links,
+    )
+    enrolment = EnrolmentService(
+        store=store,
+        clock=clock,
+        files_dir=settings.uploads_dir,
+        tmp_dir=settings.tmp_dir,
+        mail=mail,
+        links=links,
+        cpu_workers=settings.cpu_workers,
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        notices=notices,
+        env=env,
+        mailer=mailer,
+        mail=mail,
+        audit=audit,
+        hasher=hasher,
+        tokens=tokens,
+        limits=limits,
+        store=store,
+        links=links,
+        accounts=accounts,
+        enrolment=enrolment,
+    )

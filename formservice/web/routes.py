@@ -1,0 +1,96 @@
+"""Every route of the service, by name (templates and mails build links from the names).
+
+URL layout
+    ``/``                    the published site (site/), or a French "not published yet" page
+    ``/compte/...``          accounts (candidate/accounts.py)
+    ``/espace``              the candidate's space (candidate/space.py, enrolment.py, uploads.py)
+    ``/_service/static/...`` the service's CSS (no clash with the site's /assets/)
+    ``/_service/courriels``  development outbox (development without SMTP only)
+
+Adding routes: append ``Route(path, view, methods=[...], name=...)`` below, before the site's
+catch-all ``Mount("/")``. A multipart upload view is decorated with ``csrf.streams_csrf`` and
+checks the token itself (see ``middleware/csrf.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from formservice.settings import Settings
+from formservice.web.candidate import accounts, dev, enrolment, space, uploads
+from formservice.web.published_site import PublishedSite
+
+STATIC_DIR = Path(__file__).parent / "static"
+GET_POST = ["GET", "POST"]
+
+
+def account_routes() -> list[BaseRoute]:
+    return [
+        Route("/compte/creer", accounts.signup, methods=GET_POST, name="signup"),
+        Route("/compte/activer/{token}", accounts.activate, methods=GET_POST, name="activate"),
+        Route(
+            "/compte/renvoyer-activation",
+            accounts.resend_activation,
+            methods=GET_POST,
+            name="resend_activation",
+        ),
+        Route("/compte/connexion", accounts.login, methods=GET_POST, name="login"),
+        Route("/compte/deconnexion", accounts.logout, methods=["POST"], name="logout"),
+        Route(
+            "/compte/mot-de-passe-oublie", accounts.forgot_password, methods=GET_POST, name="forgot_password"
+        ),
+        Route(
+            "/compte/reinitialiser/{token}", accounts.reset_password, methods=GET_POST, name="reset_password"
+        ),
+        Route("/compte/mot-de-passe", accounts.change_password, methods=GET_POST, name="change_password"),
+        Route("/compte/donnees-personnelles", accounts.privacy, name="privacy"),
+    ]
+
+
+def space_routes() -> list[BaseRoute]:
+    return [
+        Route("/espace", space.home, name="space"),
+        Route("/espace/inscription", enrolment.enrol, methods=GET_POST, name="enrol"),
+        Route("/espace/documents", enrolment.my_documents, name="my_documents"),
+        Route("/espace/documents/{kind}", enrolment.printable, name="printable"),
+        Route("/espace/documents/{kind}/pdf", enrolment.printable_pdf, name="printable_pdf"),
+        Route("/espace/justificatifs", uploads.my_uploads, name="my_uploads"),
+        Route(
+            "/espace/justificatifs/{document_id}/ajouter",
+            uploads.upload_add,
+            methods=["POST"],
+            name="upload_add",
+        ),
+        Route(
+            "/espace/justificatifs/valider",
+            uploads.uploads_complete,
+            methods=["POST"],
+            name="uploads_complete",
+        ),
+        Route("/espace/justificatifs/fichier/{file_id}", uploads.upload_file, name="upload_file"),
+        Route(
+            "/espace/justificatifs/fichier/{file_id}/supprimer",
+            uploads.upload_remove,
+            methods=["POST"],
+            name="upload_remove",
+        ),
+        Route(
+            "/espace/changement-adresse", enrolment.address_change, methods=GET_POST, name="address_change"
+        ),
+    ]
+
+
+def routes(settings: Settings, *, dev_outbox: bool) -> list[BaseRoute]:
+    """The whole table; ``dev_outbox``: the development outbox page is routed (never in production)."""
+    table: list[BaseRoute] = [
+        *account_routes(),
+        *space_routes(),
+        Mount("/_service/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    if dev_outbox and not settings.production:
+        table.append(Route("/_service/courriels", dev.outbox, name="dev_outbox"))
+    table.append(Mount("/", app=PublishedSite(settings.site_dir), name="site"))
+    return table

@@ -1,0 +1,1 @@
+"""Tests of formservice.uploads, one file per module of the package."""
