@@ -48,6 +48,10 @@ class Backoff:
         self.max_keys = max_keys
         self._entries: OrderedDict[str, _Failures] = OrderedDict()
 
+    def __len__(self) -> int:
+        """The keys held in memory (bounded by ``max_keys``)."""
+        return len(self._entries)
+
     def _get(self, key: str) -> _Failures | None:
         entry = self._entries.get(key)
         if entry is not None and self.clock.now() - entry.last >= self.forget_after:
@@ -94,6 +98,10 @@ class Quota:
         self.period = period
         self.max_keys = max_keys
         self._entries: OrderedDict[str, deque[datetime]] = OrderedDict()
+
+    def __len__(self) -> int:
+        """The keys held in memory (bounded by ``max_keys``; a key with no recent hit is dropped)."""
+        return len(self._entries)
 
     def _recent(self, key: str, now: datetime) -> deque[datetime] | None:
         hits = self._entries.get(key)

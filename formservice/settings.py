@@ -160,69 +160,96 @@ class Settings:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, default_base_url: str = "http://127.0.0.1:8000"
     ) -> Settings:
-        """Read and validate the environment; raise SettingsError listing every problem."""
+        """Raise SettingsError only once every variable has been read, so that one failed start
+        lists everything there is to fix."""
         env_vars = os.environ if environ is None else environ
         problems: list[str] = []
-
-        env = env_vars.get("FORMSERVICE_ENV", "development").strip() or "development"
-        if env not in ("development", "production"):
-            problems.append(
-                f"FORMSERVICE_ENV : « {env} » inconnu ; valeurs possibles : development, production"
-            )
-            env = "development"
-
-        base_url = env_vars.get("FORMSERVICE_BASE_URL", "").strip() or default_base_url
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-            problems.append(
-                f"FORMSERVICE_BASE_URL : « {base_url} » n'est pas une adresse de la forme https://nom.du.site"
-            )
-        if env == "production" and parts.scheme != "https":
-            problems.append("FORMSERVICE_BASE_URL : en production, l'adresse doit commencer par https://")
-
-        smtp: tuple[str, int] | None = None
-        raw_smtp = env_vars.get("FORMSERVICE_SMTP", "").strip()
-        if raw_smtp:
-            host, _, port = raw_smtp.rpartition(":")
-            if not host or not port.isdigit() or not 0 < int(port) < 65536:
-                problems.append(
-                    f"FORMSERVICE_SMTP : « {raw_smtp} » doit s'écrire hôte:port (par exemple smtp:25)"
-                )
-            else:
-                smtp = (host.strip("[]"), int(port))
-        elif env == "production":
-            problems.append("FORMSERVICE_SMTP : obligatoire en production (sinon aucun courriel ne part)")
-
+        env = _read_env(env_vars, problems)
+        base_url = _read_base_url(env_vars, env, default_base_url, problems)
+        smtp = _read_smtp(env_vars, env, problems)
         data_dir = data_dir_from(env_vars)
-        keys = tuple(k.strip() for k in env_vars.get("FORMSERVICE_SECRET_KEY", "").split(",") if k.strip())
-        generated = False
-        if not keys:
-            if env == "production":
-                problems.append(
-                    "FORMSERVICE_SECRET_KEY : obligatoire en production (une clé générée ne peut pas servir)"
-                )
-            else:
-                keys = (development_secret(data_dir),)
-                generated = True
-        short = [i + 1 for i, k in enumerate(keys) if len(k) < MIN_SECRET_LENGTH]
-        if short:
-            problems.append(
-                f"FORMSERVICE_SECRET_KEY : clé(s) n° {', '.join(map(str, short))} trop courte(s) "
-                f"(au moins {MIN_SECRET_LENGTH} caractères aléatoires)"
-            )
+        keys, generated = _read_secret_keys(env_vars, env, data_dir, problems)
         if problems:
             raise SettingsError(problems)
         return cls(
             notice_path=notice_path_from(env_vars),
             data_dir=data_dir,
             site_dir=Path(env_vars.get("FORMSERVICE_SITE_DIR", "site")),
-            base_url=base_url.rstrip("/"),
+            base_url=base_url,
             secret_keys=keys,
-            env=env,  # type: ignore[arg-type]
+            env=env,
             smtp=smtp,
             mail_from=env_vars.get("FORMSERVICE_MAIL_FROM", "").strip(),
             secrets_generated=generated,
         )
+
+
+# -- one reader per variable group: each appends its problems and returns a usable value ---------
+
+
+def _read_env(environ: Mapping[str, str], problems: list[str]) -> Env:
+    """FORMSERVICE_ENV. An unknown value counts as development, so that the other variables are
+    still checked (and a typo never relaxes production's rules silently: the start fails)."""
+    env = environ.get("FORMSERVICE_ENV", "development").strip() or "development"
+    if env == "production":
+        return "production"
+    if env != "development":
+        problems.append(f"FORMSERVICE_ENV : « {env} » inconnu ; valeurs possibles : development, production")
+    return "development"
+
+
+def _read_base_url(environ: Mapping[str, str], env: Env, default: str, problems: list[str]) -> str:
+    """FORMSERVICE_BASE_URL, without its final slash. Every link in e-mails is built from it, never
+    from the request's Host header, so it must be an origin (and https in production)."""
+    base_url = environ.get("FORMSERVICE_BASE_URL", "").strip() or default
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        problems.append(
+            f"FORMSERVICE_BASE_URL : « {base_url} » n'est pas une adresse de la forme https://nom.du.site"
+        )
+    if env == "production" and parts.scheme != "https":
+        problems.append("FORMSERVICE_BASE_URL : en production, l'adresse doit commencer par https://")
+    return base_url.rstrip("/")
+
+
+def _read_smtp(environ: Mapping[str, str], env: Env, problems: list[str]) -> tuple[str, int] | None:
+    """FORMSERVICE_SMTP as (host, port). None sends mails to the development outbox, which in
+    production would mean no candidate ever receives one."""
+    raw = environ.get("FORMSERVICE_SMTP", "").strip()
+    if not raw:
+        if env == "production":
+            problems.append("FORMSERVICE_SMTP : obligatoire en production (sinon aucun courriel ne part)")
+        return None
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        problems.append(f"FORMSERVICE_SMTP : « {raw} » doit s'écrire hôte:port (par exemple smtp:25)")
+        return None
+    return host.strip("[]"), int(port)  # [::1]:25: the brackets belong to the notation, not the host
+
+
+def _read_secret_keys(
+    environ: Mapping[str, str], env: Env, data_dir: Path, problems: list[str]
+) -> tuple[tuple[str, ...], bool]:
+    """FORMSERVICE_SECRET_KEY, and whether the key was generated. Production refuses a generated
+    key: it lives in one data directory, so a restored or second machine would not accept the
+    sessions and links it signed."""
+    keys = tuple(k.strip() for k in environ.get("FORMSERVICE_SECRET_KEY", "").split(",") if k.strip())
+    generated = False
+    if not keys:
+        if env == "production":
+            problems.append(
+                "FORMSERVICE_SECRET_KEY : obligatoire en production (une clé générée ne peut pas servir)"
+            )
+        else:
+            keys = (development_secret(data_dir),)
+            generated = True
+    short = [i + 1 for i, k in enumerate(keys) if len(k) < MIN_SECRET_LENGTH]
+    if short:
+        problems.append(
+            f"FORMSERVICE_SECRET_KEY : clé(s) n° {', '.join(map(str, short))} trop courte(s) "
+            f"(au moins {MIN_SECRET_LENGTH} caractères aléatoires)"
+        )
+    return keys, generated
 
 
 def data_dir_from(environ: Mapping[str, str] | None = None) -> Path:

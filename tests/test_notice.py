@@ -1,6 +1,8 @@
 """Each editor mistake in notice.yml is reported with its line, stops `check` and `publish`, and
-leaves the published site alone. The bad files are made by editing one line of the real notice.yml,
-and the expected values are derived from the model, so the cases follow the file as it evolves."""
+leaves the published site alone; each cross-field rule (formservice.notice.validation) has a case
+that checks its whole French sentence. The bad files are made by editing one line of the real
+notice.yml, and the expected values are derived from the model, so the cases follow the file as
+it evolves."""
 
 from __future__ import annotations
 

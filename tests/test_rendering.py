@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route, Router
 
-from formservice.web.rendering import _RouteFacts, url_path
+from formservice.web.rendering import _RouteFacts, remembered_paths, url_path
 
 
 async def ok(request):
@@ -25,4 +25,4 @@ def test_url_path_memory_is_bounded(monkeypatch):
     monkeypatch.setattr(_RouteFacts, "MAX_PATHS", 3)
     router = Router([Route("/b/{token}", ok, name="b")])
     assert [url_path(router, "b", token=str(i)) for i in range(10)] == [f"/b/{i}" for i in range(10)]
-    assert len(router._formservice_route_facts.paths) == 3
+    assert remembered_paths(router) == 3

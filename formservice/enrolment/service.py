@@ -26,7 +26,7 @@ from formservice.mail import MailQueue
 from formservice.notice import Notice
 from formservice.store import RecordMissing, Store
 from formservice.store.repos import enrolment_key
-from formservice.uploads import UploadLimits, inspect_and_normalise, remove_stored
+from formservice.uploads import StoredFile, UploadLimits, inspect_and_normalise, remove_stored
 from formservice.uploads.stream import receive_upload
 
 log = logging.getLogger("formservice.enrolment")
@@ -185,27 +185,9 @@ class EnrolmentService:
         limit), check the form's token and the rules before the first byte of the file is written,
         inspect and re-encode the content off the event loop, then record it; the file is removed
         if anything refuses it on the way."""
-        limits = UploadLimits(max_file_bytes=notice.uploads.max_file_mb * 1024 * 1024)
-
-        def before_file(fields: Mapping[str, str]) -> None:
-            check_token(fields.get("csrf_token"))
-            if current is None:
-                raise rules.EnrolmentError(NO_ENROLMENT)
-            rules.check_can_add(current, document_id, 0, notice, self.clock.now())
-
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        received = await receive_upload(
-            headers, body, self.tmp_dir, limits.max_file_bytes, before_file=before_file
-        )
-        assert current is not None  # before_file refused otherwise
         dest = self.files_dir / account["id"]
-        with received:
-            dest.mkdir(parents=True, exist_ok=True)
-            stored = await self.run_cpu_bound(
-                lambda: inspect_and_normalise(
-                    received.path, received.filename, dest, limits, move=True, sha256=received.sha256
-                )
-            )
+        stored = await self._receive(current, document_id, headers, body, check_token, notice, dest)
+        assert current is not None  # refused before the file otherwise
         meta: StoredFileMeta = {
             "id": secrets.token_urlsafe(12),
             "stored_name": stored.stored_name,
@@ -223,6 +205,38 @@ class EnrolmentService:
             remove_stored(dest, stored.stored_name)
             raise
         return Upload(document_id, meta)
+
+    async def _receive(
+        self,
+        current: Enrolment | None,
+        document_id: str,
+        headers: Mapping[str, str],
+        body: AsyncIterator[bytes],
+        check_token: TokenCheck,
+        notice: Notice,
+        dest: Path,
+    ) -> StoredFile:
+        """The checked, normalised file, fsynced under ``dest``; the temporary one is gone. The
+        token, then the rules, are checked when the file part begins, before a byte is kept."""
+        limits = UploadLimits(max_file_bytes=notice.uploads.max_file_mb * 1024 * 1024)
+
+        def before_file(fields: Mapping[str, str]) -> None:
+            check_token(fields.get("csrf_token"))
+            if current is None:
+                raise rules.EnrolmentError(NO_ENROLMENT)
+            rules.check_can_add(current, document_id, 0, notice, self.clock.now())
+
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        received = await receive_upload(
+            headers, body, self.tmp_dir, limits.max_file_bytes, before_file=before_file
+        )
+        with received:
+            dest.mkdir(parents=True, exist_ok=True)
+            return await self.run_cpu_bound(
+                lambda: inspect_and_normalise(
+                    received.path, received.filename, dest, limits, move=True, sha256=received.sha256
+                )
+            )
 
     async def remove_file(
         self,

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from formservice.durable import fsync_dir
 from formservice.uploads.names import KINDS, Kind
 from formservice.uploads.types import StoredFile
 
@@ -29,16 +30,6 @@ _COPY_CHUNK = 1024 * 1024
 # What `store` and `adopt` name a file: a URL-safe token, then a canonical extension (.pdf, .jpg, .png).
 _EXTENSIONS = "|".join(re.escape(kind.extension) for kind in KINDS)
 _STORED_NAME = re.compile(rf"[A-Za-z0-9_-]+(?:{_EXTENSIONS})")
-
-
-def fsync_dir(path: Path) -> None:
-    """Make the entries of directory `path` durable: after a create, rename or unlink, the file's
-    own fsync does not cover its name, which lives in the directory."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def store(dest_dir: Path, kind: Kind, display: str, write: Callable[[BinaryIO], object]) -> StoredFile:

@@ -201,6 +201,54 @@ class _Receiver:
             self.path.unlink(missing_ok=True)
 
 
+def _boundary(headers: Mapping[str, str]) -> bytes:
+    """The multipart boundary, or MalformedUpload for any other kind of body."""
+    content_type, params = parse_options_header(headers.get("content-type"))
+    if content_type != b"multipart/form-data":
+        raise _malformed("not_multipart", "ce n'est pas un formulaire d'envoi de fichier")
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise _malformed("no_boundary", "délimiteur absent")
+    return boundary
+
+
+def _check_declared_length(headers: Mapping[str, str], max_body: int, max_file_bytes: int) -> None:
+    """Refuse before reading a byte when Content-Length already says the body is too large."""
+    declared = headers.get("content-length")
+    if declared is None:
+        return
+    if not declared.isdigit():
+        raise _malformed("bad_length", "longueur invalide")
+    if int(declared) > max_body:
+        raise _too_large(max_file_bytes)
+
+
+def _parser(boundary: bytes, receiver: _Receiver) -> MultipartParser:
+    return MultipartParser(
+        boundary,
+        {
+            "on_part_begin": receiver.on_part_begin,
+            "on_part_data": receiver.on_part_data,
+            "on_part_end": receiver.on_part_end,
+            "on_header_field": receiver.on_header_field,
+            "on_header_value": receiver.on_header_value,
+            "on_header_end": receiver.on_header_end,
+            "on_headers_finished": receiver.on_headers_finished,
+            "on_end": receiver.on_end,
+        },
+    )
+
+
+def _check_complete(receiver: _Receiver) -> None:
+    """The body ended properly and held a file (an empty part without a name is no file)."""
+    if not receiver.ended:
+        raise _malformed("incomplete", "envoi incomplet")
+    if receiver.path is None or (receiver.size == 0 and not receiver.filename):
+        raise MalformedUpload(
+            "no_file", "Aucun fichier n'a été reçu : choisissez un fichier puis cliquez sur « Ajouter »."
+        )
+
+
 async def _feed(parser: MultipartParser, chunks: AsyncIterator[bytes], max_body: int, max_file: int) -> None:
     """Give the body to the parser chunk by chunk; stop reading as soon as it passes ``max_body``."""
     received = 0
@@ -237,49 +285,20 @@ async def receive_upload(
     propagates, and so does whatever `before_file` raises (nothing of the file is written then).
     On any error the temporary file is removed. Memory stays flat: one chunk at a time.
     """
-    content_type, params = parse_options_header(headers.get("content-type"))
-    if content_type != b"multipart/form-data":
-        raise _malformed("not_multipart", "ce n'est pas un formulaire d'envoi de fichier")
-    boundary = params.get(b"boundary")
-    if not boundary:
-        raise _malformed("no_boundary", "délimiteur absent")
-
+    boundary = _boundary(headers)
     max_body = max_file_bytes + max_fields_bytes + ENVELOPE_BYTES
-    declared = headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise _malformed("bad_length", "longueur invalide")
-        if int(declared) > max_body:
-            raise _too_large(max_file_bytes)
-
+    _check_declared_length(headers, max_body, max_file_bytes)
     receiver = _Receiver(tmp_dir, max_file_bytes, max_fields_bytes, max_fields, before_file)
     try:
         try:
-            parser = MultipartParser(
-                boundary,
-                {
-                    "on_part_begin": receiver.on_part_begin,
-                    "on_part_data": receiver.on_part_data,
-                    "on_part_end": receiver.on_part_end,
-                    "on_header_field": receiver.on_header_field,
-                    "on_header_value": receiver.on_header_value,
-                    "on_header_end": receiver.on_header_end,
-                    "on_headers_finished": receiver.on_headers_finished,
-                    "on_end": receiver.on_end,
-                },
-            )
-            await _feed(parser, chunks, max_body, max_file_bytes)
+            await _feed(_parser(boundary, receiver), chunks, max_body, max_file_bytes)
         except FormParserError as exc:
             raise _malformed("bad_multipart", "format multipart invalide") from exc
-        if not receiver.ended:
-            raise _malformed("incomplete", "envoi incomplet")
-        if receiver.path is None or (receiver.size == 0 and not receiver.filename):
-            raise MalformedUpload(
-                "no_file", "Aucun fichier n'a été reçu : choisissez un fichier puis cliquez sur « Ajouter »."
-            )
+        _check_complete(receiver)
     except BaseException:
         receiver.discard()
         raise
+    assert receiver.path is not None
     return ReceivedUpload(
         fields=receiver.fields,
         field_name=receiver.field_name,

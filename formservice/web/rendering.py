@@ -99,6 +99,11 @@ def _facts(router: Any) -> _RouteFacts:
     return facts
 
 
+def remembered_paths(router: Any) -> int:
+    """How many link paths are kept for this route table (bounded by ``_RouteFacts.MAX_PATHS``)."""
+    return len(_facts(router).paths)
+
+
 def url_path(router: Any, name: str, /, **params: Any) -> str:
     """``router.url_path_for(name, **params)`` as a string, remembered per route table."""
     facts = _facts(router)

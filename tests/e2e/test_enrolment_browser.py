@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from account_helpers import Mailbox, wait_until
+from enrolment_forms import birth_date_for_age, valid_enrolment_form
 
 from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live, activate_and_log_in, fill_signup
 from formservice.enrolment import rules
@@ -117,13 +118,8 @@ def test_enrolment_on_a_phone_then_the_deadline_moved_into_the_past(live: Live, 
     pole = notice.pole(speciality.pole)
     assert pole is not None
     # Young enough for the JDC certificate: the list of pieces is computed, never asked.
-    birth = date(notice.registration.age_reference_date.year - 20, 3, 15)
-    data = {
-        "exam": exam.id,
-        "speciality": speciality.id,
-        "status": "individuel",
-        "birth_date": birth.isoformat(),
-    }
+    birth = date.fromisoformat(birth_date_for_age(notice, 20))
+    data = valid_enrolment_form(notice, exam=exam.id, birth_date=birth.isoformat())
     required = rules.required_documents(notice, data)
     assert len(required) >= 3
     labels = rules.LABELS

@@ -12,6 +12,7 @@ import httpx
 import pypdf
 import pytest
 from account_helpers import Candidate, Client, Mailbox, log_in, make_client, settle
+from enrolment_forms import valid_enrolment_form
 from notice_factory import edited_notice_text
 from PIL import Image
 from starlette.applications import Starlette
@@ -25,22 +26,8 @@ pytestmark = pytest.mark.anyio
 
 
 def enrol_form(notice: Notice, **changes: str) -> dict[str, str]:
-    exam = notice.exams[-1]
-    base = {
-        "exam": exam.id,
-        "speciality": exam.specialities[0].id,
-        "status": "individuel",
-        "last_name": "Durand",
-        "first_names": "Camille",
-        "birth_date": "1988-03-02",
-        "birth_place": "La Rochelle (17)",
-        "address": "12 avenue de la Gare",
-        "postal_code": "17000",
-        "city": "La Rochelle",
-        "country": "France",
-        "phone": "0612345678",
-    }
-    return base | changes
+    """The shared valid form (tests/enrolment_forms.py) with these changes."""
+    return valid_enrolment_form(notice, **changes)
 
 
 def pdf_bytes() -> bytes:
@@ -239,7 +226,7 @@ async def test_hostile_upload_refused_next_to_document_and_nothing_kept(
     assert response.status_code == 415
     assert 'id="error-' + document.id + '"' in response.text
     assert stored_files(settings) == []
-    assert not any((settings.data_dir / "tmp").glob("*")) if (settings.data_dir / "tmp").exists() else True
+    assert settings.tmp_dir.is_dir() and not any(settings.tmp_dir.iterdir())  # received, then removed
 
 
 async def test_oversized_upload_is_413(

@@ -29,6 +29,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from formservice.durable import fsync_dir
 from formservice.store.contract import StoreError
 
 JOURNAL_RE = re.compile(r"^journal\.(\d{6})\.jsonl$")
@@ -49,15 +50,6 @@ def journal_generations(directory: Path) -> list[int]:
         if m:
             gens.append(int(m.group(1)))
     return sorted(gens)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename, creation or unlink in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # json.dumps with a keyword argument builds a new encoder on every call: this one is built once.

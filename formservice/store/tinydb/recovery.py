@@ -20,9 +20,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from formservice.durable import fsync_dir
 from formservice.store.tinydb.journal import (
     CorruptStore,
-    fsync_dir,
     journal_generations,
     journal_path,
     replay,

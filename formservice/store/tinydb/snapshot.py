@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from formservice.store.tinydb.journal import CorruptStore, fsync_dir
+from formservice.durable import fsync_dir
+from formservice.store.tinydb.journal import CorruptStore
 
 SNAPSHOT_NAME = "snapshot.json"
 TMP_SUFFIX = ".tmp"

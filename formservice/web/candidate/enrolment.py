@@ -108,67 +108,80 @@ def _conflict_message(exc: rules.VersionConflict, typed: Mapping[str, Any], noti
     return exc.message + " Champs différents de la version enregistrée : " + ", ".join(differing) + "."
 
 
+@dataclass
+class EnrolForm:
+    """The form as the page shows it: what was typed (or stored), its errors, its version."""
+
+    values: Mapping[str, Any]
+    version: int
+    errors: dict[str, str]
+    status: int = 200
+
+
+async def _starting_form(request: Request, space: Space) -> tuple[EnrolForm, bool]:
+    """The stored enrolment, or a returning candidate's identity from last session (prefilled)."""
+    if space.enrolment and space.enrolment.get("version"):
+        return EnrolForm(space.enrolment["data"], space.enrolment["version"], {}), False
+    previous = await services(request).enrolment.previous(space.account["id"], space.notice)
+    values = rules.starting_point(previous)
+    return EnrolForm(values, 0, {}), bool(values)
+
+
+async def _submit(request: Request, space: Space) -> EnrolForm | Response:
+    """« Enregistrer »: the redirect on success; else the form with what was typed and why not."""
+    raw = await form_values(request)
+    result = rules.read_form(raw, space.notice)
+    try:
+        version = int(raw.get("version", "0"))
+    except ValueError:
+        version = -1
+    form = EnrolForm(result.data, version, dict(result.errors), 400)
+    if not result.ok:
+        return form
+    try:
+        outcome = await services(request).enrolment.save(
+            space.account, space.enrolment, result.data, version, space.notice, space.now
+        )
+    except rules.VersionConflict as exc:
+        # The form keeps the candidate's input, now based on the latest version.
+        space.context.update(problem=_conflict_message(exc, result.data, space.notice), enrolment=exc.current)
+        return EnrolForm(result.data, (exc.current or {}).get("version", 0), form.errors, 409)
+    except AppError as exc:
+        space.context["problem"] = exc.message
+        return EnrolForm(result.data, version, form.errors, exc.status)
+    audit(request, "enrolment.saved", space.account, version=outcome.enrolment["version"])
+    info = "enregistree" if outcome.first else ("modifiee" if outcome.changes else "inchangee")
+    return redirect(request, "enrol", info)
+
+
+FINAL_REASON = (
+    "vous avez validé « J'ai fourni toutes mes pièces », votre inscription est définitive. "
+    "Pour un changement, contactez le pôle qui gère votre examen."
+)
+
+
 async def enrol(request: Request) -> Response:
     space = await space_of(request)
-    account, notice, now, context = space.account, space.notice, space.now, space.context
-    enrolment = space.enrolment
-    errors: dict[str, str] = {}
-    status = 200
-    prefilled = False
-    if enrolment and enrolment.get("version"):
-        form: Mapping[str, Any] = enrolment["data"]
-        version = enrolment["version"]
-    else:
-        previous = await services(request).enrolment.previous(account["id"], notice)
-        form = rules.starting_point(previous)
-        prefilled = bool(form)
-        version = 0
-
+    context = space.context
+    form, prefilled = await _starting_form(request, space)
     if request.method == "POST":
-        raw = await form_values(request)
-        result = rules.read_form(raw, notice)
-        form, errors = result.data, dict(result.errors)
-        try:
-            version = int(raw.get("version", "0"))
-        except ValueError:
-            version = -1
-        if result.ok:
-            try:
-                outcome = await services(request).enrolment.save(
-                    account, enrolment, result.data, version, notice, now
-                )
-            except rules.VersionConflict as exc:
-                # The form keeps the candidate's input, now based on the latest version.
-                context["problem"] = _conflict_message(exc, result.data, notice)
-                context["enrolment"] = exc.current
-                version = (exc.current or {}).get("version", 0)
-                status = 409
-            except AppError as exc:
-                context["problem"] = exc.message
-                status = exc.status
-            else:
-                audit(request, "enrolment.saved", account, version=outcome.enrolment["version"])
-                info = "enregistree" if outcome.first else ("modifiee" if outcome.changes else "inchangee")
-                return redirect(request, "enrol", info)
-        else:
-            status = 400
+        submitted = await _submit(request, space)
+        if isinstance(submitted, Response):
+            return submitted
+        form, prefilled = submitted, False
     context.update(
-        form=form,
-        errors=errors,
-        version=version,
-        prefilled=prefilled and request.method != "POST",
-        closed_reason="" if context["writable"] else _window_message(notice, now, context["pole"]),
+        form=form.values,
+        errors=form.errors,
+        version=form.version,
+        prefilled=prefilled,
+        closed_reason=""
+        if context["writable"]
+        else _window_message(space.notice, space.now, context["pole"]),
     )
     final = context["enrolment"] and context["enrolment"].get("status") == rules.STATUS_COMPLETE
     if final and context["writable"]:
-        context.update(
-            writable=False,
-            closed_reason=(
-                "vous avez validé « J'ai fourni toutes mes pièces », votre inscription est définitive. "
-                "Pour un changement, contactez le pôle qui gère votre examen."
-            ),
-        )
-    return await render(request, "candidate/enrolment/enrol.html", context, status=status)
+        context.update(writable=False, closed_reason=FINAL_REASON)
+    return await render(request, "candidate/enrolment/enrol.html", context, status=form.status)
 
 
 def _window_message(notice: Notice, now: datetime, pole: Any) -> str:

@@ -1,0 +1,229 @@
+"""EnrolmentService, directly: one read and one durable write per save, files removed with their
+record, refusals before a byte of a file is kept. A real MemoryEngine and a real outbox."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from datetime import UTC
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from account_helpers import IN_WINDOW
+from enrolment_forms import valid_enrolment_form
+
+from formservice.clock import FrozenClock
+from formservice.enrolment import rules
+from formservice.enrolment.service import EnrolmentService
+from formservice.errors import CsrfFailed
+from formservice.mail import MailQueue, OutboxMailer
+from formservice.notice import Notice, load_notice
+from formservice.store import Store
+from formservice.store.memory import MemoryEngine
+from formservice.web.rendering import make_env
+
+pytestmark = pytest.mark.anyio
+REPO = Path(__file__).resolve().parents[2]
+NOTICE: Notice = load_notice(REPO / "notice.yml")
+ACCOUNT = {"id": "a" * 32, "email": "camille@exemple.fr"}
+
+
+class CountingEngine(MemoryEngine):
+    """The contract's reference engine, counting the calls a use case makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    async def get(self, table: str, id: str) -> Any:
+        self.calls["get"] += 1
+        return await super().get(table, id)
+
+    async def find(self, table: str, field: str, value: Any) -> Any:
+        self.calls["find"] += 1
+        return await super().find(table, field, value)
+
+    async def insert(self, table: str, doc: Any) -> Any:
+        self.calls["insert"] += 1
+        return await super().insert(table, doc)
+
+    async def update(self, table: str, id: str, fn: Any) -> Any:
+        self.calls["update"] += 1
+        return await super().update(table, id, fn)
+
+
+@pytest.fixture
+def engine() -> CountingEngine:
+    return CountingEngine()
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> OutboxMailer:
+    return OutboxMailer(tmp_path / "outbox", "ne-pas-repondre@exemple.fr", echo=False)
+
+
+@pytest.fixture
+def service(tmp_path: Path, engine: CountingEngine, outbox: OutboxMailer) -> EnrolmentService:
+    mail = MailQueue(outbox, make_env(), lambda: {"notice": NOTICE, "base_url": "http://x"})
+    svc = EnrolmentService(
+        store=Store(engine),
+        clock=FrozenClock(IN_WINDOW),
+        files_dir=tmp_path / "uploads",
+        tmp_dir=tmp_path / "tmp",
+        mail=mail,
+        links=lambda name, **params: f"http://x/{name}",
+    )
+    yield svc
+    svc.close()
+
+
+def subjects(outbox: OutboxMailer) -> list[str]:
+    return [
+        str(BytesParser(policy=policy.default).parsebytes(p.read_bytes())["Subject"]) for p in outbox.list()
+    ]
+
+
+def form_data(**overrides: str) -> dict[str, Any]:
+    result = rules.read_form(valid_enrolment_form(NOTICE, **overrides), NOTICE)
+    assert result.ok, result.errors
+    return result.data
+
+
+async def test_a_first_save_is_one_insert_of_the_finished_document(service, engine, outbox):
+    """No empty version-0 document first: one insert of version 1, and the confirmation mail."""
+    outcome = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    assert engine.calls == Counter({"insert": 1})
+    stored = await service.current(ACCOUNT["id"], NOTICE)
+    assert stored is not None and stored["version"] == 1 and stored["data"]["city"] == "La Rochelle"
+    assert outcome.first and outcome.changes
+    assert len(subjects(outbox)) == 1 and "Votre inscription est enregistrée" in subjects(outbox)[0]
+
+
+async def test_a_racing_first_save_is_a_version_conflict_carrying_the_stored_one(service):
+    """Two tabs saving first at once: the second is refused, nothing overwritten, and the
+    conflict carries the version stored so the form can say what differs."""
+    await service.save(ACCOUNT, None, form_data(city="Niort", postal_code="79000"), 0, NOTICE, IN_WINDOW)
+    with pytest.raises(rules.VersionConflict) as exc:
+        await service.save(ACCOUNT, None, form_data(city="Royan", postal_code="17200"), 0, NOTICE, IN_WINDOW)
+    assert exc.value.current is not None and exc.value.current["data"]["city"] == "Niort"
+    stored = await service.current(ACCOUNT["id"], NOTICE)
+    assert stored is not None and stored["data"]["city"] == "Niort" and stored["version"] == 1
+
+
+async def test_a_later_save_is_one_atomic_update_and_one_diff(service, engine, outbox):
+    """Given the enrolment the request already read, a change costs one update and no other
+    read; the mail lists exactly the fields that changed."""
+    first = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    engine.calls.clear()
+    outcome = await service.save(
+        ACCOUNT, first.enrolment, form_data(city="Niort", postal_code="79000"), 1, NOTICE, IN_WINDOW
+    )
+    assert engine.calls == Counter({"update": 1})
+    assert [label for label, _, _ in outcome.changes] == ["Code postal", "Commune"]
+    assert outcome.enrolment["version"] == 2 and not outcome.first
+    assert any("Modification de votre inscription" in subject for subject in subjects(outbox))
+
+
+async def test_a_save_from_a_stale_form_changes_nothing(service):
+    """A form based on version 1 while version 2 is stored is refused, version 2 kept."""
+    first = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    second = await service.save(
+        ACCOUNT, first.enrolment, form_data(city="Niort", postal_code="79000"), 1, NOTICE, IN_WINDOW
+    )
+    with pytest.raises(rules.VersionConflict):
+        await service.save(
+            ACCOUNT, second.enrolment, form_data(city="Royan", postal_code="17200"), 1, NOTICE, IN_WINDOW
+        )
+    stored = await service.current(ACCOUNT["id"], NOTICE)
+    assert stored is not None and stored["version"] == 2 and stored["data"]["city"] == "Niort"
+
+
+async def test_an_unchanged_save_writes_no_version_and_sends_no_mail(service, outbox):
+    """« Enregistrer » without a change keeps the version and mails nothing."""
+    first = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    outcome = await service.save(ACCOUNT, first.enrolment, form_data(), 1, NOTICE, IN_WINDOW)
+    assert outcome.changes == [] and outcome.enrolment["version"] == 1 and len(outbox.list()) == 1
+
+
+def multipart(document_field: str, token: str, content: bytes) -> tuple[dict[str, str], list[bytes]]:
+    boundary = secrets.token_hex(8)
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{document_field}"; '
+            'filename="piece.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}", "content-length": str(len(body))}
+    return headers, [body[i : i + 1000] for i in range(0, len(body), 1000)]
+
+
+async def chunks(parts: list[bytes]):
+    for part in parts:
+        yield part
+
+
+def minimal_pdf() -> bytes:
+    import io
+
+    from pypdf import PdfWriter
+
+    out = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.write(out)
+    return out.getvalue()
+
+
+async def test_an_upload_is_received_inspected_and_recorded(service, tmp_path):
+    """« Ajouter » stores the checked file under the account's folder and records it."""
+    saved = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    document = rules.required_documents(NOTICE, saved.enrolment["data"])[0]
+    headers, parts = multipart("file", "jeton", minimal_pdf())
+    upload = await service.upload(
+        ACCOUNT, saved.enrolment, document.id, headers, chunks(parts), lambda token: None, NOTICE
+    )
+    stored = await service.current(ACCOUNT["id"], NOTICE)
+    assert stored is not None and [f["id"] for f in stored["files"]] == [upload.file["id"]]
+    assert (tmp_path / "uploads" / ACCOUNT["id"] / upload.file["stored_name"]).is_file()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+    await service.remove_file(ACCOUNT, stored, upload.file["id"], NOTICE, IN_WINDOW)
+    assert not (tmp_path / "uploads" / ACCOUNT["id"] / upload.file["stored_name"]).exists()
+    after = await service.current(ACCOUNT["id"], NOTICE)
+    assert after is not None and after["files"] == []
+
+
+async def test_an_upload_with_a_bad_token_keeps_nothing(service, tmp_path):
+    """The token is checked before the file part: refused, no file, no temporary file, no record."""
+    saved = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    document = rules.required_documents(NOTICE, saved.enrolment["data"])[0]
+    headers, parts = multipart("file", "faux", minimal_pdf())
+
+    def refuse(token: str | None) -> None:
+        raise CsrfFailed()
+
+    with pytest.raises(CsrfFailed):
+        await service.upload(ACCOUNT, saved.enrolment, document.id, headers, chunks(parts), refuse, NOTICE)
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").rglob("*.*"))
+    stored = await service.current(ACCOUNT["id"], NOTICE)
+    assert stored is not None and stored["files"] == []
+
+
+async def test_an_upload_before_any_enrolment_is_refused(service):
+    """Without a saved enrolment, « Ajouter » says to save « M'inscrire » first."""
+    headers, parts = multipart("file", "jeton", minimal_pdf())
+    with pytest.raises(rules.EnrolmentError, match="Enregistrez d'abord"):
+        await service.upload(ACCOUNT, None, "piece-identite", headers, chunks(parts), lambda t: None, NOTICE)
+
+
+def test_in_window_is_in_the_window():
+    """The fixed instant these tests use is inside the repository notice's registration window."""
+    assert NOTICE.opens_at <= IN_WINDOW.astimezone(UTC) < NOTICE.closes_at
