@@ -16,7 +16,7 @@ import anyio
 
 from formservice.notice import NoticeError, load_notice
 from formservice.settings import Settings, SettingsError
-from formservice.store import StoreError, StoreLocked
+from formservice.store import Engine, StoreError, StoreLocked
 
 log = logging.getLogger("formservice.server")
 
@@ -75,42 +75,22 @@ def prepare_demo(settings: Settings, today: date | None = None, *, publish_site:
 
 
 def serve(host: str, port: int, demo: bool) -> int:
+    """Every refusal happens before uvicorn starts, with a French reason and its exit code (2 for
+    the configuration, 1 for notice.yml or the data directory): a bad deployment never half-serves."""
     import uvicorn
 
-    from formservice.store.factory import open_engine
     from formservice.web.app import create_app
 
     configure_logging()
     settings = _settings(f"http://{host}:{port}")
     if settings is None:
         return 2
-    try:
-        if demo:
-            settings = prepare_demo(settings)
-        load_notice(settings.notice_path)
-    except NoticeError as exc:
-        print(exc.report(), file=sys.stderr)
-        print("\nLe service n'a pas démarré : corrigez notice.yml (formservice check).", file=sys.stderr)
+    settings = _with_readable_notice(settings, demo)
+    if settings is None:
         return 1
-    except OSError as exc:
-        print(f"Lecture impossible : {exc}", file=sys.stderr)
-        return 1
-    if settings.secrets_generated:
-        log.warning(
-            "clé secrète générée pour le développement (%s) : jamais en production",
-            settings.secret_path,
-        )
-    try:
-        engine = open_engine(settings.store_url)
-    except StoreLocked:
-        print(
-            f"Le dossier de données {settings.data_dir} est déjà utilisé par un autre processus "
-            "(un seul service à la fois).",
-            file=sys.stderr,
-        )
-        return 1
-    except StoreError as exc:
-        print(f"Le dossier de données {settings.data_dir} ne peut pas être ouvert : {exc}", file=sys.stderr)
+    _warn_if_secret_generated(settings)
+    engine = _open_store(settings)
+    if engine is None:
         return 1
     app = create_app(settings, engine=engine)
     print(f"Service en ligne sur {settings.base_url}/ (données : {settings.data_dir})", flush=True)
@@ -125,6 +105,52 @@ def serve(host: str, port: int, demo: bool) -> int:
         log_config=None,
     )
     return 0
+
+
+def _with_readable_notice(settings: Settings, demo: bool) -> Settings | None:
+    """The settings to serve (pointing at the demo copy for ``demo``), or None once the reason is
+    printed. notice.yml is read before anything is opened, so that a mistake in it gets the
+    operator's report rather than a traceback."""
+    try:
+        if demo:
+            settings = prepare_demo(settings)
+        load_notice(settings.notice_path)
+    except NoticeError as exc:
+        print(exc.report(), file=sys.stderr)
+        print("\nLe service n'a pas démarré : corrigez notice.yml (formservice check).", file=sys.stderr)
+        return None
+    except OSError as exc:
+        print(f"Lecture impossible : {exc}", file=sys.stderr)
+        return None
+    return settings
+
+
+def _warn_if_secret_generated(settings: Settings) -> None:
+    """Only development generates a key; the warning keeps a development setup from being
+    mistaken for one fit for production."""
+    if settings.secrets_generated:
+        log.warning(
+            "clé secrète générée pour le développement (%s) : jamais en production",
+            settings.secret_path,
+        )
+
+
+def _open_store(settings: Settings) -> Engine | None:
+    """The engine, or None once the reason is printed. The store locks the data directory (one
+    service at a time): a second start is told so in a sentence of its own."""
+    from formservice.store.factory import open_engine
+
+    try:
+        return open_engine(settings.store_url)
+    except StoreLocked:
+        print(
+            f"Le dossier de données {settings.data_dir} est déjà utilisé par un autre processus "
+            "(un seul service à la fois).",
+            file=sys.stderr,
+        )
+    except StoreError as exc:
+        print(f"Le dossier de données {settings.data_dir} ne peut pas être ouvert : {exc}", file=sys.stderr)
+    return None
 
 
 def purge(dry_run: bool) -> int:

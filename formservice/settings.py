@@ -230,9 +230,10 @@ def _read_smtp(environ: Mapping[str, str], env: Env, problems: list[str]) -> tup
 def _read_secret_keys(
     environ: Mapping[str, str], env: Env, data_dir: Path, problems: list[str]
 ) -> tuple[tuple[str, ...], bool]:
-    """FORMSERVICE_SECRET_KEY, and whether the key was generated. Production refuses a generated
-    key: it lives in one data directory, so a restored or second machine would not accept the
-    sessions and links it signed."""
+    """FORMSERVICE_SECRET_KEY, and whether the key was generated. Several keys let a new one sign
+    while the older ones still verify what they signed (a rotation logs nobody out). Only
+    development may fall back on a key generated in the data directory: production must be given
+    its keys."""
     keys = tuple(k.strip() for k in environ.get("FORMSERVICE_SECRET_KEY", "").split(",") if k.strip())
     generated = False
     if not keys:

@@ -61,6 +61,30 @@ def test_each_faulty_field_gets_its_message_and_input_is_kept() -> None:
     assert result.data["postal_code"] == "860"
 
 
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("0612345678", "06 12 34 56 78"),
+        ("+33 6 12 34 56 78", "06 12 34 56 78"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("+1-202-555-0143", "+12025550143"),
+    ],
+)
+def test_phone_may_be_french_or_international(typed: str, kept: str) -> None:
+    """The candidate's number is kept in its display form; an international number is accepted."""
+    result = e.read_form(form(phone=typed), NOTICE)
+    assert result.ok, result.errors
+    assert result.data["phone"] == kept
+
+
+@pytest.mark.parametrize("typed", ["06 12 34 56 7", "+1234567", "+33 6 12 34 56 7", "06 12 34 56 7a", ""])
+def test_phone_that_is_not_a_number_is_refused(typed: str) -> None:
+    result = e.read_form(form(phone=typed), NOTICE)
+    assert result.errors["phone"] == (
+        "Indiquez un numéro de téléphone à 10 chiffres (ou au format international +…)."
+    )
+
+
 def test_accommodation_needs_a_reason() -> None:
     """Asking for aménagements without saying why is refused next to the reason field."""
     result = e.read_form(form(accommodation="on"), NOTICE)

@@ -6,6 +6,7 @@ it evolves."""
 
 from __future__ import annotations
 
+import calendar
 import json
 import subprocess
 import sys
@@ -18,8 +19,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from site_fixtures import NOTICE, ROOT, published_site, snapshot
 
-from formservice.notice import NoticeError, load_notice, normalise_phone, parse_notice
+from formservice.notice import Notice, NoticeError, load_notice, normalise_phone, parse_notice
+from formservice.notice.loading import MAX_BYTES
 from formservice.notice.validation import RULES
+from formservice.notice.yamldoc import MAX_VALUES
 
 GOOD_TEXT = NOTICE.read_text(encoding="utf-8")
 MODEL = load_notice(NOTICE)
@@ -52,6 +55,7 @@ def edit(text: str, case: Case) -> tuple[str, int]:
     else:
         lines[index] = indent + case.new + "\n"
     reported = index + 1
+    lines = "".join(lines).splitlines(keepends=True)  # `new` may be several lines
     if case.reported_at is not None:
         reported = next(i for i in range(start, len(lines)) if lines[i].strip() == case.reported_at) + 1
     return "".join(lines), reported
@@ -259,6 +263,222 @@ def _rule_cases() -> list[Case]:
 RULE_CASES = _rule_cases()
 
 
+# -- inputs that once crashed the loader with a traceback -------------------------------------
+
+
+def _days_in(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def _id_written_as(what: str, key: str, entries: list[Any], after: str, form: str) -> Case:
+    """The second entry of the list `key` (at `after`) with its id written as a list or a block."""
+    second = entries[1].id
+    written = f"[{second}]" if form == "list" else f"{{id: {second}}}"
+    return Case(
+        f"{what}-id-as-{form}",
+        old=f"- id: {second}",
+        new=f"- id: {written}",
+        field=f"{key}[2].id",
+        message="un texte est attendu ici",
+        after=after,
+    )
+
+
+def _crash_cases() -> list[Case]:
+    """Mistakes that each crashed the loader with a Python traceback, and the sentence each now gives."""
+    reg, year, academie = MODEL.registration, MODEL.registration.opens.year, MODEL.academie
+    keys = ", ".join(Notice.model_fields)
+    too_big = "9" * 5000
+    ids = [
+        _id_written_as(what, key, entries, after, form)
+        for what, key, entries, after in (
+            ("pole", "poles", MODEL.poles, "poles:"),
+            ("exam", "exams", MODEL.exams, "exams:"),
+            ("speciality", "exams[1].specialities", MODEL.exams[0].specialities, "specialities:"),
+            ("document", "documents", MODEL.documents, "documents:"),
+            ("download", "downloads", MODEL.downloads, "downloads:"),
+            ("step", "steps", MODEL.steps, "steps:"),
+        )
+        for form in ("list", "block")
+    ]
+    return [
+        Case(
+            "impossible-month",
+            old=f"opens: {reg.opens:%Y-%m-%d %H:%M}",
+            new=f"opens: {year}-13-45",
+            field="registration.opens",
+            message=f"« {year}-13-45 » n'existe pas : les mois vont de 01 à 12",
+        ),
+        Case(
+            "impossible-day-with-time",
+            old=f"opens: {reg.opens:%Y-%m-%d %H:%M}",
+            new=f"opens: {year}-02-30 10:00",
+            field="registration.opens",
+            message=f"« {year}-02-30 10:00 » n'existe pas : les jours de février {year} vont de 01 à "
+            f"{_days_in(year, 2)}",
+        ),
+        Case(
+            "impossible-day-with-seconds",  # read as a date by YAML itself, not by the model
+            old=f"closes: {reg.closes:%Y-%m-%d %H:%M}",
+            new=f"closes: {year}-04-31 10:00:00",
+            field="registration.closes",
+            message=f"« {year}-04-31 10:00:00 » n'existe pas : les jours de avril {year} vont de 01 à 30",
+        ),
+        Case(
+            "impossible-hour",
+            old=f"documents_deadline: {reg.documents_deadline:%Y-%m-%d %H:%M}",
+            new=f"documents_deadline: {year}-11-13 24:00:00",
+            field="registration.documents_deadline",
+            message=f"« {year}-11-13 24:00:00 » n'existe pas : les heures vont de 00 à 23",
+        ),
+        Case(
+            "impossible-date",
+            old=f"age_reference_date: {reg.age_reference_date:%Y-%m-%d}",
+            new=f"age_reference_date: {reg.age_reference_date.year}-02-30",
+            field="registration.age_reference_date",
+            message=f"« {reg.age_reference_date.year}-02-30 » n'existe pas : les jours de février "
+            f"{reg.age_reference_date.year} vont de 01 à {_days_in(reg.age_reference_date.year, 2)}",
+        ),
+        Case(
+            "impossible-date-in-a-text",
+            old=f"name: {academie.name}",
+            new=f"name: {year}-13-45",
+            field="academie.name",
+            message=f"« {year}-13-45 » n'existe pas : les mois vont de 01 à 12",
+        ),
+        Case(
+            "impossible-date-as-a-key",
+            old=f"timezone: {MODEL.timezone}",
+            new=f"timezone: {MODEL.timezone}\n{year}-13-45: oups",
+            field=f"{year}-13-45",
+            message=f"clé inconnue (faute de frappe ?) ; clés attendues : {keys}",
+            reported_at=f"{year}-13-45: oups",
+        ),
+        Case(
+            "year-one",  # overflowed when converted to UTC
+            old=f"opens: {reg.opens:%Y-%m-%d %H:%M}",
+            new="opens: 0001-01-01 00:00",
+            field="registration.opens",
+            message="l'année 0001 n'est pas plausible : écrivez une année entre 2000 et 2100",
+        ),
+        Case(
+            "year-9999",
+            old=f"closes: {reg.closes:%Y-%m-%d %H:%M}",
+            new="closes: 9999-12-31 23:59",
+            field="registration.closes",
+            message="l'année 9999 n'est pas plausible : écrivez une année entre 2000 et 2100",
+        ),
+        *ids,
+        Case(
+            "timezone-a-folder",
+            old=f"timezone: {MODEL.timezone}",
+            new="timezone: Europe",
+            field="timezone",
+            message="fuseau horaire inconnu « Europe » (par exemple Europe/Paris)",
+        ),
+        Case(
+            "timezone-too-long",
+            old=f"timezone: {MODEL.timezone}",
+            new="timezone: Europe/" + "x" * 300,
+            field="timezone",
+            message=f"fuseau horaire inconnu « Europe/{'x' * 300} » (par exemple Europe/Paris)",
+        ),
+        Case(
+            "number-key",
+            old=f"timezone: {MODEL.timezone}",
+            new=f"timezone: {MODEL.timezone}\n1: oups",
+            field="1",
+            message=f"clé inconnue (faute de frappe ?) ; clés attendues : {keys}",
+            reported_at="1: oups",
+        ),
+        Case(
+            "list-as-key",
+            old=f"timezone: {MODEL.timezone}",
+            new=f"timezone: {MODEL.timezone}\n? [a, b]\n: oups",
+            field="(fichier)",
+            message="une clé s'écrit comme un mot suivi de deux-points, pas comme une liste ni un bloc",
+            reported_at="? [a, b]",
+        ),
+        Case(
+            "int-tag-on-a-word",
+            old=f"activation_hours: {reg.activation_hours}",
+            new="activation_hours: !!int abc",
+            field="registration.activation_hours",
+            message="« abc » ne peut pas être lu comme un nombre entier ; pour un texte, écrivez-le "
+            "entre guillemets",
+        ),
+        Case(
+            "bool-tag-on-a-word",
+            old=f"activation_hours: {reg.activation_hours}",
+            new="activation_hours: !!bool abc",
+            field="registration.activation_hours",
+            message="« abc » ne peut pas être lu comme oui/non (true ou false) ; pour un texte, "
+            "écrivez-le entre guillemets",
+        ),
+        Case(
+            "timestamp-tag-on-a-word",
+            old=f"activation_hours: {reg.activation_hours}",
+            new="activation_hours: !!timestamp abc",
+            field="registration.activation_hours",
+            message="« abc » ne peut pas être lu comme une date ; pour un texte, écrivez-le entre guillemets",
+        ),
+        Case(
+            "int-tag-on-nothing",
+            old=f"activation_hours: {reg.activation_hours}",
+            new="activation_hours: !!int",
+            field="registration.activation_hours",
+            message="valeur vide après l'étiquette « !!int » : écrivez la valeur ou retirez l'étiquette",
+        ),
+        Case(
+            "unknown-tag",
+            old=f"activation_hours: {reg.activation_hours}",
+            new=f"activation_hours: !heures {reg.activation_hours}",
+            field="registration.activation_hours",
+            message="l'étiquette « !heures » ne peut pas servir ici : retirez-la",
+        ),
+        Case(
+            "number-of-5000-digits",
+            old=f"activation_hours: {reg.activation_hours}",
+            new=f"activation_hours: {too_big}",
+            field="registration.activation_hours",
+            message=f"« {too_big[:59]}… » ne peut pas être lu comme un nombre entier ; pour un texte, "
+            "écrivez-le entre guillemets",
+        ),
+        Case(
+            "circular-alias",
+            old=f"activation_hours: {reg.activation_hours}",
+            new="activation_hours: &heures [*heures]",
+            field="registration.activation_hours[1]",
+            message="référence circulaire : cette valeur (*…) se contient elle-même ; écrivez-la en entier",
+        ),
+        Case(
+            "half-a-character",
+            old=f"email: {MODEL.poles[1].email}",
+            new='email: "\\ud800"',
+            field="poles[2].email",
+            message="« \\ud800 » contient une séquence \\u… qui n'écrit que la moitié d'un caractère : "
+            "écrivez le caractère lui-même",
+        ),
+        Case(
+            "control-character",
+            old=f"name: {academie.name}",
+            new=f"name: {academie.name}\x07",
+            field="(fichier)",
+            message="caractère interdit (U+0007, souvent invisible) : supprimez-le, ou retapez la ligne",
+        ),
+        Case(
+            "tab-indent",
+            old=f"name: {academie.name}",
+            new=f"\tname: {academie.name}",
+            field="(fichier)",
+            message="tabulation interdite : YAML n'accepte que des espaces, remplacez-la par des espaces",
+        ),
+    ]
+
+
+CRASH_CASES = _crash_cases()
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return published_site(tmp_path_factory)
@@ -361,3 +581,179 @@ def test_phone_that_is_not_french_is_refused(written: str) -> None:
         f"« {written} » n'est pas un numéro de téléphone français à 10 chiffres "
         '(par exemple "05 16 52 64 55")'
     )
+
+
+@pytest.mark.parametrize("case", CRASH_CASES, ids=[c.id for c in CRASH_CASES])
+def test_input_that_crashed_is_reported_with_its_line(case: Case) -> None:
+    """What used to stop the loader with a traceback gives its whole French sentence instead."""
+    text, line = edit(GOOD_TEXT, case)
+    with pytest.raises(NoticeError) as caught:
+        parse_notice(text, "notice.yml")
+    assert f"{expected_line(case, line)}{case.message}" in caught.value.lines(), caught.value.report()
+
+
+def _speciality_of(pole_id: str) -> tuple[str, str]:
+    """The field and the line content of the first speciality managed by the pôle `pole_id`."""
+    for i, exam in enumerate(MODEL.exams):
+        for j, spec in enumerate(exam.specialities):
+            if spec.pole == pole_id:
+                return f"exams[{i + 1}].specialities[{j + 1}].pole", f"pole: {pole_id}"
+    raise AssertionError(f"no speciality of {pole_id}")
+
+
+def _line_of(text: str, content: str, after: str | None = None) -> int:
+    lines = text.splitlines()
+    start = 0 if after is None else next(i for i, line in enumerate(lines) if after in line)
+    return next(i for i in range(start, len(lines)) if lines[i].strip() == content) + 1
+
+
+@pytest.mark.parametrize("written", ["- id:", "- id: [{id}]", "- id: {{id: {id}}}"])
+def test_pole_without_a_text_id_is_not_among_the_declared_ones(written: str) -> None:
+    """A pôle whose id is missing, or is a list or a block, is not declared: the list of the
+    declared pôles shows only real ids (never « None »)."""
+    sah = MODEL.poles[1]
+    text, _ = edit(
+        GOOD_TEXT, Case("", old=f"- id: {sah.id}", new=written.format(id=sah.id), field="", message="")
+    )
+    field, content = _speciality_of(sah.id)
+    declared = ", ".join(sorted(p.id for p in MODEL.poles if p.id != sah.id))
+    with pytest.raises(NoticeError) as caught:
+        parse_notice(text, "notice.yml")
+    wanted = (
+        f"notice.yml, ligne {_line_of(text, content, 'exams:')} : {field} : "
+        f"pôle « {sah.id} » inconnu ; pôles déclarés : {declared}"
+    )
+    assert wanted in caught.value.lines(), caught.value.report()
+    assert "None" not in caught.value.report()
+
+
+def _replace_block(text: str, key: str, value: str) -> str:
+    """`text` with the whole top-level block `key:` replaced by the single line `key: value`."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{key}:"))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "\n", "#")), len(lines))
+    return "".join([*lines[:start], f"{key}: {value}\n", *lines[end:]])
+
+
+def test_number_instead_of_the_list_of_poles() -> None:
+    """`poles: 3`: the list is asked for, and the specialities find no pôle declared."""
+    text = _replace_block(GOOD_TEXT, "poles", "3")
+    field, content = _speciality_of(MODEL.exams[0].specialities[0].pole)
+    with pytest.raises(NoticeError) as caught:
+        parse_notice(text, "notice.yml")
+    lines = caught.value.lines()
+    pole = MODEL.exams[0].specialities[0].pole
+    assert (
+        f"notice.yml, ligne {_line_of(text, 'poles: 3')} : poles : "
+        "une liste est attendue ici (des lignes commençant par « - »)"
+    ) in lines, caught.value.report()
+    assert (
+        f"notice.yml, ligne {_line_of(text, content, 'exams:')} : {field} : "
+        f"pôle « {pole} » inconnu ; pôles déclarés : aucun"
+    ) in lines, caught.value.report()
+
+
+LAUGH_LEVELS = len(str(MAX_VALUES)) - 2  # 10**LAUGH_LEVELS values written, well under MAX_VALUES
+
+
+def _laughs() -> str:
+    """Ten aliases of ten aliases of… : a few lines, and the last one would expand to more values
+    than MAX_VALUES (millions, with a few more lines)."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, LAUGH_LEVELS)]
+    lines += [f"poles: [{', '.join([f'*a{LAUGH_LEVELS - 1}'] * 10)}]"]
+    return "\n".join(lines) + "\n"
+
+
+WHOLE_FILE_CASES = {
+    "empty": ("", 1, "le fichier est vide"),
+    "comments-only": ("# rien encore\n\n", 1, "le fichier est vide"),
+    "document-marker-only": ("---\n", 1, "le fichier est vide"),
+    "top-level-list": ("- timezone: Europe/Paris\n- poles: []\n", 1, "un bloc de clés est attendu ici"),
+    "top-level-text": ("note aux candidats\n", 1, "un bloc de clés est attendu ici"),
+    "top-level-number": ("2026\n", 1, "un bloc de clés est attendu ici"),
+    "nested-too-deep": (
+        "timezone: Europe/Paris\npoles: " + "[" * 3000 + "]" * 3000 + "\n",
+        2,
+        "trop de niveaux imbriqués (crochets, accolades ou indentation) : le fichier ne peut pas être lu",
+    ),
+    "aliases-multiplying": (
+        _laughs(),
+        LAUGH_LEVELS + 1,
+        f"le fichier contient trop de valeurs (plus de {MAX_VALUES // 1000}\u202f000, en comptant chaque "
+        "répétition d'une référence *…) : ce n'est pas une note aux candidats",
+    ),
+    "huge": (
+        GOOD_TEXT + "#" * MAX_BYTES,
+        1,
+        f"fichier trop gros ({(len(GOOD_TEXT.encode()) + MAX_BYTES) / 1e6:.1f} Mo, 1 Mo au plus) : "
+        "vérifiez qu'il s'agit bien de la note aux candidats".replace(".", ",", 1),
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "line", "message"), WHOLE_FILE_CASES.values(), ids=list(WHOLE_FILE_CASES))
+def test_file_that_is_not_a_notice_is_reported(text: str, line: int, message: str) -> None:
+    """A file that is not a mapping of keys at all gets one sentence, never a traceback."""
+    with pytest.raises(NoticeError) as caught:
+        parse_notice(text, "notice.yml")
+    assert caught.value.lines() == [f"notice.yml, ligne {line} : (fichier) : {message}"]
+
+
+def test_folder_given_as_the_notice(tmp_path: Path) -> None:
+    folder = tmp_path / "notice.yml"
+    folder.mkdir()
+    with pytest.raises(NoticeError) as caught:
+        load_notice(folder)
+    assert caught.value.lines() == [
+        "notice.yml, ligne 1 : (fichier) : c'est un dossier, pas un fichier : "
+        "indiquez le chemin de notice.yml"
+    ]
+
+
+def test_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "notice.yml"
+    path.write_bytes(GOOD_TEXT.encode() + b"#" * (3 * MAX_BYTES // 2))
+    size = f"{path.stat().st_size / 1e6:.1f}".replace(".", ",")
+    with pytest.raises(NoticeError) as caught:
+        load_notice(path)
+    assert caught.value.lines() == [
+        f"notice.yml, ligne 1 : (fichier) : fichier trop gros ({size} Mo, 1 Mo au plus) : "
+        "vérifiez qu'il s'agit bien de la note aux candidats"
+    ]
+
+
+def test_file_not_in_utf8_points_at_the_line(tmp_path: Path) -> None:
+    """A file saved in Latin-1 is reported on the line of its first accent, not on line 1."""
+    path = tmp_path / "notice.yml"
+    path.write_bytes(GOOD_TEXT.encode("latin-1", "replace"))
+    lines = GOOD_TEXT.splitlines()
+    first = next(n for n, line in enumerate(lines, 1) if any(127 < ord(c) < 256 for c in line))
+    with pytest.raises(NoticeError) as caught:
+        load_notice(path)
+    assert caught.value.lines() == [
+        f"notice.yml, ligne {first} : (fichier) : le fichier doit être enregistré en UTF-8 "
+        "(un caractère de cette ligne ne l'est pas)"
+    ]
+
+
+def test_windows_line_endings_are_read_as_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "notice.yml"
+    path.write_bytes(GOOD_TEXT.replace("\n", "\r\n").encode())
+    assert load_notice(path) == MODEL
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CRASH_CASES if c.id in {"impossible-month", "pole-id-as-list", "exam-id-as-block"}],
+    ids=lambda c: c.id,
+)
+def test_input_that_crashed_stops_check_without_a_traceback(case: Case, tmp_path: Path) -> None:
+    """What an editor sees in the terminal: the sentence, and no Python traceback."""
+    text, line = edit(GOOD_TEXT, case)
+    bad = tmp_path / "notice.yml"
+    bad.write_text(text, encoding="utf-8")
+    done = cli("check", "--notice", str(bad))
+    assert done.returncode == 1
+    assert f"{expected_line(case, line)}{case.message}" in done.stderr.splitlines(), done.stderr
+    assert "Traceback" not in done.stderr

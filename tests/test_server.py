@@ -10,7 +10,7 @@ from formservice import server
 from formservice.accounts.rules import ACTIVE, new_account
 from formservice.notice import load_notice, parse_notice
 from formservice.settings import Settings
-from formservice.store import StoreLocked
+from formservice.store import StoreError, StoreLocked
 from formservice.store.memory import MemoryEngine
 
 
@@ -54,6 +54,82 @@ def test_serve_refuses_a_locked_data_dir(monkeypatch, tmp_path, notice_path, cap
     monkeypatch.setattr("formservice.store.factory.open_engine", locked)
     assert server.serve("127.0.0.1", 8000, demo=False) == 1
     assert "déjà utilisé" in capsys.readouterr().err
+
+
+@pytest.fixture
+def serve_env(monkeypatch, tmp_path, notice_path):
+    """A development environment for serve, with uvicorn and the web app replaced by recorders."""
+    for name in ("FORMSERVICE_ENV", "FORMSERVICE_BASE_URL", "FORMSERVICE_SMTP", "FORMSERVICE_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FORMSERVICE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FORMSERVICE_NOTICE", str(notice_path))
+    calls: dict[str, object] = {}
+    engine = MemoryEngine()
+    monkeypatch.setattr("formservice.store.factory.open_engine", lambda url: engine)
+
+    def create_app(settings, *, engine):
+        calls["settings"], calls["engine"] = settings, engine
+        return "app"
+
+    monkeypatch.setattr("formservice.web.app.create_app", create_app)
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: calls.update(app=app, options=options))
+    calls["memory_engine"] = engine
+    return calls
+
+
+def test_serve_starts_uvicorn_once_everything_is_checked(serve_env, tmp_path, capsys, caplog):
+    """serve warns about the generated key, announces the address, runs uvicorn as set up, exits 0."""
+    assert server.serve("127.0.0.1", 8000, demo=False) == 0
+    assert serve_env["engine"] is serve_env["memory_engine"] and serve_env["app"] == "app"
+    assert serve_env["options"] == {
+        "host": "127.0.0.1",
+        "port": 8000,
+        "server_header": False,
+        "access_log": False,
+        "proxy_headers": True,
+        "log_level": "info",
+        "log_config": None,
+    }
+    out = capsys.readouterr().out
+    assert out == f"Service en ligne sur http://127.0.0.1:8000/ (données : {tmp_path / 'var'})\n"
+    assert "clé secrète générée pour le développement" in caplog.text
+
+
+def test_serve_demo_serves_the_demo_copy_of_the_notice(serve_env, monkeypatch, tmp_path):
+    """`demo` hands the app the copy in data_dir/demo, not notice.yml."""
+    real = server.prepare_demo
+    monkeypatch.setattr(server, "prepare_demo", lambda settings: real(settings, publish_site=False))
+    assert server.serve("127.0.0.1", 8000, demo=True) == 0
+    assert serve_env["settings"].notice_path == tmp_path / "var" / "demo" / "notice.yml"
+
+
+def test_serve_refuses_an_invalid_notice(serve_env, notice_path, capsys):
+    """A notice.yml with an error prints its report and the French refusal, exits 1, opens no store."""
+    notice_path.write_text("inscription: [\n", encoding="utf-8")
+    assert server.serve("127.0.0.1", 8000, demo=False) == 1
+    err = capsys.readouterr().err
+    assert err.endswith("\nLe service n'a pas démarré : corrigez notice.yml (formservice check).\n")
+    assert "engine" not in serve_env
+
+
+def test_serve_demo_without_a_notice_says_it_cannot_read_it(serve_env, notice_path, capsys):
+    """In demo mode a missing notice.yml fails while copying it: « Lecture impossible », exit 1."""
+    notice_path.unlink()
+    assert server.serve("127.0.0.1", 8000, demo=True) == 1
+    assert capsys.readouterr().err.startswith("Lecture impossible : ")
+
+
+def test_serve_reports_a_data_dir_that_cannot_be_opened(serve_env, monkeypatch, tmp_path, capsys):
+    """Any other store error names the data directory and the cause, and exits 1."""
+
+    def broken(url):
+        raise StoreError("format inconnu")
+
+    monkeypatch.setattr("formservice.store.factory.open_engine", broken)
+    assert server.serve("127.0.0.1", 8000, demo=False) == 1
+    assert capsys.readouterr().err == (
+        f"Le dossier de données {tmp_path / 'var'} ne peut pas être ouvert : format inconnu\n"
+    )
 
 
 @pytest.fixture

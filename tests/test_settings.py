@@ -74,3 +74,76 @@ def test_malformed_values_are_reported_in_french(tmp_path):
         )
     assert len(exc.value.problems) == 4
     assert all(" : " in p for p in exc.value.problems)
+
+
+def test_every_problem_is_reported_at_once_with_its_exact_french_line(tmp_path):
+    """One failed start lists every bad variable, in the order of the variables, word for word."""
+    with pytest.raises(SettingsError) as exc:
+        Settings.from_env(
+            {
+                "FORMSERVICE_ENV": "prod",
+                "FORMSERVICE_BASE_URL": "inscriptions",
+                "FORMSERVICE_SMTP": "smtp",
+                "FORMSERVICE_SECRET_KEY": f"{STRONG}, court, aussi-court",
+                "FORMSERVICE_DATA_DIR": str(tmp_path),
+            }
+        )
+    assert exc.value.problems == [
+        "FORMSERVICE_ENV : « prod » inconnu ; valeurs possibles : development, production",
+        "FORMSERVICE_BASE_URL : « inscriptions » n'est pas une adresse de la forme https://nom.du.site",
+        "FORMSERVICE_SMTP : « smtp » doit s'écrire hôte:port (par exemple smtp:25)",
+        "FORMSERVICE_SECRET_KEY : clé(s) n° 2, 3 trop courte(s) (au moins 32 caractères aléatoires)",
+    ]
+    assert str(exc.value) == "\n".join(exc.value.problems)
+
+
+def test_production_refusals_are_reported_with_their_exact_french_lines(tmp_path):
+    """In production, http, a missing SMTP relay and a missing key each get their own line."""
+    with pytest.raises(SettingsError) as exc:
+        Settings.from_env(
+            {
+                "FORMSERVICE_ENV": " production ",
+                "FORMSERVICE_BASE_URL": "http://inscriptions.exemple.fr",
+                "FORMSERVICE_DATA_DIR": str(tmp_path),
+            }
+        )
+    assert exc.value.problems == [
+        "FORMSERVICE_BASE_URL : en production, l'adresse doit commencer par https://",
+        "FORMSERVICE_SMTP : obligatoire en production (sinon aucun courriel ne part)",
+        "FORMSERVICE_SECRET_KEY : obligatoire en production (une clé générée ne peut pas servir)",
+    ]
+
+
+@pytest.mark.parametrize("raw", ["smtp:0", "smtp:65536", ":25", "smtp:port"])
+def test_an_smtp_address_needs_a_host_and_a_valid_port(raw):
+    """Port 0, a port past 65535, no host or a named port are each refused."""
+    with pytest.raises(SettingsError) as exc:
+        Settings.from_env({"FORMSERVICE_SMTP": raw, "FORMSERVICE_SECRET_KEY": STRONG})
+    assert exc.value.problems == [
+        f"FORMSERVICE_SMTP : « {raw} » doit s'écrire hôte:port (par exemple smtp:25)"
+    ]
+
+
+def test_an_ipv6_smtp_address_loses_its_brackets():
+    """[::1]:25 is host ::1, port 25: the brackets only separate the address from the port."""
+    settings = Settings.from_env({"FORMSERVICE_SMTP": "[::1]:25", "FORMSERVICE_SECRET_KEY": STRONG})
+    assert settings.smtp == ("::1", 25)
+
+
+@pytest.mark.parametrize("url", ["ftp://exemple.fr", "https://", "https://exemple.fr/inscriptions"])
+def test_the_base_url_must_be_an_http_origin(url):
+    """Another scheme, no host or a path are refused: links are built by appending a path to it."""
+    with pytest.raises(SettingsError) as exc:
+        Settings.from_env({"FORMSERVICE_BASE_URL": url, "FORMSERVICE_SECRET_KEY": STRONG})
+    assert exc.value.problems == [
+        f"FORMSERVICE_BASE_URL : « {url} » n'est pas une adresse de la forme https://nom.du.site"
+    ]
+
+
+def test_the_default_base_url_is_used_when_the_variable_is_blank():
+    """A blank FORMSERVICE_BASE_URL falls back on the caller's default (serve passes host:port)."""
+    settings = Settings.from_env(
+        {"FORMSERVICE_BASE_URL": "  ", "FORMSERVICE_SECRET_KEY": STRONG},
+        default_base_url="http://0.0.0.0:9000/",
+    )
+    assert settings.base_url == "http://0.0.0.0:9000" and not settings.secrets_generated

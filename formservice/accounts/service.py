@@ -1,4 +1,4 @@
-"""Account use cases: the domain rules of accounts.py applied to the store, the mail and the log.
+"""Account use cases: the rules of ``accounts/rules.py`` applied to the store, the mail and the log.
 
 Views parse forms and call these; these never see a Request. Each use case answers the same way
 whether or not an address has an account (signup, resend, reset), and does the same expensive

@@ -20,6 +20,7 @@ from formservice.enrolment.records import Enrolment, EnrolmentFile
 from formservice.errors import Conflict
 from formservice.frenchdates import date_fr
 from formservice.notice import Document, Notice, Pole
+from formservice.phones import format_phone
 
 STATUS_SAVED = "saved"
 STATUS_COMPLETE = "complete"
@@ -96,14 +97,8 @@ def _clean(value: Any, limit: int = MAX_TEXT) -> str:
 
 
 def _phone(value: str) -> str | None:
-    digits = re.sub(r"[\s.\-]", "", value)
-    if digits.startswith("+33"):
-        digits = "0" + digits[3:]
-    if re.fullmatch(r"0[1-9]\d{8}", digits):
-        return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
-    if re.fullmatch(r"\+\d{8,15}", digits):
-        return digits
-    return None
+    """The candidate's number in its display form; international numbers are accepted too."""
+    return format_phone(value, international=True)
 
 
 def age_on(birth: date, on: date) -> int:

@@ -1,6 +1,7 @@
 """The notice: the typed schema of notice.yml (``model``), its cross-field rules
-(``validation``), the French wording of its errors (``wording``), its line-numbered reading
-(``yamldoc``, ``loading``), the notice in force (``source``), and the site built from it (``site/``).
+(``validation``), the French wording of its errors (``wording``, ``dates``), its line-numbered
+reading (``yamldoc``, ``loading``), the notice in force (``source``), and the site built from it
+(``site/``).
 
 The names most code needs are re-exported here: ``from formservice.notice import Notice``.
 """

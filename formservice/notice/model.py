@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from formservice.frenchdates import date_fr, datetime_fr
+from formservice.notice.dates import impossible_date
+from formservice.phones import format_phone
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]*$"
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -25,21 +27,45 @@ PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
 PLACEHOLDERS = ("opens", "closes", "documents_deadline", "activation_hours", "previous_session")
 
 
+# The years a registration may open or close in. Beyond the time it names, a date with time must
+# exist in every time zone: year 1 or 9999 would overflow once converted, in the checks and later.
+YEARS = range(2000, 2101)
+LOCAL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+
+def _strptime(text: str) -> datetime | None:
+    for fmt in LOCAL_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _plausible(value: datetime) -> datetime:
+    if value.year not in YEARS:
+        raise ValueError(
+            f"l'année {value.year:04d} n'est pas plausible : écrivez une année entre "
+            f"{YEARS.start} et {YEARS.stop - 1}"
+        )
+    return value
+
+
 def local_datetime(value: Any) -> Any:
     """Dates are written '2025-11-13 19:00' (local time, interpreted in `timezone`): a naive
-    datetime from such a text; ValueError with the editor's sentence if it is not one."""
+    datetime from such a text; ValueError with the editor's sentence if it is not one, names a
+    day or a time that does not exist, or a year out of `YEARS`."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
+        return _plausible(value.replace(tzinfo=None))
     if isinstance(value, str):
-        for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
-            try:
-                return datetime.strptime(value.strip(), fmt)
-            except ValueError:
-                continue
-        raise ValueError(
-            f"« {value} » n'est pas une date avec heure lisible : écrivez-la AAAA-MM-JJ HH:MM "
-            "(par exemple 2025-11-13 19:00)"
-        )
+        parsed = _strptime(value.strip())
+        if parsed is None:
+            raise ValueError(
+                impossible_date(value)
+                or f"« {value} » n'est pas une date avec heure lisible : écrivez-la AAAA-MM-JJ HH:MM "
+                "(par exemple 2025-11-13 19:00)"
+            )
+        return _plausible(parsed)
     if isinstance(value, date):
         raise ValueError("il manque l'heure : écrivez AAAA-MM-JJ HH:MM (par exemple 2025-11-13 19:00)")
     return value
@@ -49,15 +75,13 @@ def normalise_phone(value: str) -> str:
     """A French phone number written as ``05 16 52 64 55``, from any spacing, dots or dashes and
     from the ``+33`` form. ValueError, with the sentence shown to the notice's editor, if it is
     not a 10-digit French number (other international numbers are refused)."""
-    digits = re.sub(r"[\s.\-]", "", value)
-    if digits.startswith("+33"):
-        digits = "0" + digits[3:]
-    if not re.fullmatch(r"0[1-9]\d{8}", digits):
+    display = format_phone(value)
+    if display is None:
         raise ValueError(
             f"« {value} » n'est pas un numéro de téléphone français à 10 chiffres "
             '(par exemple "05 16 52 64 55")'
         )
-    return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+    return display
 
 
 def _phone(value: Any) -> Any:

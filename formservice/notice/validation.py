@@ -48,7 +48,7 @@ def _zone(data: dict[str, Any]) -> ZoneInfo | None:
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe", or a name too long
         return None
 
 
@@ -82,6 +82,12 @@ def _duplicates(entries: Iterable[tuple[Location, Any]], what: str) -> Iterator[
 def _ids(data: dict[str, Any], key: str) -> list[tuple[Location, Any]]:
     """The `id` of each block of the list `key`, with its path."""
     return [((key, i, "id"), entry.get("id")) for i, entry in _entries(data, key)]
+
+
+def _declared(data: dict[str, Any], key: str) -> set[str]:
+    """The identifiers written as texts in the list `key`: a missing id, or one written as a list
+    or a block, is the field checks' to report, not a declared one."""
+    return {value for _, value in _ids(data, key) if isinstance(value, str)}
 
 
 # -- the rules --------------------------------------------------------------------------------
@@ -152,11 +158,11 @@ def unique_step_ids(data: dict[str, Any]) -> Iterator[Finding]:
 
 def specialities_have_known_poles(data: dict[str, Any]) -> Iterator[Finding]:
     """Chaque spécialité est gérée par un pôle déclaré dans poles."""
-    poles = {pole.get("id") for _, pole in _entries(data, "poles")}
+    poles = _declared(data, "poles")
     for path, spec in _specialities(data):
         pole = spec.get("pole")
         if isinstance(pole, str) and pole not in poles:
-            declared = ", ".join(sorted(map(str, poles)))
+            declared = ", ".join(sorted(poles)) or "aucun"
             yield (*path, "pole"), f"pôle « {pole} » inconnu ; pôles déclarés : {declared}"
 
 
@@ -167,12 +173,12 @@ def unique_speciality_ids(data: dict[str, Any]) -> Iterator[Finding]:
 
 def documents_name_known_exams(data: dict[str, Any]) -> Iterator[Finding]:
     """Une pièce justificative n'est demandée que pour des examens déclarés dans exams."""
-    exams = {exam.get("id") for _, exam in _entries(data, "exams")}
+    exams = _declared(data, "exams")
     for i, document in _entries(data, "documents"):
         wanted = document.get("exams")
         for j, exam in enumerate(wanted if isinstance(wanted, list) else []):
             if isinstance(exam, str) and exam not in exams:
-                declared = ", ".join(sorted(map(str, exams)))
+                declared = ", ".join(sorted(exams)) or "aucun"
                 yield (
                     ("documents", i, "exams", j),
                     f"examen « {exam} » inconnu ; examens déclarés : {declared}",

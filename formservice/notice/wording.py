@@ -63,6 +63,7 @@ _MISREAD = (
     (":int", _READ_AS_NUMBER),
     (":float", _READ_AS_NUMBER),
     (":bool", _READ_AS_BOOL),
+    (":timestamp", "« {raw} » a été lu comme une date, pas comme un texte" + _QUOTE_IT),
     (":null", "valeur vide : écrivez un texte"),
 )
 

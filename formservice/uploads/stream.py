@@ -30,8 +30,9 @@ ENVELOPE_BYTES = 16 * 1024
 MAX_FIELDS = 16
 
 # Called with the fields received so far when the file part begins, before a byte of it is
-# written: the place for `security.verify_csrf` and for the checks that refuse any file (quota,
-# deadline). It runs inside the parser, synchronously: do any I/O before `receive_upload`.
+# written: the place for the CSRF check (`web/middleware/csrf.verify_csrf`) and for the checks
+# that refuse any file (quota, deadline). It runs inside the parser, synchronously: do any I/O
+# before `receive_upload`.
 BeforeFile = Callable[[Mapping[str, str]], object]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from formservice.cli import main
+from formservice.store.tinydb import maintenance, recovery
 from formservice.store.tinydb.engine import TinyDBEngine
 from formservice.store.tinydb.journal import CorruptStore, journal_generations, journal_path
 from formservice.store.tinydb.maintenance import check, compact
@@ -127,3 +128,95 @@ async def test_compact_refuses_while_the_service_runs(
     err = capsys.readouterr().err
     assert "déjà utilisé" in err
     assert "compacte lui-même" in err
+
+
+def test_check_of_a_healthy_store_prints_its_report_in_order(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Header, sizes, one line per table, schema versions, then the verdict: nothing on stderr."""
+    assert check(data_dir / "store") == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0] == f"Store {data_dir / 'store'}"
+    assert lines[1].startswith("  instantané : 0.0 Mo ; journaux [")
+    assert "  accounts : 3 document(s)" in lines
+    assert lines[-2:] == ["  schémas : v1 : 3", "Aucun problème."]
+    assert err == ""
+
+
+def test_check_counts_older_documents_as_to_migrate(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A document without a schema stamp (version 0) is migrated at the next start: a line, no problem."""
+    append_to_journal(data_dir, '["p","accounts",{"id":"ancien","email":"ancien@exemple.fr"}]\n["c",1]\n')
+    assert check(data_dir / "store") == 0
+    out = capsys.readouterr().out
+    assert "  schémas : v0 : 1, v1 : 3" in out
+    assert "  1 document(s) à migrer vers le schéma 1 au prochain démarrage" in out
+
+
+def test_check_refuses_documents_from_a_newer_release(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A document stamped with a future schema is a problem: exit 1, the service would refuse it."""
+    append_to_journal(
+        data_dir, '["p","accounts",{"id":"futur","email":"futur@exemple.fr","_schema":99}]\n["c",1]\n'
+    )
+    assert check(data_dir / "store") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "  problème : 1 document(s) écrits par une version plus récente (schéma > 1)",
+        "1 problème(s) : le service refusera de démarrer sur ce dossier.",
+    ]
+
+
+def test_check_of_a_running_store_retries_a_read_broken_by_compaction(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While the service runs, a load failing because files moved is tried again before it counts."""
+    real_load = recovery.load
+    failures = iter([OSError("journal.000001.jsonl disparu")])
+
+    def load(directory: Path, *, repair: bool) -> recovery.Loaded:
+        for exc in failures:
+            raise exc
+        return real_load(directory, repair=repair)
+
+    monkeypatch.setattr(maintenance, "is_locked", lambda directory: True)
+    monkeypatch.setattr(maintenance, "holder_pid", lambda directory: 4242)
+    monkeypatch.setattr(recovery, "load", load)
+    assert check(data_dir / "store") == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(
+        "Le service tourne (processus 4242) : vérification en lecture seule "
+        "d'un état qui continue d'évoluer.\n"
+    )
+    assert err == ""
+
+
+def test_check_of_a_stopped_store_does_not_retry(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a running service nothing moves: the first failure is the verdict, with its advice."""
+    calls = []
+
+    def load(directory: Path, *, repair: bool) -> recovery.Loaded:
+        calls.append(directory)
+        raise OSError("disque illisible")
+
+    monkeypatch.setattr(recovery, "load", load)
+    assert check(data_dir / "store") == 1
+    assert len(calls) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "Store illisible : disque illisible",
+        "Restaurez la dernière sauvegarde de ce dossier, ou faites examiner les fichiers.",
+    ]
+
+
+def test_check_keeps_quiet_about_a_tail_while_the_service_runs(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While running, bytes after the last commit are a write in progress, not a crash's note."""
+    append_to_journal(data_dir, '["p","accounts",{"id":')
+    monkeypatch.setattr(maintenance, "is_locked", lambda directory: True)
+    assert check(data_dir / "store") == 0
+    assert "note :" not in capsys.readouterr().out

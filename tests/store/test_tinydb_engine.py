@@ -417,3 +417,63 @@ async def test_compaction_queued_while_the_writer_sleeps_is_carried_out(tiny: Ti
     tiny = await reopen(tiny)
     assert await tiny.count("accounts") == 6
     await tiny.close()
+
+
+def test_replay_applies_whole_groups_and_counts_them(tmp_path: Path) -> None:
+    """Each committed group is applied in order; good_size ends after the last commit line."""
+    path = tmp_path / "journal.000000.jsonl"
+    good = (
+        '["p","accounts","a1",{"id":"a1"}]\n["p","accounts","a2",{"id":"a2"}]\n["c",2]\n'
+        '["d","accounts","a1"]\n["c",1]\n'
+    )
+    path.write_text(good + '["d","accounts","a2"]\n')
+    rows: dict[str, dict[str, str]] = {}
+    result = replay(path, rows)
+    assert rows == {"accounts": {"a2": '{"id":"a2"}'}}
+    assert (result.groups, result.changes, result.good_size) == (2, 3, len(good))
+    assert result.dropped == len('["d","accounts","a2"]\n')
+    assert result.notes == [
+        f"{path.name} : {result.dropped} octet(s) en fin de journal jamais confirmés "
+        "(arrêt brutal pendant une écriture) ignorés"
+    ]
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        '["d","accounts","a1"]\n["c",2]\n',  # fewer lines than the commit line counts
+        '["d","accounts","a1"]\n["c",1,1]\n',  # wrong CRC
+        '["x","accounts","a1"]\n["c",1]\n',  # a line that is no change
+        '["d","accounts","\xff"]\n["c",1]\n',  # not UTF-8 (written below as latin-1)
+    ],
+)
+def test_replay_drops_a_damaged_final_group_of_the_last_journal(tmp_path: Path, group: str) -> None:
+    """A crash can damage the final group only: it is dropped, the groups before it stay."""
+    path = tmp_path / "journal.000000.jsonl"
+    good = b'["p","accounts","a1",{"id":"a1"}]\n["c",1]\n'
+    path.write_bytes(good + group.encode("latin-1"))
+    rows: dict[str, dict[str, str]] = {}
+    result = replay(path, rows)
+    assert rows == {"accounts": {"a1": '{"id":"a1"}'}}
+    assert result.good_size == len(good) and result.dropped == len(group.encode("latin-1"))
+
+
+def test_replay_refuses_a_damaged_group_in_an_older_journal(tmp_path: Path) -> None:
+    """Only the last journal can have been cut by a crash: in an older one, damage is corruption."""
+    path = tmp_path / "journal.000000.jsonl"
+    path.write_text('["p","accounts","a1",{"id":"a1"}]\n["c",1]\n["d","accounts","a1"]\n["c",2]\n')
+    with pytest.raises(CorruptStore) as info:
+        replay(path, {}, last=False)
+    assert str(info.value) == f"{path} ligne 3 : groupe d'écritures endommagé dans un ancien journal"
+
+
+def test_replay_refuses_a_damaged_group_followed_by_a_good_one(tmp_path: Path) -> None:
+    """A good commit after a damaged group is no crash: CorruptStore names the damaged group's line."""
+    path = tmp_path / "journal.000000.jsonl"
+    path.write_text('["p","accounts","a1",{"id":"a1"}]\n["c",1]\n["d","accounts","a1"]\n["c",2]\n["c",0]\n')
+    with pytest.raises(CorruptStore) as info:
+        replay(path, {})
+    assert str(info.value) == (
+        f"{path} ligne 3 : groupe d'écritures endommagé suivi d'écritures valides "
+        "(ce n'est pas une coupure en cours d'écriture)"
+    )

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,56 +213,93 @@ def replay(path: Path, rows: dict[str, dict[str, str]], *, last: bool = True) ->
     the final group of the ``last`` journal (the one a crash can have been writing). Reads the
     file line by line, so memory holds one group at a time, not the journal.
     """
-    total = path.stat().st_size  # minus the preallocated zeros, found at the end
+    size = path.stat().st_size  # before reading: a running service may append meanwhile
     result = Replay(good_size=0)
-    group: list[str] = []
-    crc, group_ok, group_line, offset = 0, True, 1, 0
-    damaged: int | None = None  # first line of the first damaged committed group
     with open(path, "rb") as lines:
-        for line_no, raw in enumerate(lines, start=1):
-            if not raw.endswith(b"\n"):  # the piece after the last newline is incomplete by definition
-                if not raw.strip(b"\0"):
-                    total -= len(raw)  # preallocated zeros, not a torn write
-                break
-            offset += len(raw)
-            commit = _commit(raw) if raw.startswith(b'["c",') else None
-            if commit is None:
-                crc = zlib.crc32(raw, crc)
-                try:
-                    group.append(raw[:-1].decode())
-                except UnicodeDecodeError:
-                    group_ok = False
-                continue
-            if damaged is not None:
-                raise CorruptStore(
-                    f"{path} ligne {damaged} : groupe d'écritures endommagé suivi d'écritures valides "
-                    "(ce n'est pas une coupure en cours d'écriture)"
-                )
-            count, expected_crc = commit
-            changes = [_change(text) for text in group] if group_ok else []
-            if (
-                group_ok
-                and count == len(group)
-                and expected_crc in (None, crc)
-                and all(change is not None for change in changes)
-            ):
-                for change in changes:
-                    _apply(rows, change)  # type: ignore[arg-type]
-                result.groups += 1
-                result.changes += len(group)
-                result.good_size = offset
-            else:
-                damaged = group_line
-            group, crc, group_ok, group_line = [], 0, True, line_no + 1
+        damaged, zeros = _apply_groups(path, lines, rows, result)
     if damaged is not None and not last:
         raise CorruptStore(f"{path} ligne {damaged} : groupe d'écritures endommagé dans un ancien journal")
-    result.dropped = max(0, total - result.good_size)
+    _note_dropped_tail(path, result, size - zeros)
+    return result
+
+
+@dataclass
+class _Group:
+    """The change lines read since the last commit line: nothing of them is applied until a
+    commit line vouches for all of them."""
+
+    first_line: int
+    lines: list[str] = field(default_factory=list)
+    crc: int = 0
+    decodable: bool = True
+
+    def add(self, raw: bytes) -> None:
+        self.crc = zlib.crc32(raw, self.crc)
+        try:
+            self.lines.append(raw[:-1].decode())
+        except UnicodeDecodeError:
+            self.decodable = False
+
+    def changes(self, count: int, expected_crc: int | None) -> list[Change] | None:
+        """The group's changes if the commit line's count and CRC match and every line parses;
+        None if the group is damaged."""
+        if not self.decodable or count != len(self.lines) or expected_crc not in (None, self.crc):
+            return None
+        changes: list[Change] = []
+        for text in self.lines:
+            change = _change(text)
+            if change is None:
+                return None
+            changes.append(change)
+        return changes
+
+
+def _apply_groups(
+    path: Path, lines: Iterable[bytes], rows: dict[str, dict[str, str]], result: Replay
+) -> tuple[int | None, int]:
+    """Apply each good group and count it in ``result``; return the first line of the damaged
+    group (None if none) and the length of the preallocated zeros at the end. A damaged group
+    is only remembered, not raised at once: if nothing committed follows it, a crash explains it."""
+    group = _Group(first_line=1)
+    damaged: int | None = None
+    offset = zeros = 0
+    for line_no, raw in enumerate(lines, start=1):
+        if not raw.endswith(b"\n"):  # the piece after the last newline is incomplete by definition
+            if not raw.strip(b"\0"):
+                zeros = len(raw)  # preallocated zeros, not a torn write
+            break
+        offset += len(raw)
+        commit = _commit(raw) if raw.startswith(b'["c",') else None
+        if commit is None:
+            group.add(raw)
+            continue
+        if damaged is not None:
+            raise CorruptStore(
+                f"{path} ligne {damaged} : groupe d'écritures endommagé suivi d'écritures valides "
+                "(ce n'est pas une coupure en cours d'écriture)"
+            )
+        changes = group.changes(*commit)
+        if changes is None:
+            damaged = group.first_line
+        else:
+            for change in changes:
+                _apply(rows, change)
+            result.groups += 1
+            result.changes += len(changes)
+            result.good_size = offset
+        group = _Group(first_line=line_no + 1)
+    return damaged, zeros
+
+
+def _note_dropped_tail(path: Path, result: Replay, end: int) -> None:
+    """Record what lies between the last good commit and ``end`` (the file's end, preallocated
+    zeros excluded): never acknowledged, so dropped, but the operator is told it was there."""
+    result.dropped = max(0, end - result.good_size)
     if result.dropped:
         result.notes.append(
             f"{path.name} : {result.dropped} octet(s) en fin de journal jamais confirmés "
             "(arrêt brutal pendant une écriture) ignorés"
         )
-    return result
 
 
 def _apply(rows: dict[str, dict[str, str]], change: Change) -> None:

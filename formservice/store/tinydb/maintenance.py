@@ -32,10 +32,33 @@ def _err(text: str) -> None:
 
 
 def check(directory: Path) -> int:
-    """``formservice store check``: ``directory`` is the store's (``Settings.store_dir``)."""
+    """``formservice store check``: ``directory`` is the store's (``Settings.store_dir``).
+
+    Every check runs and reports before the verdict, so that the operator sees all the problems
+    of the directory at once, as the service would meet them on its next start.
+    """
     if not directory.is_dir():
         _err(f"Aucun store dans {directory} : rien à vérifier (le service le crée au premier démarrage).")
         return 2
+    running = _announce_if_running(directory)
+    loaded = _load(directory, running)
+    if loaded is None:
+        return 1
+    print(f"Store {directory}")
+    print(
+        f"  instantané : {loaded.snapshot_size / 1e6:.1f} Mo ; journaux {loaded.live_gens or 'aucun'} : "
+        f"{loaded.journal_bytes / 1e6:.1f} Mo"
+    )
+    versions: Counter[int] = Counter()
+    problems = _check_tables(loaded, versions)
+    problems += _check_schema_versions(versions)
+    _report_crash_leftovers(loaded, running)
+    return _verdict(problems)
+
+
+def _announce_if_running(directory: Path) -> bool:
+    """Whether the service holds the store. check reads it anyway (it takes no lock), but says
+    that the state it reports keeps moving."""
     running = is_locked(directory)
     if running:
         pid = holder_pid(directory)
@@ -43,46 +66,66 @@ def check(directory: Path) -> int:
             f"Le service tourne (processus {pid or '?'}) : vérification en lecture seule "
             "d'un état qui continue d'évoluer."
         )
-    # A running service may compact while we read (snapshot replaced, journals deleted): retry.
+    return running
+
+
+def _load(directory: Path, running: bool) -> recovery.Loaded | None:
+    """The snapshot and journals read as the engine would, without repairing; None once the
+    damage is reported. A running service may compact while we read (snapshot replaced,
+    journals deleted), so a failure is then retried before it counts."""
     attempts = 3 if running else 1
     for attempt in range(1, attempts + 1):
         try:
-            loaded = recovery.load(directory, repair=False)
-            break
+            return recovery.load(directory, repair=False)
         except (CorruptStore, OSError) as exc:
             if attempt == attempts:
                 _err(f"Store illisible : {exc}")
                 _err("Restaurez la dernière sauvegarde de ce dossier, ou faites examiner les fichiers.")
-                return 1
+    return None
 
-    versions: Counter[int] = Counter()
-    problems: list[str] = []
+
+def _check_tables(loaded: recovery.Loaded, versions: Counter[int]) -> list[str]:
+    """Rebuild every table's indexes, as opening would (a duplicate written by hand is only found
+    there), printing each table's count; count the documents of each schema version into
+    ``versions`` on the way, and return the problems found."""
 
     def note_version(table: str, doc: Doc) -> None:
         versions[migrations.version_of(doc)] += 1
         return None
 
-    print(f"Store {directory}")
-    print(
-        f"  instantané : {loaded.snapshot_size / 1e6:.1f} Mo ; journaux {loaded.live_gens or 'aucun'} : "
-        f"{loaded.journal_bytes / 1e6:.1f} Mo"
-    )
+    problems: list[str] = []
     for name in sorted(set(TABLES) | set(loaded.rows)):
         mem = MemTable(name, TABLES.get(name, TableSpec()), loaded.rows.get(name, {}))
         problems += mem.build_indexes(upgrade=note_version)
         known = "" if name in TABLES else " (table inconnue de cette version, conservée)"
         print(f"  {name} : {len(mem.rows)} document(s){known}")
+    return problems
+
+
+def _check_schema_versions(versions: Counter[int]) -> list[str]:
+    """Older documents are migrated at the next start, so they are only mentioned; newer ones
+    make the store refuse to open (this release must not rewrite data it does not understand),
+    so they are a problem."""
     by_version = ", ".join(f"v{v} : {n}" for v, n in sorted(versions.items()))
     print(f"  schémas : {by_version or 'aucun document'}")
     current = base.SCHEMA_VERSION
     newer = sum(n for v, n in versions.items() if v > current)
     older = sum(n for v, n in versions.items() if v < current)
-    if newer:
-        problems.append(f"{newer} document(s) écrits par une version plus récente (schéma > {current})")
     if older:
         print(f"  {older} document(s) à migrer vers le schéma {current} au prochain démarrage")
-    for text in [] if running else loaded.notes:  # while running, a tail is a write in progress
+    if newer:
+        return [f"{newer} document(s) écrits par une version plus récente (schéma > {current})"]
+    return []
+
+
+def _report_crash_leftovers(loaded: recovery.Loaded, running: bool) -> None:
+    """What a crash left (torn tail, old journals) is a note, not a problem: the next start
+    clears it. While the service runs, a tail is a write in progress, so nothing is noted."""
+    for text in [] if running else loaded.notes:
         print(f"  note : {text}")
+
+
+def _verdict(problems: list[str]) -> int:
     if problems:
         for text in problems:
             _err(f"  problème : {text}")

@@ -1,6 +1,6 @@
 """/compte/...: signup, activation, login, logout, password reset and change.
 
-Thin: parse the form, call ``services(request).accounts`` (account_service.py), render or redirect.
+Thin: parse the form, call ``services(request).accounts`` (``accounts/service.py``), render or redirect.
 Forms re-render with the user's input (never the passwords) and a message next to each field.
 """
 
@@ -16,7 +16,7 @@ from formservice.accounts.passwords import is_common
 from formservice.accounts.rules import EmailInvalid, normalize_email, password_problem
 from formservice.accounts.service import Activation, Reset
 from formservice.enrolment.deadlines import Phase, registration_window
-from formservice.web import auth as sessions
+from formservice.web import auth
 from formservice.web.forms import client_ip, form_values, safe_next
 from formservice.web.rendering import render, url_path
 from formservice.web.services import services
@@ -140,7 +140,7 @@ async def resend_activation(request: Request) -> Response:
 async def login(request: Request) -> Response:
     next_path = safe_next(request.query_params.get("suite"), url_path(request.app.router, "space"))
     if request.method != "POST":
-        if await sessions.current_account(request) is not None:
+        if await auth.current_account(request) is not None:
             return RedirectResponse(next_path, status_code=303)
         info = INFO.get(request.query_params.get("info", ""))
         return await render(
@@ -167,12 +167,12 @@ async def login(request: Request) -> Response:
     if result.status == "pending":
         return await render(request, "candidate/accounts/login.html", context | {"pending": True}, status=403)
     assert result.account is not None
-    await sessions.login(request, result.account["id"])
+    await auth.login(request, result.account["id"])
     return RedirectResponse(next_path, status_code=303)
 
 
 async def logout(request: Request) -> Response:
-    account_id = await sessions.logout(request)
+    account_id = await auth.logout(request)
     if account_id:
         services(request).audit.event("logout", account_id=account_id, ip=client_ip(request))
     return RedirectResponse(f"{url_path(request.app.router, 'login')}?info=deconnexion", status_code=303)
@@ -216,7 +216,7 @@ async def reset_password(request: Request) -> Response:
 
 
 async def change_password(request: Request) -> Response:
-    account = await sessions.require_account(request)
+    account = await auth.require_account(request)
     if request.method != "POST":
         return await render(request, "candidate/accounts/change_password.html", {"errors": {}})
     values = await form_values(request)
@@ -225,13 +225,13 @@ async def change_password(request: Request) -> Response:
     if not values.get("current_password"):
         errors["current_password"] = "Indiquez votre mot de passe actuel."
     if not errors:
-        state = await sessions.load_session(request)
+        state = await auth.load_session(request)
         keep = state.record["id"] if state.record else None
         ok = await services(request).accounts.change_password(
             account, values["current_password"], password, client_ip(request), keep
         )
         if ok:
-            await sessions.rotate(request)
+            await auth.rotate(request)
             return RedirectResponse(
                 f"{url_path(request.app.router, 'space')}?info=mot-de-passe", status_code=303
             )
