@@ -42,6 +42,13 @@ import jinja2
 log = logging.getLogger("formservice.mail")
 
 LINK_RE = re.compile(r"https?://[^\s<>\"]+")
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def header_text(value: str, limit: int = 200) -> str:
+    """A value fit for a mail header: no line break or control character (a name typed with a
+    line feed must neither break the encoding nor add a header), trimmed to ``limit``."""
+    return " ".join(_HEADER_BREAKS.sub(" ", value).split())[:limit]
 
 
 @dataclass(frozen=True)
@@ -125,10 +132,11 @@ class MailQueue:
         self.failed = 0
 
     def render(self, to: str, subject: str, template: str, context: dict[str, Any]) -> Mail:
+        subject = header_text(subject)
         values = {**self.context(), **context, "subject": subject}
         text = self.env.get_template(f"mail/{template}.txt").render(values)
         html = self.env.get_template(f"mail/{template}.html").render(values)
-        return Mail(to=to, subject=subject, text=text, html=html)
+        return Mail(to=header_text(to, 254), subject=subject, text=text, html=html)
 
     async def send_template(self, to: str, subject: str, template: str, context: dict[str, Any]) -> Mail:
         """Render now (a template error surfaces in the request), send in the background."""

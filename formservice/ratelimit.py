@@ -5,7 +5,8 @@ Two shapes:
 - ``Backoff``: after ``free`` failures, each further attempt must wait a delay that doubles up to
   ``max_delay``; a success forgets the key. Never a permanent lockout: an attacker hammering a
   candidate's account can only make them wait ``max_delay`` at worst, never keep them out until
-  the deadline passes.
+  the deadline passes. Attempts **in flight** count: ``reserve`` before the (slow) password
+  check, ``release`` after it, so 60 guesses sent at once get no more checks than 60 in a row.
 - ``Quota``: at most ``limit`` events per ``period`` per key (signups, resends, mails per address).
 
 Both are bounded in memory (``max_keys``, oldest dropped first). Keys are whatever the caller
@@ -47,10 +48,43 @@ class Backoff:
         self.forget_after = forget_after
         self.max_keys = max_keys
         self._entries: OrderedDict[str, _Failures] = OrderedDict()
+        self._in_flight: dict[str, int] = {}
 
     def __len__(self) -> int:
         """The keys held in memory (bounded by ``max_keys``)."""
         return len(self._entries)
+
+    def reserve(self, key: str) -> float:
+        """Count an attempt that is about to be checked: 0 if it may go on (then ``release`` it,
+        whatever happens), else the seconds to wait. Once the free attempts are used, counting
+        those in flight, one attempt at a time is let through, after its delay. Runs on the event
+        loop's thread between two awaits, so two requests cannot both take the last place."""
+        entry = self._get(key)
+        in_flight = self._in_flight.get(key, 0)
+        if (entry.count if entry else 0) + in_flight >= self.free:
+            if in_flight:
+                return max(1.0, self.base_delay)  # the outcome of the one in flight decides
+            wait = self.retry_after(key)
+            if wait > 0:
+                return wait
+        self._in_flight[key] = in_flight + 1
+        return 0.0
+
+    def release(self, key: str, outcome: str) -> None:
+        """End a reserved attempt: ``"failure"`` counts it, ``"success"`` forgets the key,
+        ``"none"`` just frees its place (the attempt was not evaluated)."""
+        left = self._in_flight.get(key, 0) - 1
+        if left > 0:
+            self._in_flight[key] = left
+        else:
+            self._in_flight.pop(key, None)
+        if outcome == "failure":
+            self.failure(key)
+        elif outcome == "success":
+            self.success(key)
+
+    def in_flight(self, key: str) -> int:
+        return self._in_flight.get(key, 0)
 
     def _get(self, key: str) -> _Failures | None:
         entry = self._entries.get(key)

@@ -20,8 +20,11 @@ Environment variables:
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -207,6 +210,13 @@ def _read_base_url(environ: Mapping[str, str], env: Env, default: str, problems:
         problems.append(
             f"FORMSERVICE_BASE_URL : « {base_url} » n'est pas une adresse de la forme https://nom.du.site"
         )
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        problems.append(
+            f"FORMSERVICE_BASE_URL : « {base_url} » contient un « @ » (identifiant avant le nom du site) : "
+            "un lien des courriels mènerait ailleurs que sur le site"
+        )
+    if parts.query or parts.fragment or base_url.rstrip("/").endswith(("?", "#")):
+        problems.append(f"FORMSERVICE_BASE_URL : « {base_url} » ne doit contenir ni « ? » ni « # »")
     if env == "production" and parts.scheme != "https":
         problems.append("FORMSERVICE_BASE_URL : en production, l'adresse doit commencer par https://")
     return base_url.rstrip("/")
@@ -250,7 +260,27 @@ def _read_secret_keys(
             f"FORMSERVICE_SECRET_KEY : clé(s) n° {', '.join(map(str, short))} trop courte(s) "
             f"(au moins {MIN_SECRET_LENGTH} caractères aléatoires)"
         )
+    weak = [i + 1 for i, k in enumerate(keys) if len(k) >= MIN_SECRET_LENGTH and not random_enough(k)]
+    if weak and env == "production":
+        problems.append(
+            f"FORMSERVICE_SECRET_KEY : clé(s) n° {', '.join(map(str, weak))} trop prévisible(s) (caractères "
+            "répétés ou suite simple) ; générez-en une avec « python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))' »"
+        )
     return keys, generated
+
+
+MIN_SECRET_BITS = 100  # estimated: 32 random hex digits (128 real bits) score about 120
+
+
+def random_enough(key: str) -> bool:
+    """At least MIN_SECRET_BITS by a per-character Shannon estimate, and no run of one character
+    or simple sequence (``aaaa…``, ``abcd…``, ``0123…``) over half of it."""
+    counts = Counter(key)
+    bits_per_char = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    steps = Counter(ord(b) - ord(a) for a, b in itertools.pairwise(key))
+    regular = steps.most_common(1)[0][1] if steps else 0
+    return bits_per_char * len(key) >= MIN_SECRET_BITS and regular <= len(key) // 2
 
 
 def data_dir_from(environ: Mapping[str, str] | None = None) -> Path:

@@ -74,3 +74,14 @@ def test_every_mail_template_has_text_and_html():
     assert {"mail/activation", "mail/reset", "mail/receipt"} <= stems  # the templates were found at all
     for stem in stems:
         assert f"{stem}.txt" in names and f"{stem}.html" in names
+
+
+def test_header_values_never_carry_a_line_break():
+    """A subject built from a name typed with a line feed stays one header line, encodable."""
+    from formservice.mail import Mail, header_text
+
+    subject = header_text("Changement d'adresse — Durand\nBcc: victime@exemple.fr\r\n\u2028Camille")
+    assert subject == "Changement d'adresse — Durand Bcc: victime@exemple.fr Camille"
+    message = Mail(to="pole@exemple.fr", subject=subject, text="x").message("a@b.fr", "b.fr")
+    assert "\n" not in message["Subject"] and message["Bcc"] is None
+    message.as_bytes()  # encodes

@@ -9,7 +9,7 @@ import pytest
 
 from formservice.settings import Settings, SettingsError
 
-STRONG = "s" * 40
+STRONG = "q7Zk2-Vd9xLp4_sNe8RtYw3mHc6Bj1Ua5Gf0"  # random-looking: production checks its entropy
 
 
 def test_development_defaults_generate_and_keep_a_secret(tmp_path):
@@ -147,3 +147,29 @@ def test_the_default_base_url_is_used_when_the_variable_is_blank():
         default_base_url="http://0.0.0.0:9000/",
     )
     assert settings.base_url == "http://0.0.0.0:9000" and not settings.secrets_generated
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("FORMSERVICE_SECRET_KEY", "a" * 32, "trop prévisible"),
+        ("FORMSERVICE_SECRET_KEY", "abcdefghijklmnopqrstuvwxyz0123456789", "trop prévisible"),
+        ("FORMSERVICE_BASE_URL", "https://evil.com@inscriptions.exemple.fr", "contient un « @ »"),
+        ("FORMSERVICE_BASE_URL", "https://inscriptions.exemple.fr/?x=1", "ni « ? » ni « # »"),
+        ("FORMSERVICE_BASE_URL", "https://inscriptions.exemple.fr/#x", "ni « ? » ni « # »"),
+    ],
+)
+def test_production_refuses_weak_secrets_and_odd_base_urls(tmp_path, variable, value, expected):
+    """A key of repeated characters or a simple sequence, a base URL with user info, a query or
+    a fragment: production does not start, and says why in French."""
+    env = {
+        "FORMSERVICE_ENV": "production",
+        "FORMSERVICE_DATA_DIR": str(tmp_path),
+        "FORMSERVICE_BASE_URL": "https://inscriptions.exemple.fr",
+        "FORMSERVICE_SMTP": "smtp.exemple.fr:25",
+        "FORMSERVICE_SECRET_KEY": STRONG,
+        variable: value,
+    }
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(env)
+    assert any(expected in problem and variable in problem for problem in refused.value.problems)

@@ -24,7 +24,7 @@ from formservice.clock import Clock
 from formservice.errors import TooManyRequests
 from formservice.mail import MailQueue
 from formservice.notice import Notice
-from formservice.ratelimit import Limits, Quota
+from formservice.ratelimit import Backoff, Limits, Quota
 from formservice.settings import Settings
 from formservice.store import RecordMissing, Store
 
@@ -51,6 +51,37 @@ class Reset(StrEnum):
 class LoginResult:
     status: str  # "ok" | "bad" | "pending"
     account: Account | None = None
+
+
+class Throttles:
+    """Reserve an attempt on several Backoffs at once; ``with`` releases them with ``outcome``
+    (``"none"`` if the block ends early or raises). The third one (per IP) forgets nothing on a
+    success: one right password must not clear the failures counted against an address."""
+
+    def __init__(self, *limiters: tuple[Backoff, str]):
+        self.limiters = limiters
+        self.outcome = "none"
+        self._reserved: list[tuple[Backoff, str]] = []
+
+    def reserve(self) -> float:
+        for limiter, key in self.limiters:
+            wait = limiter.reserve(key)
+            if wait > 0:
+                self.release("none")
+                return wait
+            self._reserved.append((limiter, key))
+        return 0.0
+
+    def release(self, outcome: str) -> None:
+        for index, (limiter, key) in enumerate(self._reserved):
+            limiter.release(key, "none" if index == 2 and outcome == "success" else outcome)
+        self._reserved.clear()
+
+    def __enter__(self) -> Throttles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release(self.outcome)
 
 
 class AccountService:
@@ -210,35 +241,35 @@ class AccountService:
 
     async def authenticate(self, email: str, password: str, ip: str | None) -> LoginResult:
         """Check the password with growing delays per (account, IP), per account and per IP;
-        raise TooManyRequests while a delay runs. Keys exist for unknown addresses too."""
+        raise TooManyRequests while a delay runs. Keys exist for unknown addresses too. Each
+        attempt is reserved before the verify and released after it: concurrent guesses are
+        counted as they start, not as they end."""
         limits = self.limits
         email_key, ip_key = self._p("e", email), self._p("ip", ip or "?")
-        pair_key = f"{email_key}|{ip_key}"
-        wait = max(
-            limits.login_pair.retry_after(pair_key),
-            limits.login_account.retry_after(email_key),
-            limits.login_ip.retry_after(ip_key),
+        throttles = Throttles(
+            (limits.login_pair, f"{email_key}|{ip_key}"),
+            (limits.login_account, email_key),
+            (limits.login_ip, ip_key),
         )
+        wait = throttles.reserve()
         if wait > 0:
             self.audit.event("login.throttled", email=email, ip=ip, wait=round(wait))
             raise TooManyRequests(wait)
-        account = await self.store.accounts.by_email(email)
-        if account is None:
-            await self.hasher.dummy_verify(password)
-            ok = False
-        else:
-            ok = await self.hasher.verify(account["password_hash"], password)
-        if not ok:
-            for limiter, key in ((limits.login_pair, pair_key), (limits.login_account, email_key)):
-                limiter.failure(key)
-            limits.login_ip.failure(ip_key)
-            self.audit.event(
-                "login.failure", email=email, ip=ip, account_id=account["id"] if account else None
-            )
-            return LoginResult("bad")
-        assert account is not None
-        limits.login_pair.success(pair_key)
-        limits.login_account.success(email_key)
+        with throttles:
+            account = await self.store.accounts.by_email(email)
+            if account is None:
+                await self.hasher.dummy_verify(password)
+                ok = False
+            else:
+                ok = await self.hasher.verify(account["password_hash"], password)
+            if not ok:
+                throttles.outcome = "failure"
+                self.audit.event(
+                    "login.failure", email=email, ip=ip, account_id=account["id"] if account else None
+                )
+                return LoginResult("bad")
+            assert account is not None
+            throttles.outcome = "success"  # the per-IP count is not forgotten on a success
         if account["status"] != rules.ACTIVE:
             self.audit.event("login.pending", account_id=account["id"], ip=ip)
             return LoginResult("pending", account)
@@ -321,14 +352,15 @@ class AccountService:
         self, account: Account, current: str, new: str, ip: str | None, keep_session: str | None
     ) -> bool:
         """False if ``current`` is wrong (counted like a failed login). Ends the other sessions."""
-        email_key = self._p("e", account["email"])
-        wait = self.limits.login_account.retry_after(email_key)
+        throttles = Throttles((self.limits.login_account, self._p("e", account["email"])))
+        wait = throttles.reserve()
         if wait > 0:
             raise TooManyRequests(wait)
-        if not await self.hasher.verify(account["password_hash"], current):
-            self.limits.login_account.failure(email_key)
-            self.audit.event("password.change_refused", account_id=account["id"], ip=ip)
-            return False
+        with throttles:
+            if not await self.hasher.verify(account["password_hash"], current):
+                throttles.outcome = "failure"
+                self.audit.event("password.change_refused", account_id=account["id"], ip=ip)
+                return False
         new_hash = await self.hasher.hash(new)
         await self.store.accounts.update(account["id"], rules.set_password(new_hash, self.clock.now()))
         ended = await self.store.sessions.delete_for_account(account["id"], keep=keep_session)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from formservice.clock import to_iso
+from formservice.clock import from_iso, to_iso
 from formservice.enrolment.deadlines import ensure_documents_open, ensure_registration_open
 from formservice.enrolment.records import Enrolment, EnrolmentFile
 from formservice.errors import Conflict
@@ -115,6 +115,22 @@ class FormResult:
         return not self.errors
 
 
+ONE_LINE = "Ce champ tient sur une seule ligne : retirez les retours à la ligne et les caractères invisibles."
+MULTI_LINE_FIELDS = frozenset({"accommodation_reason"})
+INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, formats, line separators
+
+
+def _one_line_errors(raw: Mapping[str, Any], names: Iterable[str]) -> dict[str, str]:
+    """Single-line fields (names, places, address...) refuse control characters: a line feed in a
+    name would end up in a mail's Subject, where it cannot be encoded, and on printed documents."""
+    errors = {}
+    for name in names:
+        value = str(raw.get(name) or "")
+        if name not in MULTI_LINE_FIELDS and any(unicodedata.category(c) in INVISIBLE for c in value):
+            errors[name] = ONE_LINE
+    return errors
+
+
 def read_form(raw: Mapping[str, Any], notice: Notice) -> FormResult:
     """Validate the « M'inscrire » form. Every faulty field gets its own French message; the
     cleaned input is returned either way so the form re-renders with what was typed."""
@@ -122,7 +138,7 @@ def read_form(raw: Mapping[str, Any], notice: Notice) -> FormResult:
     data["accommodation_reason"] = _clean(raw.get("accommodation_reason"), MAX_REASON)
     data["accommodation"] = str(raw.get("accommodation", "")).lower() in ("1", "on", "oui", "true")
     data["country"] = data["country"] or "France"
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = _one_line_errors(raw, LABELS)
 
     for name, value in data.items():
         if isinstance(value, str) and len(value) > (
@@ -386,17 +402,30 @@ def complete(doc: Enrolment, notice: Notice, now: datetime) -> Enrolment:
     return doc
 
 
+ADDRESS_CHANGES_PER_DAY = 3  # each one mails the pôle: a few a day is plenty for a real move
+ADDRESS_CHANGES_KEPT = 20  # the record keeps the latest ones (the pôle has the mails)
+
+
 def request_address_change(doc: Enrolment, address: dict[str, str], now: datetime) -> Enrolment:
     """« Signaler un changement d'adresse », allowed at any time: it is kept in the record and
-    mailed to the pôle, which updates the file."""
-    doc.setdefault("address_changes", []).append({"at": _stamp(now), "address": address})
+    mailed to the pôle, which updates the file. At most ADDRESS_CHANGES_PER_DAY in 24 hours."""
+    changes = doc.setdefault("address_changes", [])
+    recent = [c for c in changes if now - from_iso(c["at"]) < timedelta(days=1)]
+    if len(recent) >= ADDRESS_CHANGES_PER_DAY:
+        raise EnrolmentError(
+            f"Vous avez déjà signalé {len(recent)} changements d'adresse en 24 heures : le pôle les a "
+            "bien reçus. Pour une autre correction, attendez demain ou contactez directement le pôle.",
+            status=429,
+        )
+    changes.append({"at": _stamp(now), "address": address})
+    del changes[:-ADDRESS_CHANGES_KEPT]
     return doc
 
 
 def read_address(raw: Mapping[str, Any]) -> FormResult:
     data = {name: _clean(raw.get(name)) for name in ADDRESS_FIELDS}
     data["country"] = data["country"] or "France"
-    errors = {}
+    errors = _one_line_errors(raw, ADDRESS_FIELDS)
     for name in ("address", "city"):
         if not data[name]:
             errors[name] = f"Ce champ est obligatoire : {LABELS[name].lower()}."

@@ -61,6 +61,7 @@ class EnrolmentService:
         *,
         store: Store,
         clock: Clock,
+        notices: Callable[[], Notice],
         files_dir: Path,
         tmp_dir: Path,
         mail: MailQueue,
@@ -69,6 +70,7 @@ class EnrolmentService:
     ):
         self.store = store
         self.clock = clock
+        self.notices = notices  # the notice in force: every write checks its deadline as of now
         self.files_dir = files_dir
         self.tmp_dir = tmp_dir
         self.mail = mail
@@ -151,7 +153,7 @@ class EnrolmentService:
         key = enrolment_key(account_id, notice.session.name)
         blank = rules.new_enrolment(secrets.token_urlsafe(12), key, account_id, notice, now)
         diff = rules.changes({}, data, notice)
-        doc = rules.save(blank, data, expected_version, notice, now)
+        doc = rules.save(blank, data, expected_version, self.notices(), self.clock.now())
         if not await self.store.enrolments.create_if_absent(doc):
             raise rules.VersionConflict(await self.store.enrolments.get_by_key(key))
         return doc, diff
@@ -163,7 +165,7 @@ class EnrolmentService:
 
         def mutate(doc: Enrolment) -> Enrolment:
             diff[:] = rules.changes(doc.get("data", {}), data, notice)
-            return rules.save(doc, data, expected_version, notice, now)
+            return rules.save(doc, data, expected_version, self.notices(), self.clock.now())
 
         try:
             return await self.store.enrolments.update(enrolment_id, mutate), diff
@@ -199,7 +201,7 @@ class EnrolmentService:
         try:
             await self.store.enrolments.update(
                 current["id"],
-                lambda doc: rules.add_file(doc, document_id, dict(meta), notice, self.clock.now()),
+                lambda doc: rules.add_file(doc, document_id, dict(meta), self.notices(), self.clock.now()),
             )
         except BaseException:
             remove_stored(dest, stored.stored_name)
@@ -224,7 +226,7 @@ class EnrolmentService:
             check_token(fields.get("csrf_token"))
             if current is None:
                 raise rules.EnrolmentError(NO_ENROLMENT)
-            rules.check_can_add(current, document_id, 0, notice, self.clock.now())
+            rules.check_can_add(current, document_id, 0, self.notices(), self.clock.now())
 
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         received = await receive_upload(
@@ -252,7 +254,7 @@ class EnrolmentService:
 
         def mutate(doc: Enrolment) -> Enrolment:
             removed[:] = [f for f in doc.get("files", []) if f["id"] == file_id]
-            return rules.remove_file(doc, file_id, notice, now)
+            return rules.remove_file(doc, file_id, self.notices(), self.clock.now())
 
         await self.store.enrolments.update(current["id"], mutate)
         for meta in removed:
@@ -263,7 +265,9 @@ class EnrolmentService:
     ) -> Enrolment:
         if current is None:
             raise rules.EnrolmentError(NO_ENROLMENT)
-        done = await self.store.enrolments.update(current["id"], lambda doc: rules.complete(doc, notice, now))
+        done = await self.store.enrolments.update(
+            current["id"], lambda doc: rules.complete(doc, self.notices(), self.clock.now())
+        )
         await self._send(
             account["email"],
             f"Accusé de réception de vos pièces justificatives — {notice.session.name}",

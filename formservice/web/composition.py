@@ -67,6 +67,7 @@ def build_services(
     enrolment = EnrolmentService(
         store=store,
         clock=clock,
+        notices=notices.current,
         files_dir=settings.uploads_dir,
         tmp_dir=settings.tmp_dir,
         mail=mail,

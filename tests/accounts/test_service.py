@@ -86,3 +86,39 @@ async def test_purge_sessions_removes_only_expired_ones(service):
     await store.sessions.create({"id": "morte", "account_id": "a", "created_at": old, "last_seen": stamp})
     assert await service.purge_sessions() == 1
     assert await store.sessions.get("vivante") is not None and await store.sessions.get("morte") is None
+
+
+async def test_sixty_guesses_at_once_get_no_more_checks_than_allowed(service, outbox, monkeypatch):
+    """Concurrent guesses are counted as they start: of 60 sent at once from one address, only
+    the free attempts of the (account, address) pair are checked; the others wait."""
+    import anyio
+    import argon2
+
+    from formservice.errors import TooManyRequests
+
+    await service.signup("cible@exemple.fr", PASSWORD, "192.0.2.9")
+    token = last_link(outbox, "activate").rsplit("/", 1)[1]
+    await service.activate(token, "192.0.2.9")
+    checked: list[str] = []
+    original = argon2.PasswordHasher.verify
+
+    def verify(self: argon2.PasswordHasher, hash: str, password: str) -> bool:
+        checked.append(password)
+        return original(self, hash, password)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", verify)
+    outcomes: list[str] = []
+
+    async def guess(i: int) -> None:
+        password = PASSWORD if i == 59 else f"essai numéro {i:02d} raté"
+        try:
+            outcomes.append((await service.authenticate("cible@exemple.fr", password, "203.0.113.7")).status)
+        except TooManyRequests:
+            outcomes.append("throttled")
+
+    async with anyio.create_task_group() as tg:
+        for i in range(60):
+            tg.start_soon(guess, i)
+    free = service.settings.limits.login_free_per_pair
+    assert len(checked) == free and outcomes.count("throttled") == 60 - free
+    assert "ok" not in outcomes  # the right password, sent among the guesses, was never checked

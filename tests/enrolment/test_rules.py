@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -189,3 +189,35 @@ def test_returning_candidate_gets_identity_and_address_only() -> None:
     start = e.starting_point(previous)
     assert start["last_name"] == "Martin" and start["city"] == "Poitiers"
     assert "exam" not in start and "speciality" not in start
+
+
+def test_address_changes_are_limited_per_day_and_bounded() -> None:
+    """Each report mails the pôle: three in 24 hours, then a French refusal; the record keeps
+    only the latest ones."""
+    doc = e.new_enrolment("x", "k", "a", NOTICE, DURING)
+    address = {"address": "1 rue Neuve", "address_extra": "", "postal_code": "86000", "city": "Poitiers"}
+    for minute in range(e.ADDRESS_CHANGES_PER_DAY):
+        e.request_address_change(doc, address, DURING + timedelta(minutes=minute))
+    with pytest.raises(e.EnrolmentError, match="en 24 heures") as refused:
+        e.request_address_change(doc, address, DURING + timedelta(hours=23))
+    assert refused.value.status == 429
+    e.request_address_change(doc, address, DURING + timedelta(days=1))  # a day later: again possible
+    later = DURING + timedelta(days=2)
+    for day in range(e.ADDRESS_CHANGES_KEPT * 2):
+        e.request_address_change(doc, address, later + timedelta(days=day))
+    assert len(doc["address_changes"]) == e.ADDRESS_CHANGES_KEPT
+
+
+@pytest.mark.parametrize(
+    "value", ["Durand\nBcc: x@y.fr", "Du\rrand", "Du\trand", "Du\x00rand", "Du\u2028rand"]
+)
+def test_single_line_fields_refuse_control_characters(value: str) -> None:
+    """A line break or an invisible control character in a name is refused at the form, with a
+    French message next to the field; the multi-line reason may hold line breaks."""
+    result = e.read_form(
+        form(last_name=value, accommodation="on", accommodation_reason="Ligne 1\nLigne 2"), NOTICE
+    )
+    assert result.errors.get("last_name", "").startswith("Ce champ tient sur une seule ligne")
+    assert "accommodation_reason" not in result.errors
+    address = e.read_address({"address": "1 rue", "postal_code": "86000", "city": value})
+    assert address.errors["city"].startswith("Ce champ tient sur une seule ligne")

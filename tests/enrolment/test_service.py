@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from account_helpers import IN_WINDOW
 from enrolment_forms import valid_enrolment_form
+from notice_factory import notice_with
 
 from formservice.clock import FrozenClock
 from formservice.enrolment import rules
+from formservice.enrolment.deadlines import DeadlineError
 from formservice.enrolment.service import EnrolmentService
 from formservice.errors import CsrfFailed
 from formservice.mail import MailQueue, OutboxMailer
@@ -55,6 +57,16 @@ class CountingEngine(MemoryEngine):
         return await super().update(table, id, fn)
 
 
+in_force: list[Notice] = [NOTICE]  # the notice in force, as the service reads it at each write
+
+
+@pytest.fixture(autouse=True)
+def _repository_notice_in_force():
+    in_force[:] = [NOTICE]
+    yield
+    in_force[:] = [NOTICE]
+
+
 @pytest.fixture
 def engine() -> CountingEngine:
     return CountingEngine()
@@ -71,6 +83,7 @@ def service(tmp_path: Path, engine: CountingEngine, outbox: OutboxMailer) -> Enr
     svc = EnrolmentService(
         store=Store(engine),
         clock=FrozenClock(IN_WINDOW),
+        notices=lambda: in_force[0],
         files_dir=tmp_path / "uploads",
         tmp_dir=tmp_path / "tmp",
         mail=mail,
@@ -227,3 +240,28 @@ async def test_an_upload_before_any_enrolment_is_refused(service):
 def test_in_window_is_in_the_window():
     """The fixed instant these tests use is inside the repository notice's registration window."""
     assert NOTICE.opens_at <= IN_WINDOW.astimezone(UTC) < NOTICE.closes_at
+
+
+async def test_a_deadline_moved_during_a_slow_upload_refuses_it(service, tmp_path):
+    """The deadline is read when the file is recorded, from the notice in force then: an editor
+    who brings the closing forward while a file is on its way gets it refused, nothing kept."""
+    saved = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    document = rules.required_documents(NOTICE, saved.enrolment["data"])[0]
+    headers, parts = multipart("file", "jeton", minimal_pdf())
+    closed = notice_with(
+        opens="2025-10-01 09:00", closes="2025-10-22 09:00", documents_deadline="2025-10-22 09:00"
+    )
+
+    async def slow_body():
+        for index, part in enumerate(parts):
+            if index == len(parts) // 2:
+                in_force[:] = [closed]  # notice.yml edited while the body is still arriving
+            yield part
+
+    with pytest.raises(DeadlineError):
+        await service.upload(
+            ACCOUNT, saved.enrolment, document.id, headers, slow_body(), lambda t: None, NOTICE
+        )
+    stored = await service.current(ACCOUNT["id"], NOTICE)
+    assert stored is not None and stored["files"] == []
+    assert not any((tmp_path / "uploads").rglob("*.pdf")) and list((tmp_path / "tmp").iterdir()) == []
