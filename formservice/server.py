@@ -103,6 +103,11 @@ def serve(host: str, port: int, demo: bool) -> int:
         proxy_headers=True,
         log_level="info",
         log_config=None,
+        # Beyond this many connections, uvicorn answers 503 at once rather than queueing requests
+        # nobody will wait for; idle keep-alive connections are closed after a few seconds.
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=64 * 1024,
     )
     return 0
 

@@ -87,6 +87,7 @@ class Settings:
     max_form_bytes: int = 64 * 1024
     limits: RateLimits = RateLimits()
     cpu_workers: int = 2  # threads decoding uploaded images and rendering PDFs
+    max_connections: int = 400  # uvicorn's limit_concurrency: beyond, an immediate 503
     echo_outbox: bool = True  # the development outbox prints each mail's links on the console
 
     def __post_init__(self) -> None:

@@ -89,6 +89,9 @@ def test_serve_starts_uvicorn_once_everything_is_checked(serve_env, tmp_path, ca
         "proxy_headers": True,
         "log_level": "info",
         "log_config": None,
+        "limit_concurrency": 400,
+        "timeout_keep_alive": 5,
+        "h11_max_incomplete_event_size": 64 * 1024,
     }
     out = capsys.readouterr().out
     assert out == f"Service en ligne sur http://127.0.0.1:8000/ (données : {tmp_path / 'var'})\n"
