@@ -357,6 +357,16 @@ def check_can_add(doc: Mapping[str, Any], document_id: str, size: int, notice: N
         )
 
 
+def with_reserved(doc: Enrolment, document_ids: Iterable[str]) -> Enrolment:
+    """A copy of ``doc`` counting one more (empty) file for each of ``document_ids``: uploads in
+    flight take their place in the quotas before they are decoded."""
+    placeholders = [
+        cast(EnrolmentFile, {"id": f"en-cours-{i}", "document_id": d, "size": 0})
+        for i, d in enumerate(document_ids)
+    ]
+    return cast(Enrolment, {**doc, "files": [*doc.get("files", []), *placeholders]})
+
+
 def add_file(
     doc: Enrolment, document_id: str, file: Mapping[str, Any], notice: Notice, now: datetime
 ) -> Enrolment:

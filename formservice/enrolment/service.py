@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from formservice.clock import Clock
 from formservice.enrolment import rules
 from formservice.enrolment.records import Enrolment, StoredFileMeta
+from formservice.errors import ServiceUnavailable, TooManyRequests
 from formservice.mail import MailQueue
 from formservice.notice import Notice
 from formservice.store import RecordMissing, Store
@@ -38,6 +39,14 @@ Links = Callable[..., str]
 TokenCheck = Callable[[str | None], None]
 
 NO_ENROLMENT = "Enregistrez d'abord votre inscription dans « M'inscrire »."
+UPLOADS_IN_FLIGHT = 2  # per account: a third parallel upload is refused before it is read
+BUSY = (
+    "Le service traite beaucoup de fichiers en ce moment : rien n'a été enregistré. "
+    "Réessayez dans une minute."
+)
+TOO_MANY_AT_ONCE = (
+    f"Vous envoyez déjà {UPLOADS_IN_FLIGHT} fichiers : attendez la fin de leur envoi, puis ajoutez celui-ci."
+)
 
 
 @dataclass
@@ -67,6 +76,7 @@ class EnrolmentService:
         mail: MailQueue,
         links: Links,
         cpu_workers: int = 2,
+        cpu_queue: int = 16,
     ):
         self.store = store
         self.clock = clock
@@ -79,9 +89,22 @@ class EnrolmentService:
         # rendering one is CPU-bound: dedicated threads do it, so the event loop stays responsive
         # and memory stays bounded whatever the number of candidates (the others wait their turn).
         self._cpu = ThreadPoolExecutor(max_workers=cpu_workers, thread_name_prefix="formservice-cpu")
+        self.cpu_queue = cpu_queue
+        self._cpu_jobs = 0
+        # Uploads being received, per account (document ids): one candidate's parallel uploads
+        # are limited, and count against their quotas before any of them is decoded.
+        self._in_flight: dict[str, list[str]] = {}
 
     async def run_cpu_bound(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._cpu, fn)
+        """``fn`` on the CPU threads; refused at once (503, Retry-After) when ``cpu_queue`` jobs
+        already wait: better a clear « réessayez » than a page that hangs for everyone."""
+        if self._cpu_jobs >= self.cpu_queue:
+            raise ServiceUnavailable(BUSY, headers={"Retry-After": "30"})
+        self._cpu_jobs += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._cpu, fn)
+        finally:
+            self._cpu_jobs -= 1
 
     def close(self) -> None:
         """At shutdown: no new work; what runs finishes in the background."""
@@ -188,7 +211,19 @@ class EnrolmentService:
         inspect and re-encode the content off the event loop, then record it; the file is removed
         if anything refuses it on the way."""
         dest = self.files_dir / account["id"]
-        stored = await self._receive(current, document_id, headers, body, check_token, notice, dest)
+        in_flight = self._in_flight.setdefault(account["id"], [])
+        if len(in_flight) >= UPLOADS_IN_FLIGHT:
+            raise TooManyRequests(5, TOO_MANY_AT_ONCE)
+        others = list(in_flight)
+        in_flight.append(document_id)
+        try:
+            stored = await self._receive(
+                current, others, document_id, headers, body, check_token, notice, dest
+            )
+        finally:
+            in_flight.remove(document_id)
+            if not in_flight:
+                del self._in_flight[account["id"]]
         assert current is not None  # refused before the file otherwise
         meta: StoredFileMeta = {
             "id": secrets.token_urlsafe(12),
@@ -211,6 +246,7 @@ class EnrolmentService:
     async def _receive(
         self,
         current: Enrolment | None,
+        others: list[str],
         document_id: str,
         headers: Mapping[str, str],
         body: AsyncIterator[bytes],
@@ -219,20 +255,27 @@ class EnrolmentService:
         dest: Path,
     ) -> StoredFile:
         """The checked, normalised file, fsynced under ``dest``; the temporary one is gone. The
-        token, then the rules, are checked when the file part begins, before a byte is kept."""
+        token, then the rules (counting the account's ``others`` uploads in flight as files
+        already there), are checked when the file part begins, before a byte is kept; the total
+        size once the file is received, before it is decoded."""
         limits = UploadLimits(max_file_bytes=notice.uploads.max_file_mb * 1024 * 1024)
+
+        def check(size: int) -> None:
+            if current is None:
+                raise rules.EnrolmentError(NO_ENROLMENT)
+            reserved = rules.with_reserved(current, others)
+            rules.check_can_add(reserved, document_id, size, self.notices(), self.clock.now())
 
         def before_file(fields: Mapping[str, str]) -> None:
             check_token(fields.get("csrf_token"))
-            if current is None:
-                raise rules.EnrolmentError(NO_ENROLMENT)
-            rules.check_can_add(current, document_id, 0, self.notices(), self.clock.now())
+            check(0)
 
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         received = await receive_upload(
             headers, body, self.tmp_dir, limits.max_file_bytes, before_file=before_file
         )
         with received:
+            check(received.size)
             dest.mkdir(parents=True, exist_ok=True)
             return await self.run_cpu_bound(
                 lambda: inspect_and_normalise(

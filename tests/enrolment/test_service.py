@@ -265,3 +265,89 @@ async def test_a_deadline_moved_during_a_slow_upload_refuses_it(service, tmp_pat
     stored = await service.current(ACCOUNT["id"], NOTICE)
     assert stored is not None and stored["files"] == []
     assert not any((tmp_path / "uploads").rglob("*.pdf")) and list((tmp_path / "tmp").iterdir()) == []
+
+
+async def test_one_account_cannot_flood_uploads(service):
+    """A third parallel upload by one account is refused before its body is read; uploads in
+    flight count against the per-piece quota before any is decoded."""
+    import anyio
+
+    from formservice.enrolment.service import UPLOADS_IN_FLIGHT
+    from formservice.errors import TooManyRequests
+
+    saved = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    documents = rules.required_documents(NOTICE, saved.enrolment["data"])
+    release = anyio.Event()
+    started = 0
+    results: list[str] = []
+
+    async def held_body(parts):
+        nonlocal started
+        yield parts[0]
+        started += 1
+        await release.wait()
+        for part in parts[1:]:
+            yield part
+
+    async def upload(document_id: str) -> None:
+        headers, parts = multipart("file", "jeton", minimal_pdf())
+        try:
+            await service.upload(
+                ACCOUNT, saved.enrolment, document_id, headers, held_body(parts), lambda t: None, NOTICE
+            )
+            results.append("ok")
+        except (TooManyRequests, rules.EnrolmentError) as exc:
+            results.append(type(exc).__name__)
+
+    async with anyio.create_task_group() as tg:
+        for document in documents[:UPLOADS_IN_FLIGHT]:
+            tg.start_soon(upload, document.id)
+        with anyio.fail_after(5):
+            while started < UPLOADS_IN_FLIGHT:
+                await anyio.sleep(0.01)
+        await upload(documents[-1].id)  # a third, while two are still arriving
+        assert results == ["TooManyRequests"]
+        release.set()
+    assert sorted(results) == ["TooManyRequests", "ok", "ok"]
+
+
+async def test_uploads_in_flight_take_their_place_in_the_quota(service):
+    """With one place left for a piece, two uploads sent at once for it: one is kept, the other
+    refused with the quota message, before it is decoded."""
+    import anyio
+
+    limited = notice_with()  # the repository notice
+    per_document = limited.uploads.max_files_per_document
+    saved = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    document = rules.required_documents(NOTICE, saved.enrolment["data"])[0]
+    current = saved.enrolment
+    for _ in range(per_document - 1):
+        headers, parts = multipart("file", "jeton", minimal_pdf())
+        await service.upload(ACCOUNT, current, document.id, headers, chunks(parts), lambda t: None, NOTICE)
+        current = await service.current(ACCOUNT["id"], NOTICE)
+    release = anyio.Event()
+    outcomes: list[str] = []
+
+    async def held(parts):
+        yield parts[0]
+        await release.wait()
+        for part in parts[1:]:
+            yield part
+
+    async def one() -> None:
+        headers, parts = multipart("file", "jeton", minimal_pdf())
+        try:
+            await service.upload(ACCOUNT, current, document.id, headers, held(parts), lambda t: None, NOTICE)
+            outcomes.append("ok")
+        except rules.EnrolmentError as exc:
+            outcomes.append(exc.message)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one)
+        await anyio.sleep(0.05)
+        tg.start_soon(one)
+        await anyio.sleep(0.05)
+        release.set()
+    assert outcomes.count("ok") == 1 and any("le maximum" in o for o in outcomes)
+    stored = await service.current(ACCOUNT["id"], NOTICE)
+    assert stored is not None and len(rules.files_for(stored, document.id)) == per_document
