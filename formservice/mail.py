@@ -1,43 +1,44 @@
-"""Outgoing mail: French text + HTML from templates, sent in the background.
+"""Outgoing mail, the transport side: what a mail is, how it is rendered, how it is sent.
 
+- ``Mail`` is one message; ``MailRenderer`` renders ``templates/mail/<name>.txt`` and ``.html``
+  (templates receive ``notice``, ``base_url`` and the context; links are absolute, built from
+  the configured base URL, never from the request's Host header).
 - ``Mailer`` is the transport interface (``async send(mail)``): ``SmtpMailer`` for
-  ``FORMSERVICE_SMTP``, ``OutboxMailer`` for development (an ``.eml`` file per mail in
-  ``<data_dir>/outbox`` and the links printed on the console; ``/_service/courriels`` lists them).
-- ``MailQueue`` renders ``templates/mail/<name>.txt`` and ``.html`` and hands the mail to a worker
-  task started by the app's lifespan. Views answer at once, whatever the mail server does, so the
-  answer time of "signup" does not depend on which mail was sent (no enumeration by timing).
+  ``FORMSERVICE_SMTP`` (plain, STARTTLS required, or implicit TLS; AUTH; connections reused for
+  a burst), ``OutboxMailer`` for development (an ``.eml`` file per mail in ``<data_dir>/outbox``
+  and the links printed on the console; ``/_service/courriels`` lists them).
+- ``PermanentMailError`` / ``is_permanent``: the failures a retry cannot cure (a 5xx answer, a
+  header that cannot be encoded).
 
-Usage (e.g. the enrolment service)::
-
-    await services.mail.send_template(
-        to=account["email"], subject="Modification de votre inscription",
-        template="enrolment_changed", context={"changes": changes},
-    )
-
-Templates receive ``notice``, ``base_url`` and the context. Links must be absolute and built with
-``settings.url(path)``, never from the request's Host header.
+Mails are not sent from here but from the durable outbox (``formservice/outbox``): a mail is
+recorded with the change that causes it and delivered by a worker that survives restarts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import os
 import re
 import secrets
 import smtplib
+import ssl
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import anyio
 import anyio.abc
 import anyio.to_thread
 import jinja2
+
+from formservice.durable import open_private, private_dir
 
 log = logging.getLogger("formservice.mail")
 
@@ -57,6 +58,8 @@ class Mail:
     subject: str
     text: str
     html: str | None = None
+    message_id: str = ""  # stable across retries: a mail sent twice after a crash is one mail
+    reply_to: str | None = None
 
     def links(self) -> list[str]:
         return LINK_RE.findall(self.text)
@@ -65,9 +68,11 @@ class Mail:
         msg = EmailMessage()
         msg["From"] = sender
         msg["To"] = self.to
+        if self.reply_to:
+            msg["Reply-To"] = self.reply_to
         msg["Subject"] = self.subject
         msg["Date"] = format_datetime(datetime.now(UTC))
-        msg["Message-ID"] = make_msgid(domain=domain or "localhost")
+        msg["Message-ID"] = self.message_id or make_msgid(domain=domain or "localhost")
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(self.text)
         if self.html:
@@ -75,25 +80,151 @@ class Mail:
         return msg
 
 
+def new_message_id(domain: str) -> str:
+    return f"<{secrets.token_hex(16)}@{domain or 'localhost'}>"
+
+
+class MailRenderer:
+    """French text + HTML from the mail templates, with what every template receives."""
+
+    def __init__(
+        self, env: jinja2.Environment, context: Callable[[], dict[str, Any]] = dict, domain: str = ""
+    ):
+        self.env = env
+        self.context = context
+        self.domain = domain
+
+    def render(
+        self, to: str, subject: str, template: str, context: dict[str, Any], *, reply_to: str | None = None
+    ) -> Mail:
+        subject = header_text(subject)
+        values = {**self.context(), **context, "subject": subject}
+        text = self.env.get_template(f"mail/{template}.txt").render(values)
+        html = self.env.get_template(f"mail/{template}.html").render(values)
+        return Mail(
+            to=header_text(to, 254),
+            subject=subject,
+            text=text,
+            html=html,
+            message_id=new_message_id(self.domain),
+            reply_to=header_text(reply_to, 254) if reply_to else None,
+        )
+
+
+class PermanentMailError(Exception):
+    """The relay refused this mail for good, or it cannot be written: retrying cannot help."""
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """A 5xx answer, or a message that cannot be built (an unencodable header): never retried.
+    Connection failures, timeouts and 4xx answers are worth another try."""
+    if isinstance(exc, PermanentMailError | UnicodeError | ValueError | TypeError):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600
+    return False
+
+
 class Mailer(Protocol):
     async def send(self, mail: Mail) -> None: ...
 
 
+Security = Literal["none", "starttls", "tls"]
+
+
 class SmtpMailer:
-    def __init__(self, host: str, port: int, sender: str, *, timeout: float = 30.0):
+    """SMTP with ``security``: "starttls" (required, not opportunistic), "tls" (implicit TLS, port
+    465) or "none" (a relay on a trusted network; STARTTLS is still used when offered). A
+    connection is kept for ``reuse_for`` seconds, so a burst of mails does not pay a handshake
+    each; at most ``pool`` connections at once."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        *,
+        timeout: float = 30.0,
+        security: Security = "none",
+        username: str | None = None,
+        password: str | None = None,
+        reuse_for: float = 10.0,
+        pool: int = 4,
+        cafile: str | None = None,
+    ):
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+        self.security, self.username, self.password = security, username, password
         self.domain = sender.rpartition("@")[2]
+        self.reuse_for = reuse_for
+        self.cafile = cafile  # an internal CA's certificate, when the relay's is not public
+        self._idle: list[tuple[smtplib.SMTP, float]] = []
+        self._lock = threading.Lock()
+        self._limiter = anyio.CapacityLimiter(pool)
 
     async def send(self, mail: Mail) -> None:
-        await anyio.to_thread.run_sync(self._send, mail.message(self.sender, self.domain))
+        msg = mail.message(self.sender, self.domain)  # an unencodable header fails here: permanent
+        await anyio.to_thread.run_sync(self._send, msg, limiter=self._limiter)
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context(cafile=self.cafile)
+        smtp: smtplib.SMTP
+        if self.security == "tls":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            smtp.ehlo()
+            if self.security == "starttls" or (self.security == "none" and smtp.has_extn("starttls")):
+                if not smtp.has_extn("starttls"):
+                    raise smtplib.SMTPNotSupportedError("STARTTLS exigé mais non proposé par le relais")
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _checkout(self) -> smtplib.SMTP:
+        now = time.monotonic()
+        with self._lock:
+            while self._idle:
+                smtp, since = self._idle.pop()
+                if now - since < self.reuse_for:
+                    return smtp
+                _quit(smtp)
+        return self._connect()
 
     def _send(self, msg: EmailMessage) -> None:
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            smtp.ehlo()
-            if smtp.has_extn("starttls"):
-                smtp.starttls()
-                smtp.ehlo()
-            smtp.send_message(msg)
+        smtp = self._checkout()
+        try:
+            try:
+                smtp.send_message(msg)
+            except smtplib.SMTPServerDisconnected:  # an idle connection the relay closed: once more
+                _quit(smtp)
+                smtp = self._connect()
+                smtp.send_message(msg)
+        except BaseException:
+            _quit(smtp)
+            raise
+        with self._lock:
+            self._idle.append((smtp, time.monotonic()))
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for smtp, _ in idle:
+            _quit(smtp)
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except Exception:
+        smtp.close()
 
 
 class OutboxMailer:
@@ -106,9 +237,11 @@ class OutboxMailer:
         self.domain = sender.rpartition("@")[2]
 
     async def send(self, mail: Mail) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}.eml"
-        (self.directory / name).write_bytes(bytes(mail.message(self.sender, self.domain)))
+        fd = open_private(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        with os.fdopen(fd, "wb") as out:  # a mail holds personal data: 0600 like the store
+            out.write(bytes(mail.message(self.sender, self.domain)))
         if self.echo:
             lines = [f"[courriel] {mail.subject} → {mail.to} ({self.directory / name})"]
             lines += [f"    {link}" for link in mail.links()]
@@ -119,70 +252,5 @@ class OutboxMailer:
             return []
         return sorted(self.directory.glob("*.eml"), reverse=True)
 
-
-class MailQueue:
-    RETRY_DELAYS = (1.0, 5.0, 30.0)
-
-    def __init__(self, mailer: Mailer, env: jinja2.Environment, context: Callable[[], dict[str, Any]] = dict):
-        self.mailer = mailer
-        self.env = env
-        self.context = context
-        self._queue: asyncio.Queue[Mail] | None = None
-        self.sent = 0
-        self.failed = 0
-
-    def render(self, to: str, subject: str, template: str, context: dict[str, Any]) -> Mail:
-        subject = header_text(subject)
-        values = {**self.context(), **context, "subject": subject}
-        text = self.env.get_template(f"mail/{template}.txt").render(values)
-        html = self.env.get_template(f"mail/{template}.html").render(values)
-        return Mail(to=header_text(to, 254), subject=subject, text=text, html=html)
-
-    async def send_template(self, to: str, subject: str, template: str, context: dict[str, Any]) -> Mail:
-        """Render now (a template error surfaces in the request), send in the background."""
-        mail = self.render(to, subject, template, context)
-        await self.send(mail)
-        return mail
-
-    async def send(self, mail: Mail) -> None:
-        if self._queue is None:  # no worker (CLI, a test without lifespan): send now
-            await self._deliver(mail)
-        else:
-            await self._queue.put(mail)
-
-    async def _deliver(self, mail: Mail) -> None:
-        for attempt, pause in enumerate((*self.RETRY_DELAYS, None)):
-            try:
-                await self.mailer.send(mail)
-                self.sent += 1
-                return
-            except Exception as exc:  # any transport failure: retry, then give up loudly
-                if pause is None:
-                    self.failed += 1
-                    log.error(
-                        "courriel « %s » non envoyé après %d essais : %s", mail.subject, attempt + 1, exc
-                    )
-                    return
-                log.warning(
-                    "courriel « %s » : échec (%s), nouvel essai dans %.0f s", mail.subject, exc, pause
-                )
-                await anyio.sleep(pause)
-
-    async def run(self, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """The worker, started by the lifespan's task group."""
-        self._queue = asyncio.Queue()
-        task_status.started()
-        try:
-            while True:
-                mail = await self._queue.get()
-                try:
-                    await self._deliver(mail)
-                finally:
-                    self._queue.task_done()
-        finally:
-            self._queue = None
-
-    async def drain(self) -> None:
-        """Wait until every queued mail has been handed to the transport (tests, shutdown)."""
-        if self._queue is not None:
-            await self._queue.join()
+    def close(self) -> None:
+        return None

@@ -157,6 +157,10 @@ class Quota:
         now = self.clock.now()
         return self._wait(self._recent(key, now), now)
 
+    def allows(self, key: str) -> bool:
+        """Whether one more event would be counted now (nothing is counted)."""
+        return self.retry_after(key) == 0
+
     def hit(self, key: str) -> bool:
         """Count one event; False (and nothing counted) when the limit is reached."""
         now = self.clock.now()

@@ -73,6 +73,14 @@ class Settings:
     secret_keys: tuple[str, ...] = ()
     env: Env = "development"
     smtp: tuple[str, int] | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_cafile: str | None = None
+    clamd_socket: str | None = None  # FORMSERVICE_CLAMD; unset: uploads not scanned (development)
+    clamd_timeout: float = 30.0
+    upload_min_rate: float = 10 * 1024  # bytes/s on average, after upload_grace_s: else a 408
+    upload_grace_s: float = 10.0
     mail_from: str = ""
     site_dir: Path = Path("site")
     secrets_generated: bool = False
@@ -171,6 +179,8 @@ class Settings:
         env = _read_env(env_vars, problems)
         base_url = _read_base_url(env_vars, env, default_base_url, problems)
         smtp = _read_smtp(env_vars, env, problems)
+        smtp_security = _read_smtp_security(env_vars, problems)
+        clamd_socket = _read_clamd(env_vars, env, problems)
         data_dir = data_dir_from(env_vars)
         keys, generated = _read_secret_keys(env_vars, env, data_dir, problems)
         if problems:
@@ -183,6 +193,11 @@ class Settings:
             secret_keys=keys,
             env=env,
             smtp=smtp,
+            smtp_security=smtp_security,
+            clamd_socket=clamd_socket,
+            smtp_user=env_vars.get("FORMSERVICE_SMTP_USER", "").strip() or None,
+            smtp_password=env_vars.get("FORMSERVICE_SMTP_PASSWORD") or None,
+            smtp_cafile=env_vars.get("FORMSERVICE_SMTP_CAFILE", "").strip() or None,
             mail_from=env_vars.get("FORMSERVICE_MAIL_FROM", "").strip(),
             secrets_generated=generated,
         )
@@ -221,6 +236,38 @@ def _read_base_url(environ: Mapping[str, str], env: Env, default: str, problems:
     if env == "production" and parts.scheme != "https":
         problems.append("FORMSERVICE_BASE_URL : en production, l'adresse doit commencer par https://")
     return base_url.rstrip("/")
+
+
+def _read_clamd(environ: Mapping[str, str], env: Env, problems: list[str]) -> str | None:
+    """FORMSERVICE_CLAMD: the Unix socket of a ClamAV daemon scanning every upload. Production
+    requires it unless FORMSERVICE_CLAMD=off says, knowingly, that files go unscanned."""
+    raw = environ.get("FORMSERVICE_CLAMD", "").strip()
+    if raw.lower() == "off":
+        return None
+    if not raw:
+        if env == "production":
+            problems.append(
+                "FORMSERVICE_CLAMD : obligatoire en production (chemin du socket de clamd, par exemple "
+                "/run/clamav/clamd.ctl ; « off » pour s'en passer sciemment)"
+            )
+        return None
+    if not raw.startswith("/"):
+        problems.append(f"FORMSERVICE_CLAMD : « {raw} » doit être le chemin absolu du socket Unix de clamd")
+        return None
+    return raw
+
+
+def _read_smtp_security(
+    environ: Mapping[str, str], problems: list[str]
+) -> Literal["none", "starttls", "tls"]:
+    """FORMSERVICE_SMTP_SECURITY: starttls (required), tls (implicit, port 465) or none."""
+    value = environ.get("FORMSERVICE_SMTP_SECURITY", "none").strip().lower() or "none"
+    if value not in ("none", "starttls", "tls"):
+        problems.append(
+            f"FORMSERVICE_SMTP_SECURITY : « {value} » inconnu ; valeurs possibles : none, starttls, tls"
+        )
+        return "none"
+    return value  # type: ignore[return-value]
 
 
 def _read_smtp(environ: Mapping[str, str], env: Env, problems: list[str]) -> tuple[str, int] | None:
@@ -305,13 +352,16 @@ class SettingsError(Exception):
 
 
 def development_secret(data_dir: Path) -> str:
-    """The key kept in the data directory for development, created (mode 0600) on first use."""
+    """The key kept in the data directory for development, created (mode 0600) on first use;
+    the data directory, if this creates it, is 0700 (`durable.private_dir`)."""
+    from formservice.durable import open_private, private_dir  # here: this function is the only user
+
     path = Path(data_dir) / SECRET_FILE  # Settings.secret_path, before there is a Settings
     if path.exists():
         return path.read_text(encoding="ascii").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key + "\n")
     return key

@@ -40,6 +40,7 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.peers: list[Any] = []  # the client address of each mail's connection
         self._lock = threading.Lock()
         self.port = 0
 
@@ -48,11 +49,13 @@ class Mailbox:
         assert isinstance(msg, EmailMessage)
         with self._lock:
             self.messages.append(msg)
+            self.peers.append(session.peer)
         return "250 OK"
 
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+            self.peers.clear()
 
     def to(self, address: str) -> list[EmailMessage]:
         with self._lock:

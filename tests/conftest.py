@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from account_helpers import (
     sign_up,
 )
 from aiosmtpd.controller import Controller
+from clamd_helpers import ClamdDaemon, start_clamd
 from starlette.applications import Starlette
 
 from formservice.clock import FrozenClock
@@ -123,3 +125,18 @@ async def candidate(client: Client, app: Starlette, mailbox: Mailbox) -> Candida
     assert "Votre compte est activé" in response.text
     account = await app.state.services.store.accounts.by_email(email)
     return Candidate(email=email, password=PASSWORD, account_id=account["id"])
+
+
+@pytest.fixture
+def clamd() -> Iterator[ClamdDaemon]:
+    """A real clamd for one test (it starts in well under a second with our two signatures).
+    Under a short /tmp directory: a Unix socket's path is limited to 107 bytes."""
+    root = Path(tempfile.mkdtemp(prefix="clamd-"))
+    try:
+        daemon = start_clamd(root)
+        try:
+            yield daemon
+        finally:
+            daemon.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -10,7 +10,7 @@ only shows at run time is still a cycle. The rule (README, « Organisation du co
   of the notice);
 - the store contract (``store`` without its engines) imports the kernel only; an engine
   (``store.tinydb``) imports only the store contract and the kernel; ``store.factory`` alone picks an engine;
-- the features (``accounts``, ``enrolment``, ``uploads``) import the kernel, the shared services,
+- the features (``accounts``, ``enrolment``, ``uploads``, ``outbox``) import the kernel, the shared services,
   ``notice``, the store contract and each other — never an engine, never ``web``;
 - nothing imports ``web`` but ``web`` itself, ``cli`` and ``server``.
 """
@@ -34,7 +34,7 @@ KERNEL = {
     "formservice.phones",
 }
 SHARED = {"formservice.settings", "formservice.audit", "formservice.mail", "formservice.ratelimit"}
-FEATURES = ("formservice.accounts", "formservice.enrolment", "formservice.uploads")
+FEATURES = ("formservice.accounts", "formservice.enrolment", "formservice.uploads", "formservice.outbox")
 ENTRY_POINTS = {"formservice.cli", "formservice.server", "formservice"}
 PURE = (
     "formservice.errors",

@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
+import smtplib
 from email import policy
 from email.parser import BytesParser
 
 import jinja2
 import pytest
 
-from formservice.mail import Mail, MailQueue, OutboxMailer, SmtpMailer
+from formservice.mail import Mail, MailRenderer, OutboxMailer, SmtpMailer, is_permanent
 from formservice.web.rendering import make_env
 
 pytestmark = pytest.mark.anyio
 
 
-def queue(mailer, notice) -> MailQueue:
-    return MailQueue(mailer, make_env(), lambda: {"notice": notice, "base_url": "http://testserver"})
+def renderer(notice) -> MailRenderer:
+    return MailRenderer(make_env(), lambda: {"notice": notice, "base_url": "http://testserver"}, "testserver")
 
 
 async def test_smtp_mailer_delivers_text_and_html(mailbox, notice):
     """A templated mail reaches the SMTP server with a French text part and an HTML part."""
-    mq = queue(SmtpMailer("127.0.0.1", mailbox.port, "ne-pas-repondre@testserver"), notice)
-    await mq.send_template(
+    smtp = SmtpMailer("127.0.0.1", mailbox.port, "ne-pas-repondre@testserver")
+    mail = renderer(notice).render(
         "jean@exemple.fr",
         "Activez votre compte",
         "activation",
         {"link": "http://testserver/compte/activer/abc", "deadline": notice.closes_at},
     )
+    await smtp.send(mail)
+    smtp.close()
     (msg,) = mailbox.to("jean@exemple.fr")
+    assert msg["Message-ID"] == mail.message_id
     assert msg["Subject"] == "Activez votre compte" and msg["From"] == "ne-pas-repondre@testserver"
     assert "Activer mon compte" in mailbox.text(
         msg
@@ -48,20 +52,33 @@ async def test_outbox_writes_eml_and_prints_links(tmp_path, notice, capsys):
     assert "http://testserver/compte/activer/xyz" in capsys.readouterr().out
 
 
-async def test_failed_delivery_is_retried_then_logged(notice, caplog, monkeypatch):
-    """A transport failure is retried, then logged without the recipient; the request never fails."""
-    calls = []
+async def test_a_burst_reuses_one_connection(mailbox, notice):
+    """Ten mails in a row go through one SMTP connection (no handshake per mail)."""
+    smtp = SmtpMailer("127.0.0.1", mailbox.port, "ne-pas-repondre@testserver")
+    mailbox.clear()
+    for i in range(10):
+        await smtp.send(Mail(f"rafale{i}@exemple.fr", "Sujet", "texte"))
+    smtp.close()
+    assert all(mailbox.to(f"rafale{i}@exemple.fr") for i in range(10))
+    assert len(set(mailbox.peers[-10:])) == 1  # one client port: one connection
 
-    class Broken:
-        async def send(self, mail):
-            calls.append(mail)
-            raise OSError("connexion refusée")
 
-    monkeypatch.setattr(MailQueue, "RETRY_DELAYS", (0.0, 0.0))
-    mq = queue(Broken(), notice)
-    await mq.send(Mail("jean@exemple.fr", "Sujet", "texte"))
-    assert len(calls) == 3 and mq.failed == 1
-    assert "jean@exemple.fr" not in caplog.text
+async def test_starttls_required_refuses_a_relay_without_it(mailbox):
+    """In the STARTTLS-required mode, a relay that does not offer it gets nothing in clear."""
+    smtp = SmtpMailer("127.0.0.1", mailbox.port, "ne-pas-repondre@testserver", security="starttls")
+    with pytest.raises(smtplib.SMTPNotSupportedError):
+        await smtp.send(Mail("clair@exemple.fr", "Sujet", "texte"))
+    assert mailbox.to("clair@exemple.fr") == []
+
+
+def test_permanent_and_temporary_failures_are_told_apart():
+    """5xx answers and unencodable mails are permanent; refused connections and 4xx are not."""
+    assert is_permanent(smtplib.SMTPDataError(554, b"rejected"))
+    assert is_permanent(smtplib.SMTPRecipientsRefused({"x@y.fr": (550, b"no such user")}))
+    assert is_permanent(UnicodeEncodeError("ascii", "é", 0, 1, "x"))
+    assert not is_permanent(smtplib.SMTPDataError(451, b"try later"))
+    assert not is_permanent(ConnectionRefusedError())
+    assert not is_permanent(smtplib.SMTPServerDisconnected())
 
 
 def test_every_mail_template_has_text_and_html():
@@ -85,3 +102,107 @@ def test_header_values_never_carry_a_line_break():
     message = Mail(to="pole@exemple.fr", subject=subject, text="x").message("a@b.fr", "b.fr")
     assert "\n" not in message["Subject"] and message["Bcc"] is None
     message.as_bytes()  # encodes
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made with Debian's openssl."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+def _server_context(certificate: tuple[str, str]):
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return context
+
+
+class _Login:
+    """aiosmtpd authenticator: one account."""
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        ok = auth_data.login == b"relais" and auth_data.password == b"mot-de-passe"
+        return AuthResult(success=ok)
+
+
+async def test_starttls_with_auth_delivers_over_tls(certificate):
+    """STARTTLS required and AUTH: the mail goes through a relay that accepts nothing in clear."""
+    from account_helpers import Mailbox, free_port
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=_server_context(certificate),
+        require_starttls=True,
+        auth_required=True,
+        authenticator=_Login(),
+    )
+    controller.start()
+    try:
+        smtp = SmtpMailer(
+            "127.0.0.1",
+            port,
+            "ne-pas-repondre@testserver",
+            security="starttls",
+            username="relais",
+            password="mot-de-passe",
+            cafile=certificate[0],
+        )
+        await smtp.send(Mail("chiffre@exemple.fr", "Sujet", "texte"))
+        smtp.close()
+    finally:
+        controller.stop()
+    assert len(box.to("chiffre@exemple.fr")) == 1
+
+
+async def test_implicit_tls_delivers(certificate):
+    """Implicit TLS (port 465 style): the connection is encrypted from the first byte."""
+    from account_helpers import Mailbox, free_port
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port, ssl_context=_server_context(certificate))
+    controller.start()
+    try:
+        smtp = SmtpMailer(
+            "127.0.0.1", port, "ne-pas-repondre@testserver", security="tls", cafile=certificate[0]
+        )
+        await smtp.send(Mail("tls@exemple.fr", "Sujet", "texte"))
+        smtp.close()
+    finally:
+        controller.stop()
+    assert len(box.to("tls@exemple.fr")) == 1

@@ -34,6 +34,8 @@ def test_every_variable_is_read(tmp_path):
             "FORMSERVICE_SMTP": "smtp.exemple.fr:2525",
             "FORMSERVICE_SECRET_KEY": f"{STRONG}1, {STRONG}2",
             "FORMSERVICE_ENV": "production",
+            "FORMSERVICE_CLAMD": "/run/clamav/clamd.ctl",
+            "FORMSERVICE_SMTP_SECURITY": "starttls",
         }
     )
     assert settings.notice_path == Path("/srv/notice.yml")
@@ -42,10 +44,11 @@ def test_every_variable_is_read(tmp_path):
     assert settings.secret_keys == (f"{STRONG}1", f"{STRONG}2")
     assert settings.production and settings.https and settings.cookie_name == "__Host-sid"
     assert settings.mail_from == "ne-pas-repondre@inscriptions.exemple.fr"
+    assert settings.clamd_socket == "/run/clamav/clamd.ctl" and settings.smtp_security == "starttls"
 
 
 def test_production_refuses_generated_secret_and_http(tmp_path):
-    """Production without a key, over http and without SMTP: all three problems reported at once."""
+    """Production without a key, over http, without SMTP nor antivirus: all reported at once."""
     with pytest.raises(SettingsError) as exc:
         Settings.from_env(
             {
@@ -55,8 +58,9 @@ def test_production_refuses_generated_secret_and_http(tmp_path):
             }
         )
     text = "\n".join(exc.value.problems)
-    assert len(exc.value.problems) == 3
+    assert len(exc.value.problems) == 4
     assert "FORMSERVICE_SECRET_KEY" in text and "https://" in text and "FORMSERVICE_SMTP" in text
+    assert "FORMSERVICE_CLAMD" in text
     assert not (tmp_path / "secret_key").exists()
 
 
@@ -110,6 +114,8 @@ def test_production_refusals_are_reported_with_their_exact_french_lines(tmp_path
     assert exc.value.problems == [
         "FORMSERVICE_BASE_URL : en production, l'adresse doit commencer par https://",
         "FORMSERVICE_SMTP : obligatoire en production (sinon aucun courriel ne part)",
+        "FORMSERVICE_CLAMD : obligatoire en production (chemin du socket de clamd, par exemple "
+        "/run/clamav/clamd.ctl ; « off » pour s'en passer sciemment)",
         "FORMSERVICE_SECRET_KEY : obligatoire en production (une clé générée ne peut pas servir)",
     ]
 
@@ -167,6 +173,7 @@ def test_production_refuses_weak_secrets_and_odd_base_urls(tmp_path, variable, v
         "FORMSERVICE_DATA_DIR": str(tmp_path),
         "FORMSERVICE_BASE_URL": "https://inscriptions.exemple.fr",
         "FORMSERVICE_SMTP": "smtp.exemple.fr:25",
+        "FORMSERVICE_CLAMD": "/run/clamav/clamd.ctl",
         "FORMSERVICE_SECRET_KEY": STRONG,
         variable: value,
     }

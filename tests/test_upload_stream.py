@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+import logging
 import stat
 import tracemalloc
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -25,7 +27,9 @@ from formservice.uploads.stream import (
     BeforeFile,
     MalformedUpload,
     ReceivedUpload,
+    UploadInterrupted,
     UploadTooLarge,
+    UploadTooSlow,
     receive_upload,
 )
 
@@ -312,15 +316,35 @@ async def test_a_token_sent_after_the_file_is_not_seen_by_before_file(tmp_dir):
         assert received.fields == {"csrf": "bon-jeton"}
 
 
-async def test_a_client_that_disconnects_leaves_nothing(tmp_dir):
-    """A connection lost in the middle of the file: ClientDisconnect propagates, no temporary file."""
+INTERRUPTED = (
+    "L'envoi du fichier a été interrompu avant la fin : vérifiez votre connexion, choisissez de "
+    "nouveau le fichier puis cliquez sur « Ajouter »."
+)
+
+
+async def test_a_client_that_disconnects_leaves_nothing(tmp_dir, caplog):
+    """A connection lost in the middle of the file (Starlette's ClientDisconnect): UploadInterrupted
+    (400, 'disconnected'), one info line without a traceback, no temporary file."""
     messages: list[dict[str, Any]] = [
         {"type": "http.request", "body": file_head(), "more_body": True},
         {"type": "http.request", "body": b"x" * CHUNK, "more_body": True},
         {"type": "http.disconnect"},
     ]
-    with pytest.raises(ClientDisconnect):
+    with caplog.at_level(logging.DEBUG), pytest.raises(UploadInterrupted) as caught:
         await receive(request_for(messages), tmp_dir, MIB)
+    assert (caught.value.reason, caught.value.status, caught.value.message) == (
+        "disconnected",
+        400,
+        INTERRUPTED,
+    )
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert [(r.name, r.levelno, r.exc_info) for r in caplog.records] == [
+        ("formservice.uploads", logging.INFO, None)
+    ]
+    assert (
+        caplog.records[0].getMessage()
+        == f"upload interrupted after {len(file_head()) + CHUNK} bytes: {ClientDisconnect.__name__}"
+    )
     assert list(tmp_dir.iterdir()) == []
 
 
@@ -403,6 +427,235 @@ def test_too_large_is_an_upload_rejection_with_status_413():
     """One handler renders every refusal: stream limits are UploadRejected too."""
     assert issubclass(UploadTooLarge, UploadRejected) and UploadTooLarge.status == 413
     assert issubclass(MalformedUpload, UploadRejected) and MalformedUpload.status == 400
+    assert issubclass(UploadTooSlow, UploadRejected) and UploadTooSlow.status == 408
+    assert issubclass(UploadInterrupted, UploadRejected) and UploadInterrupted.status == 400
+
+
+# ---------------------------------------------------------------------------------------
+# Slow bodies, silent clients, broken iterators
+
+
+HEADERS = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+KIB = 1024
+TOO_SLOW = "L'envoi était trop lent et a été interrompu : vérifiez votre connexion puis recommencez."
+
+
+class Clock:
+    """The monotonic clock the rate is measured with, moved by the body itself: no sleep."""
+
+    def __init__(self) -> None:
+        self.t = 5000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Trickle:
+    """A body whose file comes in `count` chunks of `size` bytes, `step_s` seconds apart on
+    `clock`; `pulled` counts the chunks the receiver asked for."""
+
+    def __init__(self, clock: Clock, size: int, step_s: float, count: int, first_s: float = 0.0):
+        self.clock, self.size, self.step_s, self.count, self.first_s = clock, size, step_s, count, first_s
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.clock.t += self.first_s
+        self.pulled += 1
+        yield file_head()
+        for _ in range(self.count):
+            self.clock.t += self.step_s
+            self.pulled += 1
+            yield b"z" * self.size
+        self.pulled += 1
+        yield FILE_TAIL
+
+
+async def test_a_body_below_the_minimum_rate_is_stopped_after_the_grace_period(tmp_dir, caplog):
+    """1 Kio/s: accepted for 10 seconds, then 408 with its message; the rest is never read and
+    the temporary file is gone."""
+    clock = Clock()
+    trickle = Trickle(clock, KIB, step_s=1.0, count=100)
+    with caplog.at_level(logging.INFO, logger="formservice.uploads"), pytest.raises(UploadTooSlow) as caught:
+        await receive_upload(HEADERS, aiter(trickle), tmp_dir, MIB, now=clock)
+    assert (caught.value.reason, caught.value.status, caught.value.message) == ("too_slow", 408, TOO_SLOW)
+    assert trickle.pulled == 1 + 11  # the head, then 11 seconds of file: the 11th is past the grace
+    assert list(tmp_dir.iterdir()) == []
+    assert [r.getMessage() for r in caplog.records] == [
+        f"upload too slow: {len(file_head()) + 11 * KIB} bytes in 11.0 s"
+    ]
+
+
+async def test_the_average_since_the_start_counts_not_one_pause(tmp_dir):
+    """A fast start then a pause of 20 seconds: the average stays above 10 Kio/s, accepted."""
+    clock = Clock()
+    trickle = Trickle(clock, 400 * KIB, step_s=20.0, count=2)
+    with await receive_upload(HEADERS, aiter(trickle), tmp_dir, MIB, now=clock) as received:
+        assert received.size == 800 * KIB
+
+
+async def test_a_slow_start_is_forgiven_during_the_grace_period(tmp_dir):
+    """A small file sent at 1 Kio/s in 9 seconds is accepted: the minimum applies after `grace_s`."""
+    clock = Clock()
+    trickle = Trickle(clock, KIB, step_s=1.0, count=9)
+    with await receive_upload(HEADERS, aiter(trickle), tmp_dir, MIB, now=clock) as received:
+        assert received.size == 9 * KIB
+
+
+async def test_the_rate_and_the_grace_period_are_parameters(tmp_dir):
+    """At 2 Kio/s: accepted with a 1 Kio/s minimum, refused with 4 Kio/s after a 3-second grace."""
+    clock = Clock()
+    slow = Trickle(clock, 2 * KIB, step_s=1.0, count=30)
+    with await receive_upload(HEADERS, aiter(slow), tmp_dir, MIB, min_rate_bytes_per_s=KIB, now=clock):
+        pass
+    slower = Trickle(clock, 2 * KIB, step_s=1.0, count=30)
+    with pytest.raises(UploadTooSlow):
+        await receive_upload(
+            HEADERS, aiter(slower), tmp_dir, MIB, min_rate_bytes_per_s=4 * KIB, grace_s=3, now=clock
+        )
+    assert slower.pulled == 1 + 4
+    disabled = Trickle(clock, KIB, step_s=60.0, count=3)
+    with await receive_upload(HEADERS, aiter(disabled), tmp_dir, MIB, min_rate_bytes_per_s=0, now=clock):
+        pass
+    assert list(tmp_dir.iterdir()) == []
+
+
+class Silent:
+    """A client that opened the request and sends nothing more (after `head`, if any)."""
+
+    def __init__(self, head: bytes = b""):
+        self.head = head
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.head:
+            yield self.head
+        await asyncio.Event().wait()  # forever
+        yield b""
+
+
+async def test_a_client_that_sends_nothing_is_not_waited_for_beyond_the_grace_period(tmp_dir):
+    """Nothing at all: the wait for the first chunk is bounded by the grace period (here 20 ms)."""
+    with pytest.raises(UploadTooSlow) as caught:
+        await asyncio.wait_for(receive_upload(HEADERS, aiter(Silent()), tmp_dir, MIB, grace_s=0.02), 5)
+    assert caught.value.reason == "too_slow"
+    assert list(tmp_dir.iterdir()) == []
+
+
+async def test_a_wait_is_bounded_by_what_the_minimum_rate_allows(tmp_dir):
+    """1 Mio received in about 102 seconds: at 10 Kio/s the average falls below the minimum 20 ms
+    later, so the wait for the next chunk lasts 20 ms, not the 30 seconds of `idle_timeout_s`."""
+    clock = Clock()
+    sent = len(file_head()) + MIB
+
+    async def body_then_silence() -> AsyncIterator[bytes]:
+        yield file_head()
+        clock.t += sent / (10 * KIB) - 0.02
+        yield b"z" * MIB
+        await asyncio.Event().wait()
+        yield b""
+
+    call = receive_upload(HEADERS, body_then_silence(), tmp_dir, 2 * MIB, now=clock)
+    with pytest.raises(UploadTooSlow) as caught:
+        await asyncio.wait_for(call, 5)
+    assert caught.value.reason == "too_slow"
+    assert list(tmp_dir.iterdir()) == []
+
+
+async def test_a_client_that_stops_sending_meets_the_idle_timeout(tmp_dir):
+    """Even with no minimum rate, no wait for a chunk lasts longer than `idle_timeout_s`; the
+    temporary file already begun is removed."""
+    call = receive_upload(
+        HEADERS,
+        aiter(Silent(file_head() + b"z" * 1000)),
+        tmp_dir,
+        MIB,
+        min_rate_bytes_per_s=0,
+        idle_timeout_s=0.02,
+    )
+    with pytest.raises(UploadTooSlow) as caught:
+        await asyncio.wait_for(call, 5)
+    assert (caught.value.reason, caught.value.status, caught.value.message) == ("idle", 408, TOO_SLOW)
+    assert list(tmp_dir.iterdir()) == []
+
+
+async def test_a_starlette_request_that_goes_silent_is_cut_cleanly(tmp_dir):
+    """Through a real Request: the wait inside Starlette's `receive` is cancelled by our deadline,
+    the body's generator is closed, and the refusal is the 408, not an error of Starlette's."""
+    messages = iter([{"type": "http.request", "body": file_head() + b"z" * 100, "more_body": True}])
+
+    async def receive() -> dict[str, Any]:
+        message = next(messages, None)
+        if message is None:
+            await asyncio.Event().wait()
+        assert message is not None
+        return message
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/upload",
+        "headers": [(b"content-type", HEADERS["content-type"].encode())],
+    }
+    request = Request(scope, receive)
+    with pytest.raises(UploadTooSlow) as caught:
+        await asyncio.wait_for(
+            receive_upload(
+                request.headers, request.stream(), tmp_dir, MIB, min_rate_bytes_per_s=0, idle_timeout_s=0.02
+            ),
+            5,
+        )
+    assert caught.value.reason == "idle"
+    assert list(tmp_dir.iterdir()) == []
+
+
+class Broken:
+    """A body whose iterator fails with `error` after the file has begun."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield file_head() + b"z" * 500
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ConnectionResetError(104, "Connection reset by peer"), RuntimeError("boom"), TimeoutError(), OSError()],
+    ids=["reset", "runtime-error", "its-own-timeout", "bare-os-error"],
+)
+async def test_any_failure_of_the_body_iterator_is_an_interrupted_upload(tmp_dir, caplog, error):
+    """Not only Starlette's ClientDisconnect: whatever the iterator raises (a TimeoutError of its
+    own too, which is not our deadline) is a client gone, logged in one line, nothing kept."""
+    with caplog.at_level(logging.DEBUG), pytest.raises(UploadInterrupted) as caught:
+        await receive_upload(HEADERS, aiter(Broken(error)), tmp_dir, MIB)
+    assert caught.value.reason == "disconnected"
+    assert len(caplog.records) == 1 and caplog.records[0].exc_info is None
+    assert type(error).__name__ in caplog.records[0].getMessage()
+    assert list(tmp_dir.iterdir()) == []
+
+
+async def test_a_refusal_raised_by_the_iterator_is_kept_as_it_is(tmp_dir):
+    """An UploadRejected (ours) from the body is not turned into a disconnection."""
+    ours = UploadTooLarge("proxy_limit", "Trop gros.")
+    with pytest.raises(UploadTooLarge) as caught:
+        await receive_upload(HEADERS, aiter(Broken(ours)), tmp_dir, MIB)
+    assert caught.value is ours
+    assert list(tmp_dir.iterdir()) == []
+
+
+async def test_a_cancelled_upload_propagates_the_cancellation_and_leaves_nothing(tmp_dir):
+    """Server shutdown cancels the request: CancelledError is not a disconnection, and the
+    temporary file goes too."""
+    task = asyncio.ensure_future(receive_upload(HEADERS, aiter(Silent(file_head() + b"z")), tmp_dir, MIB))
+    for _ in range(100):
+        if list(tmp_dir.iterdir()):
+            break
+        await asyncio.sleep(0)
+    assert len(list(tmp_dir.iterdir())) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert list(tmp_dir.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------------------

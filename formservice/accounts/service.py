@@ -22,11 +22,12 @@ from formservice.accounts.tokens import TokenExpired, TokenInvalid, Tokens
 from formservice.audit import AuditLog
 from formservice.clock import Clock
 from formservice.errors import TooManyRequests
-from formservice.mail import MailQueue
 from formservice.notice import Notice
+from formservice.outbox import Outbox
 from formservice.ratelimit import Backoff, Limits, Quota
 from formservice.settings import Settings
 from formservice.store import RecordMissing, Store
+from formservice.store.records import OutboxMail
 
 # An absolute URL of a named route, for mails: ``links("activate", token=...)``.
 Links = Callable[..., str]
@@ -98,7 +99,7 @@ class AccountService:
         hasher: Hasher,
         tokens: Tokens,
         limits: Limits,
-        mail: MailQueue,
+        mail: Outbox,
         links: Links,
     ):
         self.store = store
@@ -132,10 +133,10 @@ class AccountService:
     def _may_mail(self, email: str) -> bool:
         return bool(self.limits.mails_per_address.hit(self._p("e", email)))
 
-    async def _mail_activation(self, account: Account) -> None:
+    def _activation_mail(self, account: Account) -> OutboxMail:
         notice = self.notice()
         token = self.tokens.activation.dumps({"a": account["id"]})
-        await self.mail.send_template(
+        return self.mail.prepare(
             account["email"],
             f"{notice.academie.name} : activez votre compte candidat",
             "activation",
@@ -145,6 +146,10 @@ class AccountService:
             },
         )
 
+    async def _mail_activation(self, account: Account) -> None:
+        await self.store.outbox.add(self._activation_mail(account))
+        await self.mail.wake()
+
     # -- signup and activation ---------------------------------------------------------------
 
     async def signup(self, email: str, password: str, ip: str | None) -> None:
@@ -153,12 +158,14 @@ class AccountService:
         self._throttle(self.limits.signup_ip, ip)
         password_hash = await self.hasher.hash(password)  # always: same cost either way
         store, now = self.store, self.clock.now()
+        may_mail = self._may_mail(email)  # counted once, whichever mail this signup sends
         for _ in range(3):
             account = rules.new_account(secrets.token_hex(16), email, password_hash, now)
-            if await store.accounts.create_if_email_free(account):
+            mails = [self._activation_mail(account)] if may_mail else []
+            if await store.accounts.create_if_email_free(account, mails):
+                if mails:
+                    await self.mail.wake()
                 self.audit.event("account.created", account_id=account["id"], ip=ip)
-                if self._may_mail(email):
-                    await self._mail_activation(account)
                 return
             existing = await store.accounts.by_email(email)
             if existing is None:
@@ -168,7 +175,7 @@ class AccountService:
                     self.audit.event("account.purged", account_id=existing["id"], reason="signup_again")
                 continue
             self.audit.event("account.signup_existing", account_id=existing["id"], ip=ip)
-            if not self._may_mail(email):
+            if not may_mail:
                 return
             if existing["status"] == rules.ACTIVE:
                 notice = self.notice()
@@ -340,12 +347,13 @@ class AccountService:
             await self.store.accounts.update(
                 account["id"],
                 rules.set_password(new_hash, self.clock.now(), rules.password_fingerprint(account)),
+                self._password_changed_mails,
             )
         except (rules.PasswordChangedMeanwhile, RecordMissing):
             return Reset.INVALID
+        await self.mail.wake()
         ended = await self.store.sessions.delete_for_account(account["id"])
         self.audit.event("password.reset", account_id=account["id"], ip=ip, sessions_ended=ended)
-        await self._mail_password_changed(account)
         return Reset.DONE
 
     async def change_password(
@@ -362,20 +370,25 @@ class AccountService:
                 self.audit.event("password.change_refused", account_id=account["id"], ip=ip)
                 return False
         new_hash = await self.hasher.hash(new)
-        await self.store.accounts.update(account["id"], rules.set_password(new_hash, self.clock.now()))
+        await self.store.accounts.update(
+            account["id"], rules.set_password(new_hash, self.clock.now()), self._password_changed_mails
+        )
+        await self.mail.wake()
         ended = await self.store.sessions.delete_for_account(account["id"], keep=keep_session)
         self.audit.event("password.changed", account_id=account["id"], ip=ip, sessions_ended=ended)
-        await self._mail_password_changed(account)
         return True
 
-    async def _mail_password_changed(self, account: Account) -> None:
+    def _password_changed_mails(self, account: Account) -> list[OutboxMail]:
+        """Recorded with the new password: the owner hears of every change, even after a crash."""
         notice = self.notice()
-        await self.mail.send_template(
-            account["email"],
-            f"{notice.academie.name} : votre mot de passe a été modifié",
-            "password_changed",
-            {"when": self.clock.now(), "reset_link": self.link("forgot_password")},
-        )
+        return [
+            self.mail.prepare(
+                account["email"],
+                f"{notice.academie.name} : votre mot de passe a été modifié",
+                "password_changed",
+                {"when": self.clock.now(), "reset_link": self.link("forgot_password")},
+            )
+        ]
 
     # -- purge ---------------------------------------------------------------------------------
 

@@ -20,14 +20,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from formservice.clock import Clock
+from formservice.durable import private_dir
 from formservice.enrolment import rules
 from formservice.enrolment.records import Enrolment, StoredFileMeta
 from formservice.errors import ServiceUnavailable, TooManyRequests
-from formservice.mail import MailQueue
 from formservice.notice import Notice
+from formservice.outbox import Outbox
 from formservice.store import RecordMissing, Store
+from formservice.store.records import OutboxMail
 from formservice.store.repos import enrolment_key
-from formservice.uploads import StoredFile, UploadLimits, inspect_and_normalise, remove_stored
+from formservice.uploads import (
+    Clamd,
+    StoredFile,
+    UploadLimits,
+    inspect_and_normalise,
+    remove_stored,
+    safe_display_name,
+)
 from formservice.uploads.stream import receive_upload
 
 log = logging.getLogger("formservice.enrolment")
@@ -73,10 +82,13 @@ class EnrolmentService:
         notices: Callable[[], Notice],
         files_dir: Path,
         tmp_dir: Path,
-        mail: MailQueue,
+        mail: Outbox,
         links: Links,
         cpu_workers: int = 2,
         cpu_queue: int = 16,
+        antivirus: Clamd | None = None,
+        min_upload_rate: float = 10 * 1024,
+        upload_grace_s: float = 10.0,
     ):
         self.store = store
         self.clock = clock
@@ -90,6 +102,9 @@ class EnrolmentService:
         # and memory stays bounded whatever the number of candidates (the others wait their turn).
         self._cpu = ThreadPoolExecutor(max_workers=cpu_workers, thread_name_prefix="formservice-cpu")
         self.cpu_queue = cpu_queue
+        self.antivirus = antivirus  # every file as sent is scanned before anything is kept
+        self.min_upload_rate = min_upload_rate
+        self.upload_grace_s = upload_grace_s
         self._cpu_jobs = 0
         # Uploads being received, per account (document ids): one candidate's parallel uploads
         # are limited, and count against their quotas before any of them is decoded.
@@ -110,13 +125,28 @@ class EnrolmentService:
         """At shutdown: no new work; what runs finishes in the background."""
         self._cpu.shutdown(wait=False, cancel_futures=True)
 
-    async def _send(self, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
+    def _mail(
+        self, to: str, subject: str, template: str, context: dict[str, Any], *, reply_to: str | None = None
+    ) -> OutboxMail:
+        """A mail of the space, recorded by the write that causes it."""
         notice: Notice = context["notice"]
         extra = {
             "space_link": self.links("my_documents"),
             "document_names": {d.id: d.name for d in notice.documents},
         }
-        await self.mail.send_template(to, subject, template, {**extra, **context})
+        return self.mail.prepare(to, subject, template, {**extra, **context}, reply_to=reply_to)
+
+    def _saved_mails(
+        self, account: Mapping[str, Any], doc: Enrolment, diff: list[tuple[str, str, str]], notice: Notice
+    ) -> list[OutboxMail]:
+        if not diff:
+            return []
+        first = doc["version"] == 1
+        subject = "Votre inscription est enregistrée" if first else "Modification de votre inscription"
+        context = {"enrolment": doc, "changes": diff, "first": first, "notice": notice}
+        return [
+            self._mail(account["email"], f"{subject} — {notice.session.name}", "enrolment_saved", context)
+        ]
 
     # -- reading --------------------------------------------------------------------------------
     async def current(self, account_id: str, notice: Notice) -> Enrolment | None:
@@ -156,33 +186,38 @@ class EnrolmentService:
         duplicate is a VersionConflict); later ones update it under the store's lock. ``current``
         is the enrolment the caller already read for this request (None if there is none)."""
         if current is None:
-            saved, diff = await self._first_save(account["id"], data, expected_version, notice, now)
+            saved, diff = await self._first_save(account, data, expected_version, notice, now)
         else:
-            saved, diff = await self._update(current["id"], data, expected_version, notice, now)
-        first = saved["version"] == 1 and expected_version == 0
+            saved, diff = await self._update(account, current["id"], data, expected_version, notice)
         if diff:
-            subject = "Votre inscription est enregistrée" if first else "Modification de votre inscription"
-            await self._send(
-                account["email"],
-                f"{subject} — {notice.session.name}",
-                "enrolment_saved",
-                {"enrolment": saved, "changes": diff, "first": first, "notice": notice},
-            )
-        return SaveOutcome(saved, diff, first)
+            await self.mail.wake()
+        return SaveOutcome(saved, diff, saved["version"] == 1 and expected_version == 0)
 
     async def _first_save(
-        self, account_id: str, data: dict[str, Any], expected_version: int, notice: Notice, now: datetime
+        self,
+        account: Mapping[str, Any],
+        data: dict[str, Any],
+        expected_version: int,
+        notice: Notice,
+        now: datetime,
     ) -> tuple[Enrolment, list[tuple[str, str, str]]]:
-        key = enrolment_key(account_id, notice.session.name)
-        blank = rules.new_enrolment(secrets.token_urlsafe(12), key, account_id, notice, now)
+        key = enrolment_key(account["id"], notice.session.name)
+        blank = rules.new_enrolment(secrets.token_urlsafe(12), key, account["id"], notice, now)
         diff = rules.changes({}, data, notice)
         doc = rules.save(blank, data, expected_version, self.notices(), self.clock.now())
-        if not await self.store.enrolments.create_if_absent(doc):
+        if not await self.store.enrolments.create_if_absent(
+            doc, self._saved_mails(account, doc, diff, notice)
+        ):
             raise rules.VersionConflict(await self.store.enrolments.get_by_key(key))
         return doc, diff
 
     async def _update(
-        self, enrolment_id: str, data: dict[str, Any], expected_version: int, notice: Notice, now: datetime
+        self,
+        account: Mapping[str, Any],
+        enrolment_id: str,
+        data: dict[str, Any],
+        expected_version: int,
+        notice: Notice,
     ) -> tuple[Enrolment, list[tuple[str, str, str]]]:
         diff: list[tuple[str, str, str]] = []
 
@@ -191,9 +226,12 @@ class EnrolmentService:
             return rules.save(doc, data, expected_version, self.notices(), self.clock.now())
 
         try:
-            return await self.store.enrolments.update(enrolment_id, mutate), diff
+            saved = await self.store.enrolments.update(
+                enrolment_id, mutate, lambda doc: self._saved_mails(account, doc, diff, notice)
+            )
         except RecordMissing:
             raise rules.VersionConflict() from None
+        return saved, diff
 
     # -- « Mes justificatifs » ----------------------------------------------------------------------
     async def upload(
@@ -270,13 +308,23 @@ class EnrolmentService:
             check_token(fields.get("csrf_token"))
             check(0)
 
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.tmp_dir)
         received = await receive_upload(
-            headers, body, self.tmp_dir, limits.max_file_bytes, before_file=before_file
+            headers,
+            body,
+            self.tmp_dir,
+            limits.max_file_bytes,
+            before_file=before_file,
+            min_rate_bytes_per_s=self.min_upload_rate,
+            grace_s=self.upload_grace_s,
         )
         with received:
             check(received.size)
-            dest.mkdir(parents=True, exist_ok=True)
+            if self.antivirus is not None:  # mostly waiting on the daemon's socket: a thread
+                await asyncio.to_thread(
+                    self.antivirus.scan, received.path, display=safe_display_name(received.filename)
+                )
+            private_dir(dest)
             return await self.run_cpu_bound(
                 lambda: inspect_and_normalise(
                     received.path, received.filename, dest, limits, move=True, sha256=received.sha256
@@ -308,15 +356,15 @@ class EnrolmentService:
     ) -> Enrolment:
         if current is None:
             raise rules.EnrolmentError(NO_ENROLMENT)
+
+        def receipt(doc: Enrolment) -> list[OutboxMail]:
+            subject = f"Accusé de réception de vos pièces justificatives — {notice.session.name}"
+            return [self._mail(account["email"], subject, "receipt", {"enrolment": doc, "notice": notice})]
+
         done = await self.store.enrolments.update(
-            current["id"], lambda doc: rules.complete(doc, self.notices(), self.clock.now())
+            current["id"], lambda doc: rules.complete(doc, self.notices(), self.clock.now()), receipt
         )
-        await self._send(
-            account["email"],
-            f"Accusé de réception de vos pièces justificatives — {notice.session.name}",
-            "receipt",
-            {"enrolment": done, "notice": notice},
-        )
+        await self.mail.wake()
         return done
 
     # -- « Signaler un changement d'adresse » ---------------------------------------------------
@@ -331,26 +379,33 @@ class EnrolmentService:
         missing = rules.EnrolmentError("Vous n'avez pas d'inscription pour cette session.", status=404)
         if current is None:
             raise missing
+
+        def mails(doc: Enrolment) -> list[OutboxMail]:
+            """To the pôle (replies go to the candidate) and a copy to the candidate."""
+            pole = rules.pole_of(notice, doc["data"])
+            context = {
+                "enrolment": doc,
+                "address": address,
+                "notice": notice,
+                "pole": pole,
+                "account": account,
+            }
+            name = f"{doc['data'].get('last_name', '')} {doc['data'].get('first_names', '')}".strip()
+            out = []
+            if pole is not None:
+                subject = f"Changement d'adresse d'un candidat — {name}"
+                out.append(
+                    self._mail(pole.email, subject, "address_change_pole", context, reply_to=account["email"])
+                )
+            ack = "Votre changement d'adresse a été transmis"
+            out.append(self._mail(account["email"], ack, "address_change_ack", context))
+            return out
+
         try:
             updated = await self.store.enrolments.update(
-                current["id"], lambda doc: rules.request_address_change(doc, address, now)
+                current["id"], lambda doc: rules.request_address_change(doc, address, self.clock.now()), mails
             )
         except RecordMissing:
             raise missing from None
-        pole = rules.pole_of(notice, updated["data"])
-        context = {
-            "enrolment": updated,
-            "address": address,
-            "notice": notice,
-            "pole": pole,
-            "account": account,
-        }
-        name = f"{updated['data'].get('last_name', '')} {updated['data'].get('first_names', '')}".strip()
-        if pole is not None:
-            await self._send(
-                pole.email, f"Changement d'adresse d'un candidat — {name}", "address_change_pole", context
-            )
-        await self._send(
-            account["email"], "Votre changement d'adresse a été transmis", "address_change_ack", context
-        )
+        await self.mail.wake()
         return updated

@@ -11,6 +11,8 @@ Contract, checked by tests/store/test_contract.py over every implementation:
 - ``update(table, id, fn)`` calls ``fn(copy)`` while holding the write lock and stores what it
   returns; if ``fn`` raises, nothing is written and the exception propagates. This is how
   check-then-write rules (a version check, a deadline) are made atomic with the write;
+- ``insert`` and ``update`` take ``effects``: documents (the mails the change causes) inserted
+  in the same atomic step, so that a mail exists exactly when its change does;
 - ``delete(table, id, predicate)`` evaluates the predicate under the same lock;
 - a write is durable (on disk, fsynced, for persistent engines) before the coroutine returns.
 """
@@ -18,7 +20,7 @@ Contract, checked by tests/store/test_contract.py over every implementation:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,9 @@ from formservice.errors import NotSaved
 
 Doc = dict[str, Any]
 Mutator = Callable[[Doc], Doc]
+# Given the document as it will be written, the documents to insert in the same atomic step:
+# the mails a change causes (table "outbox"). All are durable together, or none is.
+Effects = Callable[[Doc], Sequence[tuple[str, Doc]]]
 
 SCHEMA_VERSION = 1
 
@@ -46,6 +51,7 @@ TABLES: dict[str, TableSpec] = {
     "accounts": TableSpec(unique=("email",), indexed=("status",)),
     "sessions": TableSpec(indexed=("account_id",)),
     "enrolments": TableSpec(unique=("key",), indexed=("account_id", "status")),
+    "outbox": TableSpec(indexed=("state",)),
 }
 
 
@@ -112,11 +118,13 @@ class Engine(ABC):
     async def count(self, table: str) -> int: ...
 
     @abstractmethod
-    async def insert(self, table: str, doc: Doc) -> Doc: ...
+    async def insert(self, table: str, doc: Doc, *, effects: Effects | None = None) -> Doc:
+        """Insert ``doc`` and the documents ``effects(doc)`` gives, in one atomic, durable step."""
 
     @abstractmethod
-    async def update(self, table: str, id: str, fn: Mutator) -> Doc:
-        """Atomically replace the document by fn(copy); RecordMissing if absent."""
+    async def update(self, table: str, id: str, fn: Mutator, *, effects: Effects | None = None) -> Doc:
+        """Atomically replace the document by fn(copy) and insert what ``effects(new)`` gives, in
+        the same durable step; RecordMissing if absent. If fn or effects raise, nothing is written."""
 
     @abstractmethod
     async def delete(self, table: str, id: str, predicate: Callable[[Doc], bool] | None = None) -> bool:

@@ -12,6 +12,7 @@ from formservice.store.contract import (
     TABLES,
     Doc,
     DuplicateKey,
+    Effects,
     Engine,
     Mutator,
     RecordMissing,
@@ -51,17 +52,27 @@ class MemoryEngine(Engine):
     async def count(self, table: str) -> int:
         return len(self._table(table))
 
-    async def insert(self, table: str, doc: Doc) -> Doc:
-        with self._lock:
-            rows = self._table(table)
-            if doc["id"] in rows:
-                raise DuplicateKey(table, "id", doc["id"])
-            self._check_unique(table, doc, None)
-            stored = copy.deepcopy(doc) | {"_schema": SCHEMA_VERSION}
-            rows[doc["id"]] = stored
-            return copy.deepcopy(stored)
+    def _checked_insert(self, table: str, doc: Doc, pending: dict[tuple[str, str], Doc]) -> None:
+        rows = self._table(table)
+        if doc["id"] in rows or (table, doc["id"]) in pending:
+            raise DuplicateKey(table, "id", doc["id"])
+        self._check_unique(table, doc, None)
+        pending[(table, doc["id"])] = copy.deepcopy(doc) | {"_schema": SCHEMA_VERSION}
 
-    async def update(self, table: str, id: str, fn: Mutator) -> Doc:
+    def _effects(self, new: Doc, effects: Effects | None, pending: dict[tuple[str, str], Doc]) -> None:
+        for other_table, other in effects(copy.deepcopy(new)) if effects else ():
+            self._checked_insert(other_table, other, pending)
+
+    async def insert(self, table: str, doc: Doc, *, effects: Effects | None = None) -> Doc:
+        with self._lock:
+            pending: dict[tuple[str, str], Doc] = {}
+            self._checked_insert(table, doc, pending)
+            self._effects(doc, effects, pending)
+            for (name, doc_id), stored in pending.items():  # all checked: now all at once
+                self._tables[name][doc_id] = stored
+            return copy.deepcopy(pending[(table, doc["id"])])
+
+    async def update(self, table: str, id: str, fn: Mutator, *, effects: Effects | None = None) -> Doc:
         with self._lock:
             rows = self._table(table)
             if id not in rows:
@@ -69,7 +80,11 @@ class MemoryEngine(Engine):
             new = fn(copy.deepcopy(rows[id]))
             new = copy.deepcopy(new) | {"id": id, "_schema": SCHEMA_VERSION}
             self._check_unique(table, new, id)
+            pending: dict[tuple[str, str], Doc] = {}
+            self._effects(new, effects, pending)
             rows[id] = new
+            for (name, doc_id), stored in pending.items():
+                self._tables[name][doc_id] = stored
             return copy.deepcopy(new)
 
     async def delete(self, table: str, id: str, predicate: Callable[[Doc], bool] | None = None) -> bool:

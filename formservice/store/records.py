@@ -89,3 +89,22 @@ class _EnrolmentBase(TypedDict):
 class Enrolment(_EnrolmentBase, total=False):
     completed_at: str
     receipt: Receipt
+
+
+# -- the mail outbox ----------------------------------------------------------------------------
+class OutboxMail(TypedDict):
+    """A mail to deliver, recorded in the same atomic step as the change that causes it. Deleted
+    once the relay accepted it; ``failed`` ones stay for the operator (``formservice mail status``)."""
+
+    id: str
+    state: str  # "pending" | "failed"
+    to: str
+    reply_to: str | None
+    subject: str
+    text: str
+    html: str | None
+    message_id: str  # stable: a mail sent again after a crash is the same mail for its reader
+    created_at: str
+    attempts: int
+    next_attempt_at: str
+    last_error: str | None

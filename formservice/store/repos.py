@@ -6,17 +6,30 @@ the typed records of ``records.py`` (the engine deals in plain dicts; the casts 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from formservice.clock import from_iso
-from formservice.store.contract import Doc, DuplicateKey, Engine, StoreUnavailable
-from formservice.store.records import Account, Enrolment, Session
+from formservice.store.contract import Doc, DuplicateKey, Effects, Engine, StoreUnavailable
+from formservice.store.records import Account, Enrolment, OutboxMail, Session
 
 AccountMutator = Callable[[Account], Account]
+# The mails a change causes, given the record as it will be written (see ``Engine`` effects).
+Mails = Sequence[OutboxMail]
 EnrolmentMutator = Callable[[Enrolment], Enrolment]
 SessionMutator = Callable[[Session], Session]
+
+
+def _mails(mails: Callable[[Any], Mails] | Mails | None) -> Effects | None:
+    """Engine effects inserting ``mails`` (a list, or a function of the record written)."""
+    if mails is None:
+        return None
+    if callable(mails):
+        build = mails
+        return lambda doc: [("outbox", dict(m)) for m in build(doc)]
+    fixed = [("outbox", dict(m)) for m in mails]
+    return lambda doc: fixed
 
 
 class _Repository:
@@ -39,17 +52,23 @@ class Accounts(_Repository):
     async def by_email(self, email: str) -> Account | None:
         return cast(Account | None, await self.engine.find_one(self.table, "email", email))
 
-    async def create_if_email_free(self, account: Account) -> bool:
-        """Insert the account unless its e-mail is taken; atomic, so two signups racing on
-        one address give one account."""
+    async def create_if_email_free(self, account: Account, mails: Mails = ()) -> bool:
+        """Insert the account (and its ``mails``, in the same step) unless its e-mail is taken;
+        atomic, so two signups racing on one address give one account and one mail."""
         try:
-            await self.engine.insert(self.table, dict(account))
-        except DuplicateKey:
+            await self.engine.insert(self.table, dict(account), effects=_mails(mails))
+        except DuplicateKey as exc:
+            if exc.table != self.table:
+                raise
             return False
         return True
 
-    async def update(self, account_id: str, fn: AccountMutator) -> Account:
-        return cast(Account, await self.engine.update(self.table, account_id, cast(Any, fn)))
+    async def update(
+        self, account_id: str, fn: AccountMutator, mails: Callable[[Account], Mails] | None = None
+    ) -> Account:
+        return cast(
+            Account, await self.engine.update(self.table, account_id, cast(Any, fn), effects=_mails(mails))
+        )
 
     async def delete_if(self, account_id: str, predicate: Callable[[Account], bool]) -> bool:
         return await self.engine.delete(self.table, account_id, cast(Any, predicate))
@@ -114,19 +133,34 @@ class Enrolments(_Repository):
         """The enrolment of one account for one session (see `enrolment_key`)."""
         return cast(Enrolment | None, await self.engine.find_one(self.table, "key", key))
 
-    async def create_if_absent(self, enrolment: Enrolment) -> bool:
-        """Insert unless the account already has one for this session (unique ``key``)."""
+    async def create_if_absent(self, enrolment: Enrolment, mails: Mails = ()) -> bool:
+        """Insert (with its ``mails``) unless the account already has one for this session."""
         try:
-            await self.engine.insert(self.table, dict(enrolment))
-        except DuplicateKey:
+            await self.engine.insert(self.table, dict(enrolment), effects=_mails(mails))
+        except DuplicateKey as exc:
+            if exc.table != self.table:
+                raise
             return False
         return True
 
-    async def update(self, enrolment_id: str, fn: EnrolmentMutator) -> Enrolment:
-        return cast(Enrolment, await self.engine.update(self.table, enrolment_id, cast(Any, fn)))
+    async def update(
+        self, enrolment_id: str, fn: EnrolmentMutator, mails: Callable[[Enrolment], Mails] | None = None
+    ) -> Enrolment:
+        """Atomically apply ``fn``; ``mails(new)`` are recorded in the same step."""
+        return cast(
+            Enrolment,
+            await self.engine.update(self.table, enrolment_id, cast(Any, fn), effects=_mails(mails)),
+        )
 
     async def with_status(self, status: str) -> list[Enrolment]:
         return cast(list[Enrolment], await self.engine.find(self.table, "status", status))
+
+    async def all_paged(self, *, page_size: int = 500) -> AsyncIterator[list[Enrolment]]:
+        """Every enrolment of every session, ``page_size`` at a time, in id order (the file
+        reconciliation at start)."""
+        docs = sorted(await self.engine.scan(self.table), key=lambda d: str(d["id"]))
+        for start in range(0, len(docs), page_size):
+            yield cast(list[Enrolment], docs[start : start + page_size])
 
     async def of_session(self, session_name: str, *, page_size: int = 500) -> AsyncIterator[list[Enrolment]]:
         """Every enrolment of one session, ``page_size`` at a time, in id order (batch jobs:
@@ -137,6 +171,34 @@ class Enrolments(_Repository):
         )
         for start in range(0, len(docs), page_size):
             yield cast(list[Enrolment], docs[start : start + page_size])
+
+
+class Outbox(_Repository):
+    """Mails waiting for the relay. Pending ones are few (delivered within seconds), so reading
+    them by state is cheap; delivered ones are deleted."""
+
+    table = "outbox"
+
+    async def add(self, mail: OutboxMail) -> None:
+        await self.engine.insert(self.table, dict(mail))
+
+    async def get(self, mail_id: str) -> OutboxMail | None:
+        return cast(OutboxMail | None, await self.engine.get(self.table, mail_id))
+
+    async def with_state(self, state: str) -> list[OutboxMail]:
+        return cast(list[OutboxMail], await self.engine.find(self.table, "state", state))
+
+    async def due(self, now: datetime) -> list[OutboxMail]:
+        """Pending mails whose next attempt is due, oldest first."""
+        pending = await self.with_state("pending")
+        due = [m for m in pending if from_iso(m["next_attempt_at"]) <= now]
+        return sorted(due, key=lambda m: (m["next_attempt_at"], m["created_at"]))
+
+    async def update(self, mail_id: str, fn: Callable[[OutboxMail], OutboxMail]) -> OutboxMail:
+        return cast(OutboxMail, await self.engine.update(self.table, mail_id, cast(Any, fn)))
+
+    async def delete(self, mail_id: str) -> bool:
+        return await self.engine.delete(self.table, mail_id)
 
 
 class Store:
@@ -151,6 +213,7 @@ class Store:
         self.accounts = Accounts(self)
         self.sessions = Sessions(self)
         self.enrolments = Enrolments(self)
+        self.outbox = Outbox(self)
 
     @property
     def engine(self) -> Engine:
@@ -180,4 +243,14 @@ def enrolment_key(account_id: str, session_name: Any) -> str:
     return f"{account_id}:{session_name}"
 
 
-__all__ = ["Accounts", "Doc", "Enrolments", "Sessions", "Store", "enrolment_key", "session_expired"]
+__all__ = [
+    "Accounts",
+    "Doc",
+    "Enrolments",
+    "Mails",
+    "Outbox",
+    "Sessions",
+    "Store",
+    "enrolment_key",
+    "session_expired",
+]

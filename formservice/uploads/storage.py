@@ -3,6 +3,8 @@
 A record (an enrolment) may only point to a file that survives a crash: every file is written
 under a temporary name in the destination directory, fsynced, renamed to a random name, and the
 directory fsynced, before its `StoredFile` is returned. On any error nothing is left behind.
+Files are 0600; the destination folder (one per account) is created 0700 if missing and has
+the group's and others' permissions taken off if it has them, whatever the umask.
 Stored names are random (`secrets.token_urlsafe`) plus the canonical extension of their kind,
 so they never carry anything of the sender's name; `remove_stored` accepts that shape only.
 """
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from formservice.durable import fsync_dir
+from formservice.durable import fsync_dir, private_dir, restrict
 from formservice.uploads.names import KINDS, Kind
 from formservice.uploads.types import StoredFile
 
@@ -35,6 +37,7 @@ _STORED_NAME = re.compile(rf"[A-Za-z0-9_-]+(?:{_EXTENSIONS})")
 def store(dest_dir: Path, kind: Kind, display: str, write: Callable[[BinaryIO], object]) -> StoredFile:
     """Write under a temporary name, fsync, rename to a random name, fsync the directory: after
     this returns, the file survives a crash, so a record may point to it."""
+    _private_folder(dest_dir)
     token = secrets.token_urlsafe(_TOKEN_BYTES)
     tmp = dest_dir / f".{token}.part"
     final = dest_dir / f"{token}{kind.extension}"
@@ -64,6 +67,7 @@ def adopt(src: Path, dest_dir: Path, kind: Kind, display: str, sha256: str | Non
 
     `src` must be a temporary file of ours; on another file system it is copied instead.
     `sha256`, when given, is trusted as its digest, so the file is not read back whole."""
+    _private_folder(dest_dir)
     final = dest_dir / f"{secrets.token_urlsafe(_TOKEN_BYTES)}{kind.extension}"
     os.chmod(src, 0o600)
     try:
@@ -98,6 +102,12 @@ def remove_stored(dest_dir: Path, stored_name: str) -> None:
         raise ValueError(f"not a stored name: {stored_name!r}")
     (dest_dir / stored_name).unlink(missing_ok=True)
     fsync_dir(dest_dir)
+
+
+def _private_folder(dest_dir: Path) -> None:
+    """An account's folder holds nothing but its candidate's files: 0700, created if missing."""
+    private_dir(dest_dir)
+    restrict(dest_dir)
 
 
 def _write_synced(fd: int, write: Callable[[BinaryIO], object]) -> tuple[int, str]:

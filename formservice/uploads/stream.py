@@ -6,13 +6,22 @@ too big. Here the body is fed chunk by chunk to python-multipart's streaming par
 checked when the file part begins (`before_file`: CSRF), the file goes straight to a temporary file,
 and the request is refused (413) as soon as the limit is passed, or before reading anything when
 Content-Length already says so.
+
+A body that trickles in is stopped too (408): after a grace period its average rate since the start
+must stay above a minimum, and no wait for the next chunk lasts longer than what that rate allows
+(nor than `idle_timeout_s`), so that a client that sends nothing at all holds nothing for long. A
+client gone in the middle (Starlette's ClientDisconnect, or any other error of the body's iterator)
+is one line in the log and an UploadInterrupted (400). In every case the temporary file is removed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +32,19 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
+from formservice.errors import AppError
 from formservice.uploads.types import UploadRejected, size_fr
+
+log = logging.getLogger("formservice.uploads")
 
 # Boundaries, part headers and the closing delimiter around the file and the small fields.
 ENVELOPE_BYTES = 16 * 1024
 MAX_FIELDS = 16
+# The slowest body accepted, on average since its start, once the grace period is over; and the
+# longest wait for one chunk, whatever the average. 10 Kio/s sends 5 Mo in about 8 minutes.
+MIN_RATE_BYTES_PER_S = 10 * 1024
+GRACE_S = 10.0
+IDLE_TIMEOUT_S = 30.0
 
 # Called with the fields received so far when the file part begins, before a byte of it is
 # written: the place for the CSRF check (`web/middleware/csrf.verify_csrf`) and for the checks
@@ -46,6 +63,20 @@ class MalformedUpload(UploadRejected):
     """The request is not the single-file form the page sends (a crafted or broken client)."""
 
     status = 400
+
+
+class UploadTooSlow(UploadRejected):
+    """The body came too slowly (reason 'too_slow') or stopped coming ('idle'): 408."""
+
+    status = 408
+    title = "Envoi interrompu"
+
+
+class UploadInterrupted(UploadRejected):
+    """The body's iterator failed before its end: the client went away (reason 'disconnected')."""
+
+    status = 400
+    title = "Envoi interrompu"
 
 
 @dataclass
@@ -87,6 +118,80 @@ def _too_large(max_file_bytes: int) -> UploadTooLarge:
         f"Le fichier dépasse la taille maximale de {size_fr(max_file_bytes)} : réduisez-le (par exemple "
         "en le numérisant en 150 ou 200 ppp) et déposez-le de nouveau.",
     )
+
+
+def _too_slow(reason: str) -> UploadTooSlow:
+    return UploadTooSlow(
+        reason,
+        "L'envoi était trop lent et a été interrompu : vérifiez votre connexion puis recommencez.",
+    )
+
+
+def _interrupted() -> UploadInterrupted:
+    return UploadInterrupted(
+        "disconnected",
+        "L'envoi du fichier a été interrompu avant la fin : vérifiez votre connexion, choisissez de "
+        "nouveau le fichier puis cliquez sur « Ajouter ».",
+    )
+
+
+@dataclass
+class _Pace:
+    """The minimum rate of a body, measured on the injected monotonic clock `now`."""
+
+    min_rate: float  # bytes per second; 0 for none
+    grace_s: float
+    idle_timeout_s: float | None
+    now: Callable[[], float]
+    started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started = self.now()
+
+    def check(self, received: int) -> None:
+        """After a chunk: past the grace period, the average since the start must reach the minimum."""
+        elapsed = self.now() - self.started
+        if self.min_rate > 0 and elapsed > self.grace_s and received < self.min_rate * elapsed:
+            log.info("upload too slow: %d bytes in %.1f s", received, elapsed)
+            raise _too_slow("too_slow")
+
+    def wait_bound(self, received: int) -> tuple[float | None, str]:
+        """How long the next chunk may take, and the reason given if it does not come in time: the
+        time left before the average falls below the minimum ('too_slow'), or `idle_timeout_s`."""
+        bound, reason = self.idle_timeout_s, "idle"
+        if self.min_rate > 0:
+            left = max(self.grace_s, received / self.min_rate) - (self.now() - self.started)
+            if bound is None or left < bound:
+                bound, reason = left, "too_slow"
+        return bound, reason
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes], pace: _Pace, received: int) -> bytes | None:
+    """The next chunk, None at the end of the body. Waits no longer than `pace` allows (408);
+    a failure of the iterator that is not a refusal of ours means the client is gone (400)."""
+    bound, reason = pace.wait_bound(received)
+    try:
+        # A bound already passed still takes a chunk that is there without waiting (the average
+        # is then judged by `pace.check`), but waits for nothing.
+        async with asyncio.timeout(None if bound is None else max(bound, 0.0)) as deadline:
+            return await anext(chunks)
+    except StopAsyncIteration:
+        return None
+    except AppError:
+        raise
+    except TimeoutError as exc:
+        if not deadline.expired():
+            raise _disconnected(exc, received) from None
+        log.info("upload too slow: %d bytes, then nothing in time (%s)", received, reason)
+        raise _too_slow(reason) from None
+    except Exception as exc:  # Starlette's ClientDisconnect, a reset connection...: not our import
+        raise _disconnected(exc, received) from None
+
+
+def _disconnected(exc: Exception, received: int) -> UploadInterrupted:
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    log.info("upload interrupted after %d bytes: %s", received, detail)
+    return _interrupted()
 
 
 @dataclass
@@ -250,14 +355,19 @@ def _check_complete(receiver: _Receiver) -> None:
         )
 
 
-async def _feed(parser: MultipartParser, chunks: AsyncIterator[bytes], max_body: int, max_file: int) -> None:
-    """Give the body to the parser chunk by chunk; stop reading as soon as it passes ``max_body``."""
+async def _feed(
+    parser: MultipartParser, chunks: AsyncIterator[bytes], max_body: int, max_file: int, pace: _Pace
+) -> None:
+    """Give the body to the parser chunk by chunk; stop reading as soon as it passes ``max_body``
+    or comes too slowly."""
     received = 0
+    iterator = aiter(chunks)
     try:
-        async for chunk in chunks:
+        while (chunk := await _next_chunk(iterator, pace, received)) is not None:
             received += len(chunk)
             if received > max_body:
                 raise _too_large(max_file)
+            pace.check(received)
             parser.write(chunk)
     finally:
         close = getattr(chunks, "aclose", None)
@@ -275,6 +385,10 @@ async def receive_upload(
     *,
     max_fields: int = MAX_FIELDS,
     before_file: BeforeFile | None = None,
+    min_rate_bytes_per_s: float = MIN_RATE_BYTES_PER_S,
+    grace_s: float = GRACE_S,
+    idle_timeout_s: float | None = IDLE_TIMEOUT_S,
+    now: Callable[[], float] = time.monotonic,
 ) -> ReceivedUpload:
     """Read a multipart/form-data body holding exactly one file part and a few small text fields.
 
@@ -282,17 +396,23 @@ async def receive_upload(
     its body as it arrives (``request.stream()``); no web framework is needed here.
 
     Raises UploadTooLarge (413) as soon as the file passes `max_file_bytes` (or the fields
-    `max_fields_bytes`), MalformedUpload (400) for anything but such a form; ClientDisconnect
-    propagates, and so does whatever `before_file` raises (nothing of the file is written then).
-    On any error the temporary file is removed. Memory stays flat: one chunk at a time.
+    `max_fields_bytes`), MalformedUpload (400) for anything but such a form, UploadTooSlow (408)
+    when, after `grace_s` seconds, the average rate since the start is below
+    `min_rate_bytes_per_s` (0: no minimum) or when no chunk comes for `idle_timeout_s` (None: no
+    bound), UploadInterrupted (400) when `chunks` itself fails (ClientDisconnect: the client is
+    gone; logged as one line at info level). Whatever `before_file` raises propagates (nothing of
+    the file is written then), and so does a cancellation. On any error the temporary file is
+    removed. Memory stays flat: one chunk at a time. `now` is the monotonic clock the rate is
+    measured with (the waits themselves are the event loop's).
     """
     boundary = _boundary(headers)
     max_body = max_file_bytes + max_fields_bytes + ENVELOPE_BYTES
     _check_declared_length(headers, max_body, max_file_bytes)
     receiver = _Receiver(tmp_dir, max_file_bytes, max_fields_bytes, max_fields, before_file)
+    pace = _Pace(min_rate_bytes_per_s, grace_s, idle_timeout_s, now)
     try:
         try:
-            await _feed(_parser(boundary, receiver), chunks, max_body, max_file_bytes)
+            await _feed(_parser(boundary, receiver), chunks, max_body, max_file_bytes, pace)
         except FormParserError as exc:
             raise _malformed("bad_multipart", "format multipart invalide") from exc
         _check_complete(receiver)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from formservice.clock import Clock
+from formservice.enrolment.reconcile import reconcile_files
 from formservice.mail import Mailer
 from formservice.settings import Settings
 from formservice.store import Engine, factory
@@ -47,11 +49,25 @@ async def purge_loop(svc: Services) -> None:
             log.exception("purge périodique en échec ; nouvel essai au prochain passage")
 
 
+async def reconcile(svc: Services) -> None:
+    """Before the first request: remove the files a crash left behind (a removal committed but
+    not done, uploads in flight), and say which records lost their file."""
+    settings = svc.settings
+    # Nothing is in flight before the first request (the store's lock keeps other processes out):
+    # every temporary file is a leftover, whatever its age.
+    report = await reconcile_files(
+        svc.store, settings.uploads_dir, settings.tmp_dir, now=svc.clock.now(), stale_after=timedelta(0)
+    )
+    for line in report.lines():
+        (log.warning if report.missing else log.info)(line)
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     svc: Services = app.state.services
-    if not svc.store.is_open:
+    if not svc.store.is_open:  # the durable store, this process's alone: files and records agree
         svc.store.attach(factory.open_engine(svc.settings.store_url))
+        await reconcile(svc)
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(svc.mail.run)

@@ -13,11 +13,13 @@ from formservice.accounts.tokens import Tokens
 from formservice.audit import AuditLog
 from formservice.clock import Clock, SystemClock
 from formservice.enrolment.service import EnrolmentService
-from formservice.mail import Mailer, MailQueue, OutboxMailer, SmtpMailer
+from formservice.mail import Mailer, MailRenderer, OutboxMailer, SmtpMailer
 from formservice.notice.source import NoticeSource
+from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
 from formservice.settings import Settings
 from formservice.store import Engine, Store
+from formservice.uploads import Clamd
 from formservice.web.links import Links
 from formservice.web.rendering import make_env
 from formservice.web.routes import routes
@@ -26,7 +28,14 @@ from formservice.web.services import Services
 
 def default_mailer(settings: Settings) -> Mailer:
     if settings.smtp is not None:
-        return SmtpMailer(*settings.smtp, sender=settings.mail_from)
+        return SmtpMailer(
+            *settings.smtp,
+            sender=settings.mail_from,
+            security=settings.smtp_security,
+            username=settings.smtp_user,
+            password=settings.smtp_password,
+            cafile=settings.smtp_cafile,
+        )
     return OutboxMailer(settings.outbox_dir, settings.mail_from, echo=settings.echo_outbox)
 
 
@@ -45,12 +54,15 @@ def build_services(
     mailer = mailer or default_mailer(settings)
     notices = NoticeSource(settings.notice_path, check_interval=settings.notice_check_interval)
     env = make_env()
-    mail = MailQueue(mailer, env, lambda: {"notice": notices.current(), "base_url": settings.base_url})
     audit = AuditLog(settings.audit_path, settings.secret_keys[0], clock)
     hasher = Hasher(settings.argon2, settings.hash_concurrency)
     tokens = Tokens(settings.secret_keys, clock)
     limits = Limits(clock, settings.limits)
     store = Store(engine)
+    renderer = MailRenderer(
+        env, lambda: {"notice": notices.current(), "base_url": settings.base_url}, domain=settings.host
+    )
+    mail = Outbox(store, renderer, mailer, clock)
     links = Links(settings, routes(settings, dev_outbox=isinstance(mailer, OutboxMailer)))
     accounts = AccountService(
         store=store,
@@ -73,6 +85,9 @@ def build_services(
         mail=mail,
         links=links,
         cpu_workers=settings.cpu_workers,
+        antivirus=Clamd(settings.clamd_socket, settings.clamd_timeout) if settings.clamd_socket else None,
+        min_upload_rate=settings.upload_min_rate,
+        upload_grace_s=settings.upload_grace_s,
     )
     return Services(
         settings=settings,

@@ -24,9 +24,10 @@ from formservice.accounts.tokens import Tokens
 from formservice.audit import AuditLog
 from formservice.clock import Clock
 from formservice.enrolment.service import EnrolmentService
-from formservice.mail import Mailer, MailQueue
+from formservice.mail import Mailer
 from formservice.notice import Notice
 from formservice.notice.source import NoticeSource
+from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
 from formservice.settings import Settings
 from formservice.store import Store
@@ -40,7 +41,7 @@ class Services:
     notices: NoticeSource
     env: jinja2.Environment
     mailer: Mailer
-    mail: MailQueue
+    mail: Outbox  # the durable outbox: record mails, wake its worker, drain it in tests
     audit: AuditLog
     hasher: Hasher
     tokens: Tokens
@@ -57,6 +58,7 @@ class Services:
         """Release the threads and files of every use case (the lifespan calls it last)."""
         self.enrolment.close()
         self.accounts.close()
+        self.mail.close()
         self.hasher.close()
         self.audit.close()
 

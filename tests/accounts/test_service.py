@@ -15,8 +15,9 @@ from formservice.accounts.service import AccountService, Activation
 from formservice.accounts.tokens import Tokens
 from formservice.audit import AuditLog
 from formservice.clock import FrozenClock
-from formservice.mail import MailQueue, OutboxMailer
+from formservice.mail import MailRenderer, OutboxMailer
 from formservice.notice import load_notice
+from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
 from formservice.settings import Settings
 from formservice.store import Store
@@ -38,8 +39,10 @@ def service(tmp_path: Path, outbox: OutboxMailer):
     settings = Settings(notice_path=REPO / "notice.yml", data_dir=tmp_path, secret_keys=(SECRET,))
     clock = FrozenClock(IN_WINDOW)
     hasher = Hasher(FAST_ARGON2, 1)
+    store = Store(MemoryEngine())
+    renderer = MailRenderer(make_env(), lambda: {"notice": notice, "base_url": settings.base_url})
     svc = AccountService(
-        store=Store(MemoryEngine()),
+        store=store,
         clock=clock,
         notices=lambda: notice,
         settings=settings,
@@ -47,7 +50,7 @@ def service(tmp_path: Path, outbox: OutboxMailer):
         hasher=hasher,
         tokens=Tokens(settings.secret_keys, clock),
         limits=Limits(clock, settings.limits),
-        mail=MailQueue(outbox, make_env(), lambda: {"notice": notice, "base_url": settings.base_url}),
+        mail=Outbox(store, renderer, outbox, clock),
         links=lambda name, **params: f"https://inscriptions.example/{name}/{params.get('token', '')}",
     )
     yield svc

@@ -21,8 +21,9 @@ from formservice.enrolment import rules
 from formservice.enrolment.deadlines import DeadlineError
 from formservice.enrolment.service import EnrolmentService
 from formservice.errors import CsrfFailed
-from formservice.mail import MailQueue, OutboxMailer
+from formservice.mail import MailRenderer, OutboxMailer
 from formservice.notice import Notice, load_notice
+from formservice.outbox import Outbox
 from formservice.store import Store
 from formservice.store.memory import MemoryEngine
 from formservice.web.rendering import make_env
@@ -34,27 +35,28 @@ ACCOUNT = {"id": "a" * 32, "email": "camille@exemple.fr"}
 
 
 class CountingEngine(MemoryEngine):
-    """The contract's reference engine, counting the calls a use case makes."""
+    """The contract's reference engine, counting the calls a use case makes on the enrolments
+    (the outbox has its own reads: the mail worker's)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: Counter[str] = Counter()
 
     async def get(self, table: str, id: str) -> Any:
-        self.calls["get"] += 1
+        self.calls["get"] += table == "enrolments"
         return await super().get(table, id)
 
     async def find(self, table: str, field: str, value: Any) -> Any:
-        self.calls["find"] += 1
+        self.calls["find"] += table == "enrolments"
         return await super().find(table, field, value)
 
-    async def insert(self, table: str, doc: Any) -> Any:
-        self.calls["insert"] += 1
-        return await super().insert(table, doc)
+    async def insert(self, table: str, doc: Any, **kwargs: Any) -> Any:
+        self.calls["insert"] += table == "enrolments"
+        return await super().insert(table, doc, **kwargs)
 
-    async def update(self, table: str, id: str, fn: Any) -> Any:
-        self.calls["update"] += 1
-        return await super().update(table, id, fn)
+    async def update(self, table: str, id: str, fn: Any, **kwargs: Any) -> Any:
+        self.calls["update"] += table == "enrolments"
+        return await super().update(table, id, fn, **kwargs)
 
 
 in_force: list[Notice] = [NOTICE]  # the notice in force, as the service reads it at each write
@@ -79,10 +81,12 @@ def outbox(tmp_path: Path) -> OutboxMailer:
 
 @pytest.fixture
 def service(tmp_path: Path, engine: CountingEngine, outbox: OutboxMailer) -> EnrolmentService:
-    mail = MailQueue(outbox, make_env(), lambda: {"notice": NOTICE, "base_url": "http://x"})
+    store, clock = Store(engine), FrozenClock(IN_WINDOW)
+    renderer = MailRenderer(make_env(), lambda: {"notice": NOTICE, "base_url": "http://x"})
+    mail = Outbox(store, renderer, outbox, clock)
     svc = EnrolmentService(
-        store=Store(engine),
-        clock=FrozenClock(IN_WINDOW),
+        store=store,
+        clock=clock,
         notices=lambda: in_force[0],
         files_dir=tmp_path / "uploads",
         tmp_dir=tmp_path / "tmp",
@@ -351,3 +355,44 @@ async def test_uploads_in_flight_take_their_place_in_the_quota(service):
     assert outcomes.count("ok") == 1 and any("le maximum" in o for o in outcomes)
     stored = await service.current(ACCOUNT["id"], NOTICE)
     assert stored is not None and len(rules.files_for(stored, document.id)) == per_document
+
+
+async def test_an_infected_file_is_refused_and_nothing_kept(service, tmp_path, clamd):
+    """With a real clamd, the EICAR test file is refused with a French message, before anything
+    is written under the account's folder; a clean PDF still passes."""
+    from clamd_helpers import EICAR
+
+    from formservice.uploads import Clamd, UploadRejected
+
+    service.antivirus = Clamd(clamd.socket_path)
+    saved = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    document = rules.required_documents(NOTICE, saved.enrolment["data"])[0]
+    headers, parts = multipart("file", "jeton", EICAR)
+    with pytest.raises(UploadRejected) as refused:
+        await service.upload(
+            ACCOUNT, saved.enrolment, document.id, headers, chunks(parts), lambda t: None, NOTICE
+        )
+    assert refused.value.reason == "virus" and "virus" in refused.value.message.lower()
+    assert not any((tmp_path / "uploads").rglob("*.*")) and list((tmp_path / "tmp").iterdir()) == []
+    headers, parts = multipart("file", "jeton", minimal_pdf())
+    await service.upload(
+        ACCOUNT, saved.enrolment, document.id, headers, chunks(parts), lambda t: None, NOTICE
+    )
+
+
+async def test_a_stopped_antivirus_fails_closed(service, tmp_path, clamd):
+    """A daemon that does not answer: the upload is refused with 503, nothing kept, nothing lost."""
+    from formservice.uploads import AntivirusUnavailable, Clamd
+
+    service.antivirus = Clamd(clamd.socket_path, timeout=2)
+    clamd.stop()
+    saved = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    document = rules.required_documents(NOTICE, saved.enrolment["data"])[0]
+    headers, parts = multipart("file", "jeton", minimal_pdf())
+    with pytest.raises(AntivirusUnavailable) as refused:
+        await service.upload(
+            ACCOUNT, saved.enrolment, document.id, headers, chunks(parts), lambda t: None, NOTICE
+        )
+    assert refused.value.status == 503
+    stored = await service.current(ACCOUNT["id"], NOTICE)
+    assert stored is not None and stored["files"] == [] and list((tmp_path / "tmp").iterdir()) == []

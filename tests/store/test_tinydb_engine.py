@@ -14,6 +14,7 @@ from tinydb import Query, TinyDB
 
 from formservice.store.contract import StoreError, StoreLocked
 from formservice.store.tinydb.engine import TinyDBEngine
+from formservice.store.tinydb.integrity import MANIFEST_NAME, JournalMissing
 from formservice.store.tinydb.journal import (
     CorruptStore,
     JournalFile,
@@ -130,9 +131,12 @@ async def test_a_group_without_its_commit_line_is_dropped(tiny: TinyDBEngine) ->
 
 async def test_a_damaged_last_group_is_dropped(tiny: TinyDBEngine) -> None:
     """A last group whose bytes do not match its CRC (pages persisted out of order) is dropped."""
+    manifest_at_open = (tiny.directory / MANIFEST_NAME).read_bytes()
     await tiny.insert("accounts", account(1))
     await tiny.insert("accounts", account(2, status="active"))
     await tiny.close()
+    # A crash, not a close: the manifest is still the one written at open.
+    (tiny.directory / MANIFEST_NAME).write_bytes(manifest_at_open)
     path = last_journal(tiny.directory)
     data = path.read_bytes()
     path.write_bytes(data.replace(b'"status":"active"', b'"status":"activf"'))
@@ -184,6 +188,9 @@ async def test_damage_before_the_last_commit_refuses_to_open(tiny: TinyDBEngine)
         TinyDBEngine(tiny.directory)
     assert "ligne 1" in str(info.value)
     path.unlink()  # the operator's repair; the failed open released the lock
+    with pytest.raises(JournalMissing, match="est absent alors que le manifeste"):
+        TinyDBEngine(tiny.directory)  # ... which throws the records away: said, and refused
+    (tiny.directory / MANIFEST_NAME).unlink()  # as the message says, if that is really meant
     await TinyDBEngine(tiny.directory).close()
 
 

@@ -1,4 +1,5 @@
-"""Fixtures shared by the upload tests: a store directory, and where an upload arrives."""
+"""Fixtures shared by the upload tests: a store directory, where an upload arrives, and a real
+ClamAV daemon (clamd) with a database of test signatures."""
 
 from __future__ import annotations
 

@@ -125,6 +125,31 @@ def test_a_failure_after_adopting_leaves_nothing(put, dest, monkeypatch):
     assert list(dest.iterdir()) == []
 
 
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+@pytest.mark.parametrize("move", [False, True], ids=["written", "adopted"])
+def test_missing_folders_are_created_private_whatever_the_umask(put, tmp_path, umask_022, move):
+    """An account's first upload creates its folder (and a missing uploads root) 0700; the
+    file is 0600, written or adopted."""
+    dest = tmp_path / "uploads" / "acc-1"
+    stored = inspect_and_normalise(put(pdf_bytes()), "a.pdf", dest, move=move)
+    assert stat.S_IMODE((dest / stored.stored_name).stat().st_mode) == 0o600
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "uploads").stat().st_mode) == 0o700
+
+
+def test_an_account_folder_open_to_others_is_closed_at_the_next_upload(put, dest, umask_022):
+    """A folder made 0755 (an earlier release's plain mkdir) loses the others' permissions."""
+    dest.chmod(0o755)
+    accept(put, dest, png_bytes(), "scan.png")
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o700
+
+
 # ---------------------------------------------------------------------------------------
 # Removing
 

@@ -83,7 +83,7 @@ async def test_a_write_the_store_could_not_make_durable_says_so(settings, clock)
     technical detail stays in the log."""
 
     class FullDisk(MemoryEngine):
-        async def insert(self, table, doc):
+        async def insert(self, table, doc, **kwargs):
             raise StoreUnavailable("No space left on device")
 
     app = create_app(settings, engine=FullDisk(), clock=clock)

@@ -20,8 +20,13 @@ write path and the lookups:
   dicts under the lock (a shallow copy: rows are immutable text), cuts the journal at that
   point, and writes the snapshot from another thread while writers carry on;
 - opening takes ``store/lock`` (`lockfile.DirLock`), replays snapshot + journals
-  (`recovery.load`), migrates older documents (`migrations.upgrade`), then ``gc.freeze()``s the
-  loaded objects so the cyclic GC stops walking them.
+  (`recovery.load`), refuses a directory that shows earlier data now missing (`integrity`: a
+  journal or snapshot gone or cut short, no record left beside candidates' files), migrates
+  older documents (`migrations.upgrade`), writes ``manifest.json`` (the journal in use and its
+  size: written again at close, it lets the next start notice a journal cut short), then
+  ``gc.freeze()``s the loaded objects so the cyclic GC stops walking them;
+- the directory is 0700 and every file in it 0600, whatever the umask (an earlier release's
+  wider modes are tightened at open): records are personal data.
 
 Any number of event loops and threads may use one engine; ``close()`` flushes, stops the threads
 and releases the lock.
@@ -34,19 +39,23 @@ import concurrent.futures
 import gc
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from tinydb import TinyDB
 
+from formservice.durable import private_dir, restrict
 from formservice.store import contract as base
 from formservice.store import migrations
 from formservice.store.contract import (
     TABLES,
     Doc,
     DuplicateKey,
+    Effects,
     Engine,
     Mutator,
     RecordMissing,
@@ -54,7 +63,7 @@ from formservice.store.contract import (
     StoreReport,
     StoreUnavailable,
 )
-from formservice.store.tinydb import recovery
+from formservice.store.tinydb import integrity, recovery
 from formservice.store.tinydb.journal import CorruptStore, JournalFile, delete_line, journal_path, put_line
 from formservice.store.tinydb.lockfile import DirLock
 from formservice.store.tinydb.snapshot import write_snapshot
@@ -66,6 +75,15 @@ log = logging.getLogger(__name__)
 DEFAULT_COMPACT_AFTER = 64 * 2**20
 
 
+@dataclass
+class _Staged:
+    """One part of an atomic step, applied to memory, waiting to be submitted to the writer."""
+
+    line: str
+    undo: Callable[[], None]
+    keys: list[Any]
+
+
 class _TinyDB(TinyDB):
     table_class = StoreTable
 
@@ -74,16 +92,27 @@ class TinyDBEngine(Engine):
     """``TinyDBEngine(directory, compact_after=64 MiB)``: the store kept in ``directory``.
 
     Raises StoreLocked if another process (or another engine in this one) has the directory,
-    CorruptStore if the files hold damage a crash cannot explain, migrations.SchemaTooNew if a
-    newer release wrote them. ``compact_after``: journal bytes beyond which (and beyond the
+    CorruptStore if the files hold damage a crash cannot explain (its subclass
+    integrity.DataMissing if data the directory shows existed is gone), migrations.SchemaTooNew
+    if a newer release wrote them. ``compact_after``: journal bytes beyond which (and beyond the
     snapshot's size, so compaction stays amortized O(1) per write) compaction starts by itself.
+    ``uploads_dir``: the candidates' files, refused beside a store without records (default:
+    ``uploads`` next to ``directory``, as Settings lays out the data directory).
     """
 
-    def __init__(self, directory: Path | str, *, compact_after: int = DEFAULT_COMPACT_AFTER):
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        compact_after: int = DEFAULT_COMPACT_AFTER,
+        uploads_dir: Path | None = None,
+    ):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.uploads_dir = integrity.uploads_dir_of(self.directory) if uploads_dir is None else uploads_dir
+        private_dir(self.directory)
         self._dirlock = DirLock(self.directory)
         try:
+            _make_private(self.directory)
             self._open(compact_after)
         except BaseException:
             writer: Writer | None = getattr(self, "_writer", None)  # started before the failure?
@@ -94,6 +123,9 @@ class TinyDBEngine(Engine):
 
     def _open(self, compact_after: int) -> None:
         loaded = recovery.load(self.directory, repair=True)
+        empty_beside_files = integrity.uploads_without_records(self.directory, loaded.rows, self.uploads_dir)
+        if empty_beside_files is not None:
+            raise empty_beside_files
         for note in loaded.notes:
             log.warning("%s", note)
         self._lock = threading.Lock()
@@ -136,8 +168,27 @@ class TinyDBEngine(Engine):
             except StoreUnavailable as exc:
                 log.warning("%s", exc)
         self._writer.on_group = self._maybe_compact
+        self._write_manifest()
         gc.collect()
         gc.freeze()  # loaded rows and indexes live as long as the process: stop scanning them
+
+    def _write_manifest(self) -> None:
+        """Record the journal in use and its size (at open, and at close once the writer has
+        stopped). Not vital: if the disk refuses, the previous manifest, older and so smaller,
+        stays true."""
+        journal = self._writer.journal
+        with self._lock:
+            records = sum(len(mem.rows) for mem in self._tables.values())
+            records += sum(len(rows) for rows in self._other_rows.values())
+        manifest = integrity.Manifest(journal=journal.gen, journal_bytes=journal.size, records=records)
+        try:
+            integrity.write_manifest(self.directory, manifest)
+        except OSError as exc:
+            log.warning(
+                "manifeste du store %s non écrit (%s) : le précédent reste valable",
+                self.directory / integrity.MANIFEST_NAME,
+                disk_problem(exc),
+            )
 
     def _new_journal(self, gen: int) -> JournalFile:
         return JournalFile(journal_path(self.directory, gen), gen, create=True)
@@ -192,35 +243,55 @@ class TinyDBEngine(Engine):
 
     # -- writes -----------------------------------------------------------------------------------
 
-    async def insert(self, table: str, doc: Doc) -> Doc:
+    def _stage_insert(self, table: str, doc: Doc, staged: list[_Staged]) -> Doc:
+        """Check and apply an insert to memory (engine lock held); its journal line and undo are
+        appended to ``staged``, submitted by the caller once every part of the step is staged."""
         mem = self._mem(table)
-        loop = asyncio.get_running_loop()
         if not isinstance(doc.get("id"), str):
             raise ValueError(f"{table}: a document needs a string 'id'")
         body = encode({**doc, "_schema": base.SCHEMA_VERSION})  # TypeError/ValueError: not JSON
         new: Doc = json.loads(body)  # a private copy, exactly what a restart would load
         doc_id: str = new["id"]
-        with self._lock:
-            self._writer.check_writable()
-            if doc_id in mem.rows:
-                raise DuplicateKey(table, "id", doc_id)
-            clash = mem.conflict(new, doc_id)
-            if clash is not None:
-                raise clash
-            indexed = mem.indexed_part(new)
-            mem.put(doc_id, body, indexed, None)
-            done = self._writer.submit(
-                loop,
+        if doc_id in mem.rows:
+            raise DuplicateKey(table, "id", doc_id)
+        clash = mem.conflict(new, doc_id)
+        if clash is not None:
+            raise clash
+        indexed = mem.indexed_part(new)
+        mem.put(doc_id, body, indexed, None)
+        staged.append(
+            _Staged(
                 put_line(self._json_names[table], doc_id, body),
                 lambda: mem.remove(doc_id, indexed),
                 [(table, doc_id), *mem.keys_of(indexed)],
             )
-        await done
+        )
         return new
 
-    async def update(self, table: str, id: str, fn: Mutator) -> Doc:
+    def _stage_effects(self, new: Doc, effects: Effects | None, staged: list[_Staged]) -> None:
+        for table, doc in effects(json.loads(json.dumps(new))) if effects else ():
+            self._stage_insert(table, doc, staged)
+
+    async def insert(self, table: str, doc: Doc, *, effects: Effects | None = None) -> Doc:
+        loop = asyncio.get_running_loop()
+        staged: list[_Staged] = []
+        with self._lock:
+            self._writer.check_writable()
+            try:
+                new = self._stage_insert(table, doc, staged)
+                self._stage_effects(new, effects, staged)
+            except BaseException:
+                for part in reversed(staged):
+                    part.undo()
+                raise
+            done = [self._writer.submit(loop, part.line, part.undo, part.keys) for part in staged]
+        await asyncio.gather(*done)
+        return new
+
+    async def update(self, table: str, id: str, fn: Mutator, *, effects: Effects | None = None) -> Doc:
         mem = self._mem(table)
         loop = asyncio.get_running_loop()
+        staged: list[_Staged] = []
         with self._lock:
             self._writer.check_writable()
             old_body = mem.rows.get(id)
@@ -238,13 +309,21 @@ class TinyDBEngine(Engine):
                 raise clash
             indexed = mem.indexed_part(new)
             mem.put(id, body, indexed, old)
-            done = self._writer.submit(
-                loop,
-                put_line(self._json_names[table], id, body),
-                lambda: mem.put(id, old_body, old, indexed),
-                [(table, id), *mem.keys_of(old), *mem.keys_of(indexed)],
+            staged.append(
+                _Staged(
+                    put_line(self._json_names[table], id, body),
+                    lambda: mem.put(id, old_body, old, indexed),
+                    [(table, id), *mem.keys_of(old), *mem.keys_of(indexed)],
+                )
             )
-        await done
+            try:
+                self._stage_effects(new, effects, staged)
+            except BaseException:
+                for part in reversed(staged):
+                    part.undo()
+                raise
+            done = [self._writer.submit(loop, part.line, part.undo, part.keys) for part in staged]
+        await asyncio.gather(*done)
         return new
 
     async def delete(self, table: str, id: str, predicate: Callable[[Doc], bool] | None = None) -> bool:
@@ -345,6 +424,8 @@ class TinyDBEngine(Engine):
             compactor.join()
         self._writer.close()
         self._writer.on_group = None  # engine <-> writer cycle: gc.freeze() would keep it forever
+        if not self._writer.broken:  # else the journal's size is uncertain: keep the open's manifest
+            self._write_manifest()
         self._tinydb.close()
         self._dirlock.release()
 
@@ -360,3 +441,12 @@ class TinyDBEngine(Engine):
         if self._writer.broken:
             report.problems.append(self._writer.broken)
         return report
+
+
+def _make_private(directory: Path) -> None:
+    """The store's directory and files lose the group's and others' permissions (a directory
+    or files created by an earlier release, or by hand, under a wider umask)."""
+    restrict(directory)
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            restrict(Path(entry.path))

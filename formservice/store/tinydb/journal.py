@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from formservice.durable import fsync_dir
+from formservice.durable import fsync_dir, open_private
 from formservice.store.contract import StoreError
 
 JOURNAL_RE = re.compile(r"^journal\.(\d{6})\.jsonl$")
@@ -86,12 +86,12 @@ class JournalFile:
     """A journal file, appended to only by the writer thread, at ``size`` (its logical end)."""
 
     def __init__(self, path: Path, gen: int, *, size: int = 0, create: bool = False):
-        flags = os.O_RDWR | os.O_CLOEXEC | os.O_CREAT
+        flags = os.O_RDWR | os.O_CREAT
         if create:
             flags |= os.O_EXCL
         self.path = path
         self.gen = gen
-        self.fd = os.open(path, flags, 0o644)
+        self.fd = open_private(path, flags)  # 0600: the records are personal data
         self.size = size
         self.allocated = os.fstat(self.fd).st_size
         self.can_preallocate = True

@@ -16,6 +16,7 @@ import os
 import time
 from pathlib import Path
 
+from formservice.durable import open_private
 from formservice.store.contract import StoreLocked
 
 LOCK_NAME = "lock"
@@ -65,7 +66,7 @@ class DirLock:
     def __init__(self, directory: Path):
         self.directory = directory
         path = directory / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(path, os.O_RDWR | os.O_CREAT)
         if not _try_lock(fd):
             os.close(fd)
             pid = holder_pid(directory)

@@ -21,7 +21,7 @@ from pathlib import Path
 from formservice.store import contract as base
 from formservice.store import migrations
 from formservice.store.contract import TABLES, Doc, StoreError, TableSpec
-from formservice.store.tinydb import recovery
+from formservice.store.tinydb import integrity, recovery
 from formservice.store.tinydb.journal import CorruptStore
 from formservice.store.tinydb.lockfile import holder_pid, is_locked
 from formservice.store.tinydb.tables import MemTable
@@ -38,6 +38,10 @@ def check(directory: Path) -> int:
     of the directory at once, as the service would meet them on its next start.
     """
     if not directory.is_dir():
+        beside_files = _records_lost_beside_files(directory, {})
+        if beside_files:  # the service would create an empty store there, and refuse it
+            _err(f"Aucun store dans {directory}.")
+            return _verdict(beside_files)
         _err(f"Aucun store dans {directory} : rien à vérifier (le service le crée au premier démarrage).")
         return 2
     running = _announce_if_running(directory)
@@ -52,8 +56,15 @@ def check(directory: Path) -> int:
     versions: Counter[int] = Counter()
     problems = _check_tables(loaded, versions)
     problems += _check_schema_versions(versions)
+    problems += _records_lost_beside_files(directory, loaded.rows)
     _report_crash_leftovers(loaded, running)
     return _verdict(problems)
+
+
+def _records_lost_beside_files(directory: Path, rows: dict[str, dict[str, str]]) -> list[str]:
+    """A store without records next to an uploads folder holding files: the engine refuses it."""
+    problem = integrity.uploads_without_records(directory, rows, integrity.uploads_dir_of(directory))
+    return [] if problem is None else [str(problem)]
 
 
 def _announce_if_running(directory: Path) -> bool:
@@ -72,13 +83,16 @@ def _announce_if_running(directory: Path) -> bool:
 def _load(directory: Path, running: bool) -> recovery.Loaded | None:
     """The snapshot and journals read as the engine would, without repairing; None once the
     damage is reported. A running service may compact while we read (snapshot replaced,
-    journals deleted), so a failure is then retried before it counts."""
+    journals deleted), so a failure is then retried before it counts. Data missing (a journal
+    or the snapshot gone) is a problem of the verdict, with what to do."""
     attempts = 3 if running else 1
     for attempt in range(1, attempts + 1):
         try:
             return recovery.load(directory, repair=False)
         except (CorruptStore, OSError) as exc:
-            if attempt == attempts:
+            if attempt == attempts and isinstance(exc, integrity.DataMissing):
+                _verdict([str(exc)])
+            elif attempt == attempts:
                 _err(f"Store illisible : {exc}")
                 _err("Restaurez la dernière sauvegarde de ce dossier, ou faites examiner les fichiers.")
     return None

@@ -17,8 +17,9 @@ as Python objects nor re-serializing each document::
 ``journal`` is the first journal generation *not* included: loading replays generations
 ``>= journal`` on top of the snapshot. The file is replaced only by `write_snapshot` (temp file,
 fsync, ``os.replace``, directory fsync), so a crash leaves either the old or the new snapshot,
-never half of one. A file that does not follow the layout (say, a stock TinyDB database copied
-in by hand) is still read, through ``json.loads``, only more slowly.
+never half of one; it is 0600, like every file of the store. A file that does not follow the
+layout (say, a stock TinyDB database copied in by hand) is still read, through ``json.loads``,
+only more slowly.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from formservice.durable import fsync_dir
+from formservice.durable import fsync_dir, open_private
 from formservice.store.tinydb.journal import CorruptStore
 
 SNAPSHOT_NAME = "snapshot.json"
@@ -56,7 +57,8 @@ def write_snapshot(
     final = directory / SNAPSHOT_NAME
     tmp = directory / (SNAPSHOT_NAME + TMP_SUFFIX)
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(_META_PREFIX + json.dumps(meta, ensure_ascii=False) + "}")
             for name, rows in tables.items():
                 out.write(",\n" + json.dumps(name, ensure_ascii=False) + ": {")
