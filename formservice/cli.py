@@ -1,4 +1,4 @@
-"""`formservice check | publish | serve | demo | purge | store check | store compact`.
+"""`formservice check | publish | serve | demo | purge | mail status | store check | store compact`.
 
 Each subcommand is a thin shell over a module that does the work, so the same code runs from
 tests, from `make` and from an editor's terminal.
@@ -69,6 +69,27 @@ def cmd_store(args: argparse.Namespace) -> int:
     return check(store_dir) if args.action == "check" else compact(store_dir)
 
 
+def cmd_mail(args: argparse.Namespace) -> int:
+    """``formservice mail status``: the mails not delivered yet, and those given up."""
+    from formservice.store.tinydb.maintenance import read_table
+
+    store_dir = store_dir_of(Path(args.data_dir) if args.data_dir else data_dir_from())
+    mails = read_table(store_dir, "outbox")
+    if mails is None:
+        return 1
+    pending = sorted((m for m in mails if m.get("state") == "pending"), key=lambda m: m["created_at"])
+    failed = sorted((m for m in mails if m.get("state") == "failed"), key=lambda m: m["created_at"])
+    print(f"{len(pending)} courriel(s) en attente d'envoi, {len(failed)} en échec définitif.")
+    for title, group in (("En attente", pending), ("En échec", failed)):
+        for mail in group:
+            error = f" — {mail['last_error']}" if mail.get("last_error") else ""
+            print(
+                f"  {title} : « {mail['subject']} » à {mail['to']}, créé le {mail['created_at']}, "
+                f"{mail['attempts']} essai(s){error}"
+            )
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="formservice", description="Note aux candidats et inscriptions.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("purge", help="supprimer les comptes non activés dans le délai")
     p.add_argument("--dry-run", action="store_true", help="lister sans supprimer")
     p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("mail", help="courriels en attente ou en échec")
+    p.add_argument("action", choices=["status"])
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_mail)
 
     p = sub.add_parser("store", help="vérifier ou compacter le dossier de données")
     p.add_argument("action", choices=["check", "compact"])

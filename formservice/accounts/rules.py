@@ -158,3 +158,9 @@ def password_fingerprint(account: Account) -> str:
 
 def is_active(account: Account | None) -> bool:
     return account is not None and account.get("status") == ACTIVE
+
+
+def session_outlived(account: Account, session_created_at: str) -> bool:
+    """A session opened before the account's last password change is over: a stolen session
+    dies with the password, even if deleting it failed."""
+    return from_iso(session_created_at) < from_iso(account["password_changed_at"])

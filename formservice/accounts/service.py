@@ -9,6 +9,7 @@ reason.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +27,10 @@ from formservice.notice import Notice
 from formservice.outbox import Outbox
 from formservice.ratelimit import Backoff, Limits, Quota
 from formservice.settings import Settings
-from formservice.store import RecordMissing, Store
+from formservice.store import RecordMissing, Store, StoreUnavailable
 from formservice.store.records import OutboxMail
+
+log = logging.getLogger("formservice.accounts")
 
 # An absolute URL of a named route, for mails: ``links("activate", token=...)``.
 Links = Callable[..., str]
@@ -352,7 +355,7 @@ class AccountService:
         except (rules.PasswordChangedMeanwhile, RecordMissing):
             return Reset.INVALID
         await self.mail.wake()
-        ended = await self.store.sessions.delete_for_account(account["id"])
+        ended = await self._end_sessions(account["id"])
         self.audit.event("password.reset", account_id=account["id"], ip=ip, sessions_ended=ended)
         return Reset.DONE
 
@@ -374,9 +377,19 @@ class AccountService:
             account["id"], rules.set_password(new_hash, self.clock.now()), self._password_changed_mails
         )
         await self.mail.wake()
-        ended = await self.store.sessions.delete_for_account(account["id"], keep=keep_session)
+        ended = await self._end_sessions(account["id"], keep=keep_session)
         self.audit.event("password.changed", account_id=account["id"], ip=ip, sessions_ended=ended)
         return True
+
+    async def _end_sessions(self, account_id: str, keep: str | None = None) -> int:
+        """After a password change is committed: delete the other sessions. They are already dead
+        (a session older than the password is refused, see ``rules.session_outlived``): if the
+        store cannot delete them now, the change stands and the purge will."""
+        try:
+            return await self.store.sessions.delete_for_account(account_id, keep=keep)
+        except StoreUnavailable:
+            log.warning("sessions du compte %s : suppression reportée (stockage indisponible)", account_id)
+            return 0
 
     def _password_changed_mails(self, account: Account) -> list[OutboxMail]:
         """Recorded with the new password: the owner hears of every change, even after a crash."""

@@ -348,8 +348,11 @@ class EnrolmentService:
             return rules.remove_file(doc, file_id, self.notices(), self.clock.now())
 
         await self.store.enrolments.update(current["id"], mutate)
-        for meta in removed:
-            remove_stored(self.files_dir / account["id"], meta["stored_name"])
+        for meta in removed:  # the removal is committed: a file left by a failure here is an orphan,
+            try:  # removed at the next start (reconcile); the answer stays « supprimé »
+                remove_stored(self.files_dir / account["id"], meta["stored_name"])
+            except OSError as exc:
+                log.warning("fichier %s : suppression reportée au prochain démarrage (%s)", meta["id"], exc)
 
     async def complete(
         self, account: Mapping[str, Any], current: Enrolment | None, notice: Notice, now: datetime

@@ -16,7 +16,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from formservice.accounts.records import Account
-from formservice.accounts.rules import is_active
+from formservice.accounts.rules import is_active, session_outlived
 from formservice.clock import from_iso, to_iso
 from formservice.store.repos import session_expired
 from formservice.web.errors import LoginRequired
@@ -99,9 +99,9 @@ async def current_account(request: Request) -> Account | None:
         return found
     state = await load_session(request)
     account = None
-    if state.account_id is not None:
+    if state.account_id is not None and state.record is not None:
         account = await services(request).store.accounts.get(state.account_id)
-        if not is_active(account):
+        if account is None or not is_active(account) or session_outlived(account, state.record["created_at"]):
             await logout(request)
             account = None
     request.scope[ACCOUNT_KEY] = account

@@ -220,3 +220,44 @@ def test_check_keeps_quiet_about_a_tail_while_the_service_runs(
     monkeypatch.setattr(maintenance, "is_locked", lambda directory: True)
     assert check(data_dir / "store") == 0
     assert "note :" not in capsys.readouterr().out
+
+
+async def test_mail_status_lists_pending_and_failed_mails(tmp_path, capsys):
+    """`formservice mail status` reads the outbox from the files (the service may be running)
+    and names each mail not delivered, with its last error; exit 1 when one was given up."""
+    from formservice.cli import main
+
+    data_dir = tmp_path / "var"
+    engine = TinyDBEngine(data_dir / "store")
+    base = {"to": "x@exemple.fr", "reply_to": None, "text": "t", "html": None, "message_id": "<m@x>"}
+    await engine.insert(
+        "outbox",
+        base
+        | {
+            "id": "m1",
+            "state": "pending",
+            "subject": "Activez",
+            "created_at": "2025-10-22T08:00:00+00:00",
+            "attempts": 2,
+            "next_attempt_at": "2025-10-22T08:05:00+00:00",
+            "last_error": "ConnectionRefusedError",
+        },
+    )
+    await engine.insert(
+        "outbox",
+        base
+        | {
+            "id": "m2",
+            "state": "failed",
+            "subject": "Reçu",
+            "created_at": "2025-10-22T07:00:00+00:00",
+            "attempts": 1,
+            "next_attempt_at": "2025-10-22T07:00:00+00:00",
+            "last_error": "550 inconnu",
+        },
+    )
+    assert main(["mail", "status", "--data-dir", str(data_dir)]) == 1  # read while the engine runs
+    out = capsys.readouterr().out
+    assert out.startswith("1 courriel(s) en attente d'envoi, 1 en échec définitif.")
+    assert "« Activez » à x@exemple.fr" in out and "550 inconnu" in out
+    await engine.close()

@@ -106,3 +106,19 @@ def test_the_session_cookie_is_read_strictly(headers, expected):
     from formservice.web.middleware.sessions import read_cookie
 
     assert read_cookie({"headers": [(b"cookie", value) for value in headers]}, "sid") == expected
+
+
+async def test_a_session_older_than_the_password_is_over(app, client, candidate, clock):
+    """Sessions opened before a password change end with it, even those the store did not
+    delete: a stolen cookie dies with the password."""
+    from account_helpers import log_in
+
+    from formservice.accounts import rules
+
+    assert (await log_in(client, candidate.email)).status_code == 303
+    assert (await client.get("/espace")).status_code == 200
+    clock.advance(seconds=5)
+    store = app.state.services.store
+    await store.accounts.update(candidate.account_id, rules.set_password("$argon2id$autre", clock.now()))
+    response = await client.get("/espace")
+    assert response.status_code == 303 and "/compte/connexion" in response.headers["location"]

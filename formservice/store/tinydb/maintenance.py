@@ -14,6 +14,7 @@ Exit codes: 0 all good, 1 problems found or operation failed, 2 nothing to work 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -96,6 +97,18 @@ def _load(directory: Path, running: bool) -> recovery.Loaded | None:
                 _err(f"Store illisible : {exc}")
                 _err("Restaurez la dernière sauvegarde de ce dossier, ou faites examiner les fichiers.")
     return None
+
+
+def read_table(directory: Path, table: str) -> list[Doc] | None:
+    """The documents of ``table`` as the files hold them, read without the lock (the service may
+    be running: its last acknowledged writes are in the journal); None once a problem is printed."""
+    if not directory.is_dir():
+        _err(f"Aucun store dans {directory}.")
+        return None
+    loaded = _load(directory, running=is_locked(directory))
+    if loaded is None:
+        return None
+    return [json.loads(body) for body in loaded.rows.get(table, {}).values()]
 
 
 def _check_tables(loaded: recovery.Loaded, versions: Counter[int]) -> list[str]:
