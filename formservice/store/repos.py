@@ -42,6 +42,16 @@ class _Repository:
     def engine(self) -> Engine:
         return self._store.engine
 
+    async def _insert_unless_taken(self, doc: Doc, mails: Mails) -> bool:
+        """Insert ``doc`` (and its mails) unless its id or a unique field is taken: False then."""
+        try:
+            await self.engine.insert(self.table, doc, effects=_mails(mails))
+        except DuplicateKey as exc:
+            if exc.table != self.table:  # a mail's id clashing is a bug, not a taken address
+                raise
+            return False
+        return True
+
 
 class Accounts(_Repository):
     table = "accounts"
@@ -55,13 +65,7 @@ class Accounts(_Repository):
     async def create_if_email_free(self, account: Account, mails: Mails = ()) -> bool:
         """Insert the account (and its ``mails``, in the same step) unless its e-mail is taken;
         atomic, so two signups racing on one address give one account and one mail."""
-        try:
-            await self.engine.insert(self.table, dict(account), effects=_mails(mails))
-        except DuplicateKey as exc:
-            if exc.table != self.table:
-                raise
-            return False
-        return True
+        return await self._insert_unless_taken(dict(account), mails)
 
     async def update(
         self, account_id: str, fn: AccountMutator, mails: Callable[[Account], Mails] | None = None
@@ -135,13 +139,7 @@ class Enrolments(_Repository):
 
     async def create_if_absent(self, enrolment: Enrolment, mails: Mails = ()) -> bool:
         """Insert (with its ``mails``) unless the account already has one for this session."""
-        try:
-            await self.engine.insert(self.table, dict(enrolment), effects=_mails(mails))
-        except DuplicateKey as exc:
-            if exc.table != self.table:
-                raise
-            return False
-        return True
+        return await self._insert_unless_taken(dict(enrolment), mails)
 
     async def update(
         self, enrolment_id: str, fn: EnrolmentMutator, mails: Callable[[Enrolment], Mails] | None = None

@@ -84,6 +84,12 @@ class _Staged:
     keys: list[Any]
 
 
+def _undo(staged: list[_Staged]) -> None:
+    """A part of the step was refused: take back from memory what was staged, newest first."""
+    for part in reversed(staged):
+        part.undo()
+
+
 class _TinyDB(TinyDB):
     table_class = StoreTable
 
@@ -272,6 +278,11 @@ class TinyDBEngine(Engine):
         for table, doc in effects(json.loads(json.dumps(new))) if effects else ():
             self._stage_insert(table, doc, staged)
 
+    def _submit(self, loop: asyncio.AbstractEventLoop, staged: list[_Staged]) -> list[Any]:
+        """Every part under the same lock hold: the writer commits them in one group (one commit
+        line), so a crash keeps all of them or none."""
+        return [self._writer.submit(loop, part.line, part.undo, part.keys) for part in staged]
+
     async def insert(self, table: str, doc: Doc, *, effects: Effects | None = None) -> Doc:
         loop = asyncio.get_running_loop()
         staged: list[_Staged] = []
@@ -281,10 +292,9 @@ class TinyDBEngine(Engine):
                 new = self._stage_insert(table, doc, staged)
                 self._stage_effects(new, effects, staged)
             except BaseException:
-                for part in reversed(staged):
-                    part.undo()
+                _undo(staged)
                 raise
-            done = [self._writer.submit(loop, part.line, part.undo, part.keys) for part in staged]
+            done = self._submit(loop, staged)
         await asyncio.gather(*done)
         return new
 
@@ -319,10 +329,9 @@ class TinyDBEngine(Engine):
             try:
                 self._stage_effects(new, effects, staged)
             except BaseException:
-                for part in reversed(staged):
-                    part.undo()
+                _undo(staged)
                 raise
-            done = [self._writer.submit(loop, part.line, part.undo, part.keys) for part in staged]
+            done = self._submit(loop, staged)
         await asyncio.gather(*done)
         return new
 
