@@ -89,6 +89,8 @@ class Settings:
     session_idle: timedelta = timedelta(hours=1)
     session_absolute: timedelta = timedelta(hours=12)
     session_touch: timedelta = timedelta(minutes=1)
+    staff_session_idle: timedelta = timedelta(minutes=30)
+    staff_session_absolute: timedelta = timedelta(hours=10)
     reset_max_age: timedelta = timedelta(hours=1)
     purge_interval: timedelta = timedelta(minutes=10)
     notice_check_interval: float = 1.0  # seconds between two stat() of notice.yml
@@ -156,6 +158,12 @@ class Settings:
     @property
     def cookie_name(self) -> str:
         return "__Host-sid" if self.https else "sid"
+
+    @property
+    def staff_cookie_name(self) -> str:
+        """The exam office's session cookie: separate from the candidates' (one browser may hold
+        both; neither opens the other's pages)."""
+        return "__Host-staff" if self.https else "staff"
 
     @property
     def production(self) -> bool:

@@ -34,7 +34,14 @@ KERNEL = {
     "formservice.phones",
 }
 SHARED = {"formservice.settings", "formservice.audit", "formservice.mail", "formservice.ratelimit"}
-FEATURES = ("formservice.accounts", "formservice.enrolment", "formservice.uploads", "formservice.outbox")
+FEATURES = (
+    "formservice.accounts",
+    "formservice.enrolment",
+    "formservice.uploads",
+    "formservice.outbox",
+    "formservice.staff",
+    "formservice.review",
+)
 ENTRY_POINTS = {"formservice.cli", "formservice.server", "formservice"}
 PURE = (
     "formservice.errors",

@@ -29,6 +29,8 @@ from formservice.clock import Clock
 class Purpose(StrEnum):
     ACTIVATION = "formservice.account.activation"
     RESET = "formservice.account.password-reset"
+    STAFF_INVITATION = "formservice.staff.invitation"
+    STAFF_SECOND_FACTOR = "formservice.staff.second-factor"
 
 
 class TokenError(Exception):

@@ -190,6 +190,58 @@ class Uploads(Model):
     max_total_mb: Annotated[int, Field(ge=1, le=2000)]
 
 
+REASON_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+MAX_LABEL = 200  # a reason's label goes into mails and onto the candidate's page
+
+
+def _reason_id(value: Any) -> Any:
+    """A reason's identifier (``illisible``, ``non_conforme``): stored in every decision, so it is
+    written in lower case, without accents or spaces; anything but a text is left to the strict
+    ``str`` check (a YAML trap)."""
+    if isinstance(value, str) and not (REASON_ID_RE.match(value) and len(value) <= 60):
+        raise ValueError(
+            f"identifiant « {value} » invalide : lettres minuscules sans accent, chiffres, tirets "
+            "et soulignés (_) seulement, 60 caractères au plus (par exemple non_conforme)"
+        )
+    return value
+
+
+def _label(value: Any) -> Any:
+    """A text shown to the candidate: not blank, and short enough for a line of a mail."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("ce texte ne peut pas être vide")
+        if len(value.strip()) > MAX_LABEL:
+            raise ValueError(f"texte trop long ({len(value.strip())} caractères, {MAX_LABEL} au plus)")
+        return value.strip()
+    return value
+
+
+ReasonId = Annotated[str, BeforeValidator(_reason_id)]
+Label = Annotated[str, BeforeValidator(_label)]
+
+
+class Reason(Model):
+    """A reason the office may give: for a refused piece, or for a dossier declared irrecevable."""
+
+    id: ReasonId
+    label: Label
+
+
+class Review(Model):
+    """How the exam office checks the dossiers: the correction delay and the reasons it gives."""
+
+    correction_days: Annotated[int, Field(ge=1, le=60)]
+    refusal_reasons: Annotated[list[Reason], Field(min_length=1)]
+    ineligibility_reasons: Annotated[list[Reason], Field(min_length=1)]
+
+    def refusal_reason(self, reason_id: str) -> Reason | None:
+        return next((r for r in self.refusal_reasons if r.id == reason_id), None)
+
+    def ineligibility_reason(self, reason_id: str) -> Reason | None:
+        return next((r for r in self.ineligibility_reasons if r.id == reason_id), None)
+
+
 class Step(Model):
     id: Id
     title: Text
@@ -207,6 +259,7 @@ class Notice(Model):
     downloads: list[Download]
     documents: list[Document]
     uploads: Uploads
+    review: Review
     steps: Annotated[list[Step], Field(min_length=1)]
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, ignored_types=(cached_property,))

@@ -156,6 +156,24 @@ def unique_step_ids(data: dict[str, Any]) -> Iterator[Finding]:
     return _duplicates(_ids(data, "steps"), "étape")
 
 
+def _reason_ids(data: dict[str, Any], key: str) -> list[tuple[Location, Any]]:
+    """The `id` of each reason of the list `review.<key>`, with its path."""
+    review = data.get("review")
+    if not isinstance(review, dict):
+        return []
+    return [(("review", key, i, "id"), entry.get("id")) for i, entry in _entries(review, key)]
+
+
+def unique_refusal_reason_ids(data: dict[str, Any]) -> Iterator[Finding]:
+    """Deux motifs de refus d'une pièce n'ont pas le même identifiant."""
+    return _duplicates(_reason_ids(data, "refusal_reasons"), "motif de refus")
+
+
+def unique_ineligibility_reason_ids(data: dict[str, Any]) -> Iterator[Finding]:
+    """Deux motifs d'irrecevabilité n'ont pas le même identifiant."""
+    return _duplicates(_reason_ids(data, "ineligibility_reasons"), "motif d'irrecevabilité")
+
+
 def specialities_have_known_poles(data: dict[str, Any]) -> Iterator[Finding]:
     """Chaque spécialité est gérée par un pôle déclaré dans poles."""
     poles = _declared(data, "poles")
@@ -210,6 +228,8 @@ RULES: tuple[Rule, ...] = (
     unique_document_ids,
     unique_download_ids,
     unique_step_ids,
+    unique_refusal_reason_ids,
+    unique_ineligibility_reason_ids,
     specialities_have_known_poles,
     unique_speciality_ids,
     documents_name_known_exams,

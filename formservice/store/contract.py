@@ -52,6 +52,8 @@ TABLES: dict[str, TableSpec] = {
     "sessions": TableSpec(indexed=("account_id",)),
     "enrolments": TableSpec(unique=("key",), indexed=("account_id", "status")),
     "outbox": TableSpec(indexed=("state",)),
+    "staff": TableSpec(unique=("email",), indexed=("status",)),
+    "staff_sessions": TableSpec(indexed=("staff_id",)),
 }
 
 

@@ -89,6 +89,7 @@ class _EnrolmentBase(TypedDict):
 class Enrolment(_EnrolmentBase, total=False):
     completed_at: str
     receipt: Receipt
+    review: Review  # the exam office's check (review.rules); absent until its first action
 
 
 # -- the mail outbox ----------------------------------------------------------------------------
@@ -108,3 +109,92 @@ class OutboxMail(TypedDict):
     attempts: int
     next_attempt_at: str
     last_error: str | None
+
+
+# -- staff: the exam office's back office --------------------------------------------------------
+class RecoveryCode(TypedDict):
+    """One single-use recovery code, as stored: never the code itself."""
+
+    hash: str  # HMAC-SHA256 (hex) of the normalised code, keyed by the server's key
+    used_at: str | None
+
+
+class Staff(TypedDict):
+    """A member of the exam office (``staff.rules``). Invited first, active once the password
+    and TOTP are set through the invitation link, disabled for good by an administrateur."""
+
+    id: str
+    email: str  # normalised like a candidate's (accounts.rules.normalize_email), unique
+    role: str  # "gestionnaire" | "administrateur"
+    poles: list[str]  # the pôle ids of the notice; empty for an administrateur (every pôle)
+    status: str  # "invited" | "active" | "disabled"
+    password_hash: str | None  # argon2id; None until the invitation is used
+    totp_secret: str | None  # base32 (RFC 6238); None until the invitation is used
+    totp_last_step: int  # the last accepted TOTP time step: a code is accepted once
+    recovery_codes: list[RecoveryCode]
+    invited_at: str
+    invited_by: str | None  # a staff id; None: the command line
+    activated_at: str | None
+    disabled_at: str | None
+    disabled_by: str | None  # a staff id; None: the command line (or not disabled)
+    created_at: str
+
+
+class StaffSession(TypedDict):
+    id: str  # SHA-256 of the staff cookie's value: the cookie itself is never stored
+    staff_id: str
+    created_at: str
+    last_seen: str
+
+
+# -- review: the exam office's check of a dossier (formservice.review) --------------------------
+class PieceDecision(TypedDict):
+    """The office's decision on one required supporting document of a dossier."""
+
+    document_id: str
+    decision: str  # review.rules.CONFORME | NON_CONFORME | NON_CONCERNE
+    reason_id: str | None  # an id of the notice's review.refusal_reasons (non_conforme only)
+    comment: str  # free text to the candidate, "" if none (never in the history)
+    files: list[str]  # ids of the files decided on: a file added or removed since makes it stale
+    at: str
+    staff_id: str
+
+
+class Correction(TypedDict):
+    """A correction request: the refused pieces and the deadline to replace them."""
+
+    requested_at: str
+    staff_id: str
+    deadline: str  # the last second of the last day (23:59:59 in the notice's time zone)
+    pieces: list[str]  # the document ids refused by this request
+    confirmed_at: str | None  # « J'ai effectué les corrections demandées »
+
+
+class HistoryEvent(TypedDict):
+    """One event of the dossier's history, chained to the previous one by ``hash``."""
+
+    at: str
+    actor: str  # "candidate" | "staff"
+    actor_id: str  # the account id of the candidate, or the staff id
+    action: str  # review.states.Action, or "decide", "note", "replace_file", "remove_file"
+    details: dict[str, Any]  # ids and states only: no free text, no personal data
+    hash: str  # SHA-256 of the previous event's hash and this event (review.rules.history_intact)
+
+
+class Note(TypedDict):
+    """A private note of the office on a dossier: never shown to the candidate."""
+
+    id: str
+    at: str
+    staff_id: str
+    text: str
+
+
+class Review(TypedDict):
+    state: str  # review.states.State; brouillon and déposé are read from the enrolment's status
+    pieces: dict[str, PieceDecision]  # by document id
+    corrections: list[Correction]  # oldest first; the last one is the one in force
+    ineligibility_reason: str | None  # an id of the notice's review.ineligibility_reasons
+    history: list[HistoryEvent]
+    notes: list[Note]
+    updated_at: str

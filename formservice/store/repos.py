@@ -212,6 +212,8 @@ class Store:
         self.sessions = Sessions(self)
         self.enrolments = Enrolments(self)
         self.outbox = Outbox(self)
+        self.staff = StaffMembers(self)
+        self.staff_sessions = StaffSessions(self)
 
     @property
     def engine(self) -> Engine:
@@ -252,3 +254,77 @@ __all__ = [
     "enrolment_key",
     "session_expired",
 ]
+
+
+# -- staff: the exam office's back office --------------------------------------------------------
+# (imported here, with the repositories that use them, so that this part of the module stands alone)
+from formservice.store.records import Staff, StaffSession  # noqa: E402
+
+StaffMutator = Callable[[Staff], Staff]
+StaffSessionMutator = Callable[[StaffSession], StaffSession]
+
+
+class StaffMembers(_Repository):
+    """The exam office's accounts: few (tens), looked up by id, e-mail or status."""
+
+    table = "staff"
+
+    async def get(self, staff_id: str) -> Staff | None:
+        return cast(Staff | None, await self.engine.get(self.table, staff_id))
+
+    async def by_email(self, email: str) -> Staff | None:
+        return cast(Staff | None, await self.engine.find_one(self.table, "email", email))
+
+    async def create_if_email_free(self, staff: Staff, mails: Mails = ()) -> bool:
+        """Insert the member (and its invitation mail, in the same step) unless the e-mail is
+        taken; atomic, so two invitations racing on one address give one member and one mail."""
+        return await self._insert_unless_taken(dict(staff), mails)
+
+    async def update(
+        self, staff_id: str, fn: StaffMutator, mails: Callable[[Staff], Mails] | None = None
+    ) -> Staff:
+        """Atomically apply ``fn`` (it may raise to refuse: nothing is written); ``mails(new)``
+        are recorded in the same step."""
+        return cast(
+            Staff, await self.engine.update(self.table, staff_id, cast(Any, fn), effects=_mails(mails))
+        )
+
+    async def all(self) -> list[Staff]:
+        """Every member, by e-mail (the table is small: the office's staff)."""
+        return sorted(cast(list[Staff], await self.engine.scan(self.table)), key=lambda s: s["email"])
+
+    async def with_status(self, status: str) -> list[Staff]:
+        return cast(list[Staff], await self.engine.find(self.table, "status", status))
+
+
+class StaffSessions(_Repository):
+    """Staff sessions, apart from the candidates' (own table, own cookie, own timeouts)."""
+
+    table = "staff_sessions"
+
+    async def create(self, session: StaffSession) -> StaffSession:
+        return cast(StaffSession, await self.engine.insert(self.table, dict(session)))
+
+    async def get(self, session_id: str) -> StaffSession | None:
+        return cast(StaffSession | None, await self.engine.get(self.table, session_id))
+
+    async def update(self, session_id: str, fn: StaffSessionMutator) -> StaffSession:
+        return cast(StaffSession, await self.engine.update(self.table, session_id, cast(Any, fn)))
+
+    async def delete(self, session_id: str) -> bool:
+        return await self.engine.delete(self.table, session_id)
+
+    async def delete_for_staff(self, staff_id: str, keep: str | None = None) -> int:
+        removed = 0
+        for doc in await self.engine.find(self.table, "staff_id", staff_id):
+            if doc["id"] != keep and await self.engine.delete(self.table, doc["id"]):
+                removed += 1
+        return removed
+
+    async def expired(self, now: datetime, idle: timedelta, absolute: timedelta) -> list[StaffSession]:
+        """Sessions past their idle or absolute timeout at ``now`` (the periodic purge)."""
+        return [
+            cast(StaffSession, doc)
+            for doc in await self.engine.scan(self.table)
+            if session_expired(cast(Session, doc), now, idle, absolute)
+        ]

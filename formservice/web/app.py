@@ -27,7 +27,7 @@ from formservice.web.errors import ErrorPages
 from formservice.web.middleware.accesslog import AccessLogMiddleware
 from formservice.web.middleware.csrf import CsrfMiddleware
 from formservice.web.middleware.headers import SecurityHeadersMiddleware
-from formservice.web.middleware.sessions import SessionMiddleware
+from formservice.web.middleware.sessions import STAFF_SCOPE_KEY, SessionMiddleware
 from formservice.web.rendering import render
 from formservice.web.services import Services
 
@@ -103,6 +103,12 @@ def create_app(
             Middleware(AccessLogMiddleware),
             Middleware(SecurityHeadersMiddleware, https=settings.https),
             Middleware(SessionMiddleware, cookie_name=settings.cookie_name, secure=settings.https),
+            Middleware(
+                SessionMiddleware,
+                cookie_name=settings.staff_cookie_name,
+                secure=settings.https,
+                scope_key=STAFF_SCOPE_KEY,
+            ),
             Middleware(
                 CsrfMiddleware,
                 secret_keys=settings.secret_keys,

@@ -137,6 +137,13 @@ def _cases() -> list[Case]:
             message=f"« {digits} » a été lu comme un nombre",
         ),
         Case(
+            "correction-days-zero",
+            old=f"correction_days: {MODEL.review.correction_days}",
+            new="correction_days: 0",
+            field="review.correction_days",
+            message="valeur trop petite (minimum 1)",
+        ),
+        Case(
             "no-read-as-false",
             old=f"website_section: {MODEL.academie.website_section}",
             new="website_section: no",
@@ -257,10 +264,127 @@ def _rule_cases() -> list[Case]:
             rule="documents_name_known_exams",
         ),
         _step_placeholder_case(),
+        *_duplicate_reason_cases(),
     ]
 
 
+def _duplicate_reason_cases() -> list[Case]:
+    """The second reason of each list of the review section given the first one's id."""
+    cases = []
+    for key, reasons, what in (
+        ("refusal_reasons", MODEL.review.refusal_reasons, "motif de refus"),
+        ("ineligibility_reasons", MODEL.review.ineligibility_reasons, "motif d'irrecevabilité"),
+    ):
+        first, second = reasons[0].id, reasons[1].id
+        cases.append(
+            Case(
+                f"duplicate-{key}-id",
+                old=f"- id: {second}",
+                new=f"- id: {first}",
+                field=f"review.{key}[2].id",
+                message=f"identifiant « {first} » en double : chaque {what} doit avoir le sien",
+                after=f"{key}:",
+                rule=f"unique_{key[: -len('_reasons')]}_reason_ids",
+            )
+        )
+    return cases
+
+
 RULE_CASES = _rule_cases()
+
+
+def _review_cases() -> list[Case]:
+    """Mistakes in the review section (the office's correction delay and reasons), each with its
+    whole sentence."""
+    review = MODEL.review
+    days = f"correction_days: {review.correction_days}"
+    refusal, ineligibility = review.refusal_reasons[-1], review.ineligibility_reasons[0]
+    label = f"label: {refusal.label}"
+    return [
+        Case(
+            "correction-days-61",
+            days,
+            "correction_days: 61",
+            "review.correction_days",
+            "valeur trop grande (maximum 60)",
+        ),
+        Case(
+            "correction-days-negative",
+            days,
+            "correction_days: -3",
+            "review.correction_days",
+            "valeur trop petite (minimum 1)",
+        ),
+        Case(
+            "correction-days-in-words",
+            days,
+            "correction_days: dix",
+            "review.correction_days",
+            "un nombre entier est attendu ici (sans guillemets)",
+        ),
+        Case(
+            "correction-days-misspelt",
+            days,
+            f"correction_day: {review.correction_days}",
+            "review.correction_day",
+            "clé inconnue (faute de frappe ?) ; clés attendues : correction_days, refusal_reasons, "
+            "ineligibility_reasons",
+        ),
+        Case(
+            "reason-id-with-capitals-and-spaces",
+            f"- id: {refusal.id}",
+            "- id: Non Conforme",
+            f"review.refusal_reasons[{len(review.refusal_reasons)}].id",
+            "identifiant « Non Conforme » invalide : lettres minuscules sans accent, chiffres, tirets et "
+            "soulignés (_) seulement, 60 caractères au plus (par exemple non_conforme)",
+            after="refusal_reasons:",
+        ),
+        Case(
+            "reason-label-empty",
+            label,
+            'label: ""',
+            f"review.refusal_reasons[{len(review.refusal_reasons)}].label",
+            "ce texte ne peut pas être vide",
+            after="refusal_reasons:",
+        ),
+        Case(
+            "reason-label-blank",
+            f"label: {ineligibility.label}",
+            'label: "   "',
+            "review.ineligibility_reasons[1].label",
+            "ce texte ne peut pas être vide",
+            after="ineligibility_reasons:",
+        ),
+        Case(
+            "reason-label-too-long",
+            label,
+            "label: " + "x" * 201,
+            f"review.refusal_reasons[{len(review.refusal_reasons)}].label",
+            "texte trop long (201 caractères, 200 au plus)",
+            after="refusal_reasons:",
+        ),
+        Case(
+            "reason-label-read-as-false",
+            label,
+            "label: no",
+            f"review.refusal_reasons[{len(review.refusal_reasons)}].label",
+            "« no » a été lu comme oui/non (vrai/faux), pas comme un texte : écrivez-le entre guillemets, "
+            '"no"',
+            after="refusal_reasons:",
+        ),
+        Case(
+            "reason-label-missing",
+            label,
+            None,
+            f"review.refusal_reasons[{len(review.refusal_reasons)}].label",
+            "champ obligatoire absent : ajoutez-le",
+            after="refusal_reasons:",
+            reported_at=f"- id: {refusal.id}",
+        ),
+    ]
+
+
+REVIEW_CASES = _review_cases()
 
 
 # -- inputs that once crashed the loader with a traceback -------------------------------------
@@ -523,6 +647,57 @@ def test_cross_field_rule_is_reported_with_its_line(case: Case) -> None:
     with pytest.raises(NoticeError) as caught:
         parse_notice(text, "notice.yml")
     assert f"{expected_line(case, line)}{case.message}" in caught.value.lines(), caught.value.report()
+
+
+@pytest.mark.parametrize("case", REVIEW_CASES, ids=[c.id for c in REVIEW_CASES])
+def test_review_mistake_is_reported_with_its_line(case: Case) -> None:
+    """A mistake in the review section gives its whole French sentence, on the right line and field."""
+    text, line = edit(GOOD_TEXT, case)
+    with pytest.raises(NoticeError) as caught:
+        parse_notice(text, "notice.yml")
+    assert f"{expected_line(case, line)}{case.message}" in caught.value.lines(), caught.value.report()
+
+
+def _review_block(text: str) -> tuple[list[str], int, int]:
+    """The lines of `text` and the bounds of its top-level `review:` block."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("review:"))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "\n", "#"))
+    return lines, start, end
+
+
+def test_the_review_section_is_required() -> None:
+    lines, start, end = _review_block(GOOD_TEXT)
+    with pytest.raises(NoticeError) as caught:
+        parse_notice("".join(lines[:start] + lines[end:]), "notice.yml")
+    assert caught.value.lines() == ["notice.yml, ligne 13 : review : champ obligatoire absent : ajoutez-le"]
+
+
+@pytest.mark.parametrize("key", ["refusal_reasons", "ineligibility_reasons"])
+def test_a_list_of_reasons_is_not_empty(key: str) -> None:
+    lines, start, end = _review_block(GOOD_TEXT)
+    first = next(i for i in range(start, end) if lines[i].strip() == f"{key}:")
+    last = next((i for i in range(first + 1, end) if not lines[i].startswith("    ")), end)
+    text = "".join([*lines[:first], f"  {key}: []\n", *lines[last:]])
+    with pytest.raises(NoticeError) as caught:
+        parse_notice(text, "notice.yml")
+    assert caught.value.lines() == [
+        f"notice.yml, ligne {first + 1} : review.{key} : la liste ne peut pas être vide"
+    ]
+
+
+def test_the_review_section_is_read() -> None:
+    """The repository's notice.yml: 10 days, the reasons the office gives, found by their id."""
+    review = MODEL.review
+    assert 1 <= review.correction_days <= 60
+    assert [r.id for r in review.refusal_reasons][:4] == ["illisible", "incomplet", "perime", "non_conforme"]
+    reason = review.refusal_reason("perime")
+    assert reason is not None and reason.label == "Document périmé"
+    assert review.refusal_reason("doublon") is None
+    assert review.ineligibility_reason("doublon") is not None
+    for reasons in (review.refusal_reasons, review.ineligibility_reasons):
+        ids = [r.id for r in reasons]
+        assert len(set(ids)) == len(ids) and all(r.label.strip() for r in reasons)
 
 
 def test_every_cross_field_rule_has_a_case() -> None:

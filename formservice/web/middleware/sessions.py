@@ -21,7 +21,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-SCOPE_KEY = "formservice.session"
+SCOPE_KEY = "formservice.session"  # the candidate's session (and the CSRF token's anchor)
+STAFF_SCOPE_KEY = "formservice.staff_session"  # the exam office's, under its own cookie
 SID_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
@@ -46,10 +47,10 @@ class SessionState:
         return self.record["account_id"] if self.record else None
 
 
-def state_of(scope: Scope) -> SessionState:
-    state = scope.get(SCOPE_KEY)
+def state_of(scope: Scope, key: str = SCOPE_KEY) -> SessionState:
+    state = scope.get(key)
     if state is None:  # a request that did not go through the middleware (unit tests)
-        state = scope[SCOPE_KEY] = SessionState()
+        state = scope[key] = SessionState()
     return state
 
 
@@ -63,19 +64,21 @@ def cookie_header(name: str, value: str, *, secure: bool) -> str:
 
 
 class SessionMiddleware:
-    """Reads the session cookie into the scope; writes it back when it changed."""
+    """Reads a session cookie into the scope (under ``scope_key``); writes it back when it
+    changed. The app installs two: the candidates' and the staff's, never mixed."""
 
-    def __init__(self, app: ASGIApp, *, cookie_name: str, secure: bool):
+    def __init__(self, app: ASGIApp, *, cookie_name: str, secure: bool, scope_key: str = SCOPE_KEY):
         self.app = app
         self.cookie_name = cookie_name
         self.secure = secure
+        self.scope_key = scope_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         state = SessionState(sid=read_cookie(scope, self.cookie_name))
-        scope[SCOPE_KEY] = state
+        scope[self.scope_key] = state
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and state.cookie_out is not None:

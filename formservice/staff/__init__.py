@@ -1,0 +1,1 @@
+"""formservice/staff: the exam office's accounts (invitation, password and TOTP, two-step login)."""
