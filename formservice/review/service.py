@@ -16,7 +16,9 @@ take the account id and refuse (404) a dossier that is not this account's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,30 @@ def candidate_name(doc: Mapping[str, Any]) -> str:
     return f"{data.get('first_names', '')} {data.get('last_name', '')}".strip() or "le candidat"
 
 
+def normalized(text: str) -> str:
+    """For search: no accents, no case, single spaces (« Lefèvre » finds « LEFEVRE »)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def _searchable(doc: Mapping[str, Any]) -> str:
+    data = doc.get("data", {})
+    names = " ".join(str(data.get(k, "")) for k in ("last_name", "usage_name", "first_names"))
+    return f"{normalized(names)} {doc['id'].casefold()}"
+
+
+@dataclass(frozen=True)
+class DossierPage:
+    rows: list[Enrolment]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
 class ReviewService:
     def __init__(
         self,
@@ -71,6 +97,43 @@ class ReviewService:
         self.files_dir = files_dir  # where the candidates' files are: a removed one is deleted
 
     # -- plumbing -------------------------------------------------------------------------------
+    async def dossiers(
+        self,
+        poles: Collection[str],
+        *,
+        exam: str = "",
+        state: str = "",
+        query: str = "",
+        page: int = 1,
+        per_page: int = 50,
+    ) -> DossierPage:
+        """The session's dossiers of ``poles`` (the pôles the staff member may see), filtered by
+        exam, state and a search in name or registration number, sorted by name, one page.
+
+        It reads the session's enrolments a page at a time (no index yet for pôle and state:
+        fine for an académie's few thousand dossiers, not yet for a national campaign)."""
+        notice = self.notices()
+        wanted = normalized(query)
+        rows: list[Enrolment] = []
+        async for batch in self.store.enrolments.of_session(str(notice.session.name)):
+            for doc in batch:
+                if not doc.get("version"):
+                    continue
+                pole = rules.pole_of_enrolment(notice, doc)
+                if pole is None or pole.id not in poles:
+                    continue
+                if exam and doc["data"].get("exam") != exam:
+                    continue
+                if state and rules.state_of(doc).value != state:
+                    continue
+                if wanted and wanted not in _searchable(doc):
+                    continue
+                rows.append(doc)
+        rows.sort(key=lambda d: (normalized(candidate_name(d)), d["id"]))
+        page = max(1, page)
+        start = (page - 1) * per_page
+        return DossierPage(rows[start : start + per_page], len(rows), page, per_page)
+
     async def get(self, enrolment_id: str) -> Enrolment | None:
         return await self.store.enrolments.get(enrolment_id)
 

@@ -187,8 +187,8 @@ class StaffService:
         self._invitations = tokens.signer(Purpose.STAFF_INVITATION)
         self._tickets = tokens.signer(Purpose.STAFF_SECOND_FACTOR)
         # The staff sessions' timeouts: the settings' when they name them, else the rules' (30 min, 10 h).
-        self.session_idle: timedelta = getattr(settings, "staff_session_idle", rules.SESSION_IDLE)
-        self.session_absolute: timedelta = getattr(settings, "staff_session_absolute", rules.SESSION_ABSOLUTE)
+        self.session_idle: timedelta = settings.staff_session_idle
+        self.session_absolute: timedelta = settings.staff_session_absolute
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ async def purge_loop(svc: Services) -> None:
         await anyio.sleep(svc.settings.purge_interval.total_seconds())
         try:
             deleted = await svc.accounts.purge_expired()
-            sessions = await svc.accounts.purge_sessions()
+            sessions = await svc.accounts.purge_sessions() + await svc.staff.purge_sessions()
             if deleted or sessions:
                 log.info(
                     "purge : %d compte(s) non activé(s), %d session(s) expirée(s)", len(deleted), sessions

@@ -17,7 +17,9 @@ from formservice.mail import Mailer, MailRenderer, OutboxMailer, SmtpMailer
 from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
+from formservice.review.service import ReviewService
 from formservice.settings import Settings
+from formservice.staff.service import StaffService
 from formservice.store import Engine, Store
 from formservice.uploads import Clamd
 from formservice.web.links import Links
@@ -89,6 +91,27 @@ def build_services(
         min_upload_rate=settings.upload_min_rate,
         upload_grace_s=settings.upload_grace_s,
     )
+    staff = StaffService(
+        store=store,
+        clock=clock,
+        notices=notices.current,
+        settings=settings,
+        audit=audit,
+        hasher=hasher,
+        tokens=tokens,
+        limits=limits,
+        mail=mail,
+        links=links,
+    )
+    review = ReviewService(
+        store=store,
+        clock=clock,
+        notices=notices.current,
+        audit=audit,
+        mail=mail,
+        links=links,
+        files_dir=settings.uploads_dir,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -104,4 +127,6 @@ def build_services(
         links=links,
         accounts=accounts,
         enrolment=enrolment,
+        staff=staff,
+        review=review,
     )

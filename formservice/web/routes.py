@@ -4,6 +4,7 @@ URL layout
     ``/``                    the published site (site/), or a French "not published yet" page
     ``/compte/...``          accounts (candidate/accounts.py)
     ``/espace``              the candidate's space (candidate/space.py, enrolment.py, uploads.py)
+    ``/gestion/...``         the exam office (staff/access.py, staff/dossiers.py)
     ``/_service/static/...`` the service's CSS (no clash with the site's /assets/)
     ``/_service/courriels``  development outbox (development without SMTP only)
 
@@ -22,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from formservice.settings import Settings
 from formservice.web.candidate import accounts, dev, enrolment, space, uploads
 from formservice.web.published_site import PublishedSite
+from formservice.web.staff import access, dossiers
 
 STATIC_DIR = Path(__file__).parent / "static"
 GET_POST = ["GET", "POST"]
@@ -83,11 +85,36 @@ def space_routes() -> list[BaseRoute]:
     ]
 
 
+def staff_routes() -> list[BaseRoute]:
+    """The exam office's pages (its own session cookie; a pôle sees its own dossiers only)."""
+    return [
+        Route("/gestion/connexion", access.login, methods=GET_POST, name="staff_login"),
+        Route("/gestion/connexion/code", access.second_step, methods=["POST"], name="staff_second_step"),
+        Route("/gestion/deconnexion", access.logout, methods=["POST"], name="staff_logout"),
+        Route("/gestion/invitation/{token}", access.invitation, methods=GET_POST, name="staff_invitation"),
+        Route("/gestion/", dossiers.home, name="staff_home"),
+        Route("/gestion/dossiers", dossiers.dossier_list, name="staff_dossiers"),
+        Route("/gestion/dossiers/{dossier_id}", dossiers.dossier, name="staff_dossier"),
+        Route("/gestion/dossiers/{dossier_id}/action", dossiers.act, methods=["POST"], name="staff_act"),
+        Route("/gestion/dossiers/{dossier_id}/note", dossiers.note, methods=["POST"], name="staff_note"),
+        Route(
+            "/gestion/dossiers/{dossier_id}/pieces/{document_id}",
+            dossiers.decide,
+            methods=["POST"],
+            name="staff_decide",
+        ),
+        Route(
+            "/gestion/dossiers/{dossier_id}/fichiers/{file_id}", dossiers.piece_file, name="staff_piece_file"
+        ),
+    ]
+
+
 def routes(settings: Settings, *, dev_outbox: bool) -> list[BaseRoute]:
     """The whole table; ``dev_outbox``: the development outbox page is routed (never in production)."""
     table: list[BaseRoute] = [
         *account_routes(),
         *space_routes(),
+        *staff_routes(),
         Mount("/_service/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     if dev_outbox and not settings.production:

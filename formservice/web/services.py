@@ -29,7 +29,9 @@ from formservice.notice import Notice
 from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
+from formservice.review.service import ReviewService
 from formservice.settings import Settings
+from formservice.staff.service import StaffService
 from formservice.store import Store
 from formservice.web.links import Links
 
@@ -50,6 +52,8 @@ class Services:
     links: Links
     accounts: AccountService
     enrolment: EnrolmentService
+    staff: StaffService
+    review: ReviewService
 
     def notice(self) -> Notice:
         return self.notices.current()
@@ -58,6 +62,7 @@ class Services:
         """Release the threads and files of every use case (the lifespan calls it last)."""
         self.enrolment.close()
         self.accounts.close()
+        self.staff.close()
         self.mail.close()
         self.hasher.close()
         self.audit.close()

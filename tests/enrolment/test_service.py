@@ -3,7 +3,6 @@ record, refusals before a byte of a file is kept. A real MemoryEngine and a real
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
 from datetime import UTC
 from email import policy
@@ -15,6 +14,7 @@ import pytest
 from account_helpers import IN_WINDOW
 from enrolment_forms import valid_enrolment_form
 from notice_factory import notice_with
+from upload_helpers import chunks, minimal_pdf, multipart
 
 from formservice.clock import FrozenClock
 from formservice.enrolment import rules
@@ -163,39 +163,6 @@ async def test_an_unchanged_save_writes_no_version_and_sends_no_mail(service, ou
     first = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
     outcome = await service.save(ACCOUNT, first.enrolment, form_data(), 1, NOTICE, IN_WINDOW)
     assert outcome.changes == [] and outcome.enrolment["version"] == 1 and len(outbox.list()) == 1
-
-
-def multipart(document_field: str, token: str, content: bytes) -> tuple[dict[str, str], list[bytes]]:
-    boundary = secrets.token_hex(8)
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{document_field}"; '
-            'filename="piece.pdf"\r\n'
-            "Content-Type: application/pdf\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    headers = {"content-type": f"multipart/form-data; boundary={boundary}", "content-length": str(len(body))}
-    return headers, [body[i : i + 1000] for i in range(0, len(body), 1000)]
-
-
-async def chunks(parts: list[bytes]):
-    for part in parts:
-        yield part
-
-
-def minimal_pdf() -> bytes:
-    import io
-
-    from pypdf import PdfWriter
-
-    out = io.BytesIO()
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    writer.write(out)
-    return out.getvalue()
 
 
 async def test_an_upload_is_received_inspected_and_recorded(service, tmp_path):

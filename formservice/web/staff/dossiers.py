@@ -1,0 +1,259 @@
+"""/gestion/ (home), /gestion/dossiers (the list), /gestion/dossiers/{id} (a dossier: its
+enrolment, pieces, decisions, history, notes), a piece's file, and the office's actions.
+
+Every page first checks the member may see the dossier's pôle (404 otherwise); every look at a
+candidate's file is written to the audit log."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+
+from formservice.enrolment import rules as enrolment_rules
+from formservice.errors import AppError, BadRequest, NotFound
+from formservice.review import rules as review_rules
+from formservice.review.states import LABELS, Action, Actor, State, actions_for, state_of
+from formservice.web.forms import client_ip, form_values
+from formservice.web.rendering import render
+from formservice.web.services import services
+from formservice.web.staff import auth
+
+ACTION_LABELS = {
+    Action.START: "Commencer la vérification",
+    Action.REQUEST_CORRECTION: "Demander les corrections au candidat",
+    Action.ACCEPT: "Valider le dossier (inscription définitive)",
+    Action.RESUME: "Reprendre la vérification",
+    Action.DECLARE_INELIGIBLE: "Déclarer le dossier irrecevable",
+}
+INFO = {
+    "decision": "La décision sur la pièce est enregistrée.",
+    "start": "La vérification du dossier est commencée.",
+    "request_correction": "La demande de corrections est envoyée au candidat.",
+    "accept": "Le dossier est complet : le candidat en est informé.",
+    "resume": "La vérification est reprise.",
+    "declare_ineligible": "Le dossier est déclaré irrecevable : le candidat en est informé.",
+    "note": "La note est ajoutée au dossier.",
+}
+
+
+async def home(request: Request) -> Response:
+    staff = await auth.require_staff(request)
+    svc = services(request)
+    notice = svc.notice()
+    poles = auth.poles_of(staff, notice)
+    listing = await svc.review.dossiers(poles, per_page=1_000_000)
+    counts = Counter(state_of(doc) for doc in listing.rows)
+    context = {
+        "staff": staff,
+        "poles": [p for p in notice.poles if p.id in poles],
+        "counts": [(state, LABELS[state], counts.get(state, 0)) for state in State],
+        "total": listing.total,
+    }
+    return await render(request, "staff/home.html", context)
+
+
+async def dossier_list(request: Request) -> Response:
+    staff = await auth.require_staff(request)
+    svc = services(request)
+    notice = svc.notice()
+    visible = auth.poles_of(staff, notice)
+    params = request.query_params
+    pole = params.get("pole", "")
+    poles = [pole] if pole in visible else visible
+    try:
+        page = max(1, int(params.get("page", "1")))
+    except ValueError:
+        page = 1
+    listing = await svc.review.dossiers(
+        poles,
+        exam=params.get("examen", ""),
+        state=params.get("etat", ""),
+        query=params.get("q", ""),
+        page=page,
+    )
+    rows = [
+        {
+            "doc": doc,
+            "name": review_rules_name(doc),
+            "state": LABELS[state_of(doc)],
+            "exam": doc["data"].get("exam", ""),
+            "speciality": enrolment_rules.display_value("speciality", doc["data"].get("speciality"), notice),
+        }
+        for doc in listing.rows
+    ]
+    context = {
+        "staff": staff,
+        "rows": rows,
+        "listing": listing,
+        "filters": {
+            "pole": pole,
+            "examen": params.get("examen", ""),
+            "etat": params.get("etat", ""),
+            "q": params.get("q", ""),
+        },
+        "poles": [p for p in notice.poles if p.id in visible],
+        "states": [(s.value, LABELS[s]) for s in State],
+    }
+    return await render(request, "staff/dossiers.html", context)
+
+
+def review_rules_name(doc: Any) -> str:
+    data = doc.get("data", {})
+    return f"{str(data.get('last_name', '')).upper()} {data.get('first_names', '')}".strip()
+
+
+async def _visible_dossier(request: Request) -> tuple[Any, Any, Any]:
+    staff = await auth.require_staff(request)
+    svc = services(request)
+    notice = svc.notice()
+    doc = auth.ensure_visible(staff, notice, await svc.review.get(request.path_params["dossier_id"]))
+    return staff, notice, doc
+
+
+async def dossier(request: Request) -> Response:
+    staff, notice, doc = await _visible_dossier(request)
+    return await _dossier_page(request, staff, notice, doc)
+
+
+async def _dossier_page(
+    request: Request, staff: Any, notice: Any, doc: Any, *, problem: str | None = None, status: int = 200
+) -> Response:
+    state = state_of(doc)
+    review: dict[str, Any] = dict(review_rules.review_of(doc) or {})
+    rows = [
+        (enrolment_rules.LABELS[name], enrolment_rules.display_value(name, doc["data"].get(name), notice))
+        for name in enrolment_rules.LABELS
+    ]
+    context = {
+        "staff": staff,
+        "doc": doc,
+        "name": review_rules_name(doc),
+        "rows": [r for r in rows if r[1]],
+        "state": state,
+        "state_label": LABELS[state],
+        "pieces": review_rules.pieces(doc, notice),
+        "status_text": review_rules.STATUS_TEXT,
+        "actions": [
+            (a.value, ACTION_LABELS[a]) for a in actions_for(state, Actor.STAFF) if a in ACTION_LABELS
+        ],
+        "decidable": state in (State.EN_VERIFICATION, State.INCOMPLET),
+        "reasons": notice.review.refusal_reasons,
+        "ineligibility_reasons": notice.review.ineligibility_reasons,
+        "correction": review_rules.current_correction(doc),
+        "deadline_text": lambda value: review_rules.deadline_text(notice, value),
+        "history": list(reversed(review.get("history", []))),
+        "history_labels": review_rules.HISTORY_LABELS,
+        "notes": list(reversed(review.get("notes", []))),
+        "address_changes": list(reversed(doc.get("address_changes", []))),
+        "info": None if problem else INFO.get(request.query_params.get("info", "")),
+        "problem": problem,
+    }
+    return await render(request, "staff/dossier.html", context, status=status)
+
+
+async def piece_file(request: Request) -> Response:
+    """A candidate's file, for the office: images (re-encoded copies) shown in the page, PDFs
+    downloaded; each look is audited (who looked at whose document)."""
+    staff, _notice, doc = await _visible_dossier(request)
+    file_id = request.path_params["file_id"]
+    meta = next((f for f in doc.get("files", []) if f["id"] == file_id), None)
+    if meta is None:
+        raise NotFound()
+    path = Path(services(request).settings.uploads_dir) / doc["account_id"] / meta["stored_name"]
+    if not path.is_file():
+        raise NotFound("Ce fichier n'est plus sur le disque : demandez au candidat de le déposer de nouveau.")
+    services(request).audit.event(
+        "staff.piece_viewed",
+        staff_id=staff["id"],
+        enrolment_id=doc["id"],
+        document=meta["document_id"],
+        ip=client_ip(request),
+    )
+    inline = meta["media_type"] in ("image/jpeg", "image/png")
+    return FileResponse(
+        path,
+        media_type=meta["media_type"],
+        filename=meta["display_name"],
+        content_disposition_type="inline" if inline else "attachment",
+        headers={
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def _back(request: Request, dossier_id: str, info: str) -> RedirectResponse:
+    path = request.app.url_path_for("staff_dossier", dossier_id=dossier_id)
+    return RedirectResponse(f"{path}?info={info}", status_code=303)
+
+
+async def act(request: Request) -> Response:
+    """A state change chosen from the dossier page's buttons."""
+    staff, _notice, doc = await _visible_dossier(request)
+    values = await form_values(request)
+    action = values.get("action", "")
+    review = services(request).review
+    calls = {
+        Action.START.value: lambda: review.start(staff["id"], doc["id"]),
+        Action.REQUEST_CORRECTION.value: lambda: review.request_correction(staff["id"], doc["id"]),
+        Action.ACCEPT.value: lambda: review.accept(staff["id"], doc["id"]),
+        Action.RESUME.value: lambda: review.resume(staff["id"], doc["id"]),
+        Action.DECLARE_INELIGIBLE.value: lambda: review.declare_ineligible(
+            staff["id"], doc["id"], values.get("reason", "")
+        ),
+    }
+    if action not in calls:
+        raise BadRequest("Action inconnue : revenez au dossier et choisissez un des boutons proposés.")
+    try:
+        await calls[action]()
+    except AppError as exc:
+        return await _refused(request, exc)
+    return _back(request, doc["id"], action)
+
+
+async def decide(request: Request) -> Response:
+    staff, _notice, doc = await _visible_dossier(request)
+    values = await form_values(request)
+    try:
+        await services(request).review.decide(
+            staff["id"],
+            doc["id"],
+            request.path_params["document_id"],
+            values.get("decision", ""),
+            reason_id=values.get("reason") or None,
+            comment=values.get("comment", ""),
+        )
+    except AppError as exc:
+        return await _refused(request, exc)
+    return _back(request, doc["id"], "decision")
+
+
+async def note(request: Request) -> Response:
+    staff, _notice, doc = await _visible_dossier(request)
+    values = await form_values(request)
+    try:
+        await services(request).review.add_note(staff["id"], doc["id"], values.get("text", ""))
+    except AppError as exc:
+        return await _refused(request, exc)
+    return _back(request, doc["id"], "note")
+
+
+async def _refused(request: Request, exc: AppError) -> Response:
+    """The dossier page again, with why the action was refused at the top (nothing changed)."""
+    if exc.status >= 500:
+        raise exc
+    response = await dossier(request)
+    html = bytes(response.body).decode()
+    alert = f'<div class="alert alert--error" role="alert"><p>{_escape(exc.message)}</p></div>'
+    html = html.replace('<div id="probleme"></div>', alert, 1)
+    return Response(
+        html, status_code=exc.status, media_type="text/html", headers={"Cache-Control": "no-store"}
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

@@ -1,0 +1,168 @@
+"""The office's side through HTTP: an invitation enrols TOTP and shows the recovery codes once,
+login takes the password then a code (once), sessions are the office's own, and a pôle sees its
+own dossiers only."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+import pytest
+from account_helpers import Client, log_in, make_client
+from enrolment_forms import valid_enrolment_form
+
+from formservice.enrolment import rules
+from formservice.review.states import State, state_of
+
+pytestmark = pytest.mark.anyio
+STAFF_PASSWORD = "bureau des examens 2026 !"
+SECRET_RE = re.compile(r'name="secret" value="([A-Z2-7]+)"')
+TICKET_RE = re.compile(r'name="ticket" value="([^"]+)"')
+
+
+async def enrol_staff(app, client: Client, mailbox, clock, email: str, role: str, poles: list[str]) -> str:
+    """Invite through the service (as the command line does), then activate through the pages;
+    returns the TOTP secret."""
+    await app.state.services.staff.invite(email, role, poles)
+    await app.state.services.mail.drain()
+    link = mailbox.link(email, "/gestion/invitation/")
+    page = await client.page(link)
+    assert page.status_code == 200 and "<svg" in page.text and 'autocomplete="one-time-code"' in page.text
+    secret = SECRET_RE.search(page.text).group(1)
+    code = pyotp.TOTP(secret).at(clock.now())
+    done = await client.post(
+        link,
+        data={
+            "csrf_token": client.csrf(),
+            "secret": secret,
+            "password": STAFF_PASSWORD,
+            "password_confirm": STAFF_PASSWORD,
+            "code": code,
+        },
+    )
+    assert done.status_code == 200 and done.text.count("<li><code>") == 10, done.text[:3000]
+    assert (await client.get(link)).status_code == 400  # the invitation served once
+    return secret
+
+
+async def staff_login(client: Client, clock, email: str, secret: str) -> None:
+    clock.advance(seconds=31)  # a new time step: the enrolment's code cannot serve again
+    step1 = await client.submit("/gestion/connexion", {"email": email, "password": STAFF_PASSWORD})
+    assert step1.status_code == 200 and 'inputmode="numeric"' in step1.text
+    ticket = TICKET_RE.search(step1.text).group(1)
+    step2 = await client.post(
+        "/gestion/connexion/code",
+        data={
+            "csrf_token": client.csrf(step1.text),
+            "ticket": ticket,
+            "code": pyotp.TOTP(secret).at(clock.now()),
+        },
+    )
+    assert step2.status_code == 303 and step2.headers["location"] == "/gestion/"
+
+
+async def dossier(app, client: Client, email: str, speciality: str, *, deposit: bool = False) -> str:
+    """A candidate of ``speciality`` who saved « M'inscrire » (and, with ``deposit``, added a file
+    for every piece and clicked « J'ai fourni toutes mes pièces »): returns the enrolment id."""
+    from account_helpers import sign_up
+    from upload_helpers import chunks, minimal_pdf, multipart
+
+    await sign_up(client, app, email)
+    svc = app.state.services
+    await svc.mail.drain()
+    account = await svc.store.accounts.by_email(email)
+    notice = svc.notice()
+    exam = next(e for e in notice.exams if any(s.id == speciality for s in e.specialities))
+    data = rules.read_form(valid_enrolment_form(notice, exam=exam.id, speciality=speciality), notice).data
+    outcome = await svc.enrolment.save(account, None, data, 0, notice, svc.clock.now())
+    current = outcome.enrolment
+    if deposit:
+        for document in rules.required_documents(notice, data):
+            headers, parts = multipart("file", "t", minimal_pdf())
+            await svc.enrolment.upload(
+                account, current, document.id, headers, chunks(parts), lambda t: None, notice
+            )
+            current = await svc.enrolment.current(account["id"], notice)
+        await svc.enrolment.complete(account, current, notice, svc.clock.now())
+    return current["id"]
+
+
+async def test_a_gestionnaire_enrols_logs_in_and_sees_only_their_pole(app, settings, mailbox, clock):
+    """SAH's gestionnaire sees SAH's dossier and gets 404 on the industrial pôle's one."""
+    async with make_client(app, settings) as office, make_client(app, settings) as other:
+        sah = await dossier(app, other, "sah@exemple.fr", "bp-coiffure")
+        industry = await dossier(app, other, "indus@exemple.fr", "bp-electricien")
+        secret = await enrol_staff(
+            app, office, mailbox, clock, "gestion.sah@ac-poitiers.fr", "gestionnaire", ["sah"]
+        )
+        await staff_login(office, clock, "gestion.sah@ac-poitiers.fr", secret)
+        listing = await office.get("/gestion/dossiers")
+        assert listing.status_code == 200 and sah in listing.text and industry not in listing.text
+        assert (await office.get(f"/gestion/dossiers/{sah}")).status_code == 200
+        assert (await office.get(f"/gestion/dossiers/{industry}")).status_code == 404
+        assert (await office.get("/gestion/dossiers/inexistant")).status_code == 404
+        assert "no-store" in listing.headers["cache-control"]
+
+
+async def test_a_code_serves_once_and_a_recovery_code_once(app, settings, mailbox, clock):
+    """The same TOTP code cannot log in twice; a recovery code works once."""
+    async with make_client(app, settings) as office:
+        email = "admin@ac-poitiers.fr"
+        secret = await enrol_staff(app, office, mailbox, clock, email, "administrateur", [])
+        await staff_login(office, clock, email, secret)
+        await office.submit("/gestion/deconnexion", {}, form_page="/gestion/")
+        code = pyotp.TOTP(secret).at(clock.now())  # already used by the login above
+        step1 = await office.submit("/gestion/connexion", {"email": email, "password": STAFF_PASSWORD})
+        replay = await office.post(
+            "/gestion/connexion/code",
+            data={
+                "csrf_token": office.csrf(step1.text),
+                "ticket": TICKET_RE.search(step1.text).group(1),
+                "code": code,
+            },
+        )
+        assert replay.status_code == 400 and "déjà servi" in replay.text
+
+
+async def test_a_candidate_session_opens_nothing_under_gestion(app, client, candidate):
+    """A logged-in candidate asking for the office's pages is sent to the office's login."""
+    assert (await log_in(client, candidate.email)).status_code == 303
+    response = await client.get("/gestion/dossiers")
+    assert response.status_code == 303 and response.headers["location"].startswith("/gestion/connexion")
+
+
+async def test_a_refused_piece_mails_the_candidate_the_reason_and_deadline(app, settings, mailbox, clock):
+    """Start, refuse a piece with a reason, request corrections: the candidate's mail names the
+    piece, the reason and the deadline; the dossier is incomplet."""
+    async with make_client(app, settings) as office, make_client(app, settings) as other:
+        enrolment_id = await dossier(app, other, "refus@exemple.fr", "bp-coiffure", deposit=True)
+        secret = await enrol_staff(app, office, mailbox, clock, "g@ac-poitiers.fr", "gestionnaire", ["sah"])
+        await staff_login(office, clock, "g@ac-poitiers.fr", secret)
+        page = await office.page(f"/gestion/dossiers/{enrolment_id}")
+        started = await office.post(
+            f"/gestion/dossiers/{enrolment_id}/action", data={"csrf_token": office.csrf(), "action": "start"}
+        )
+        assert started.status_code == 303, page.text[:500]
+        svc = app.state.services
+        doc = await svc.review.get(enrolment_id)
+        document = rules.required_documents(svc.notice(), doc["data"])[0]
+        reason = svc.notice().review.refusal_reasons[0]
+        decided = await office.post(
+            f"/gestion/dossiers/{enrolment_id}/pieces/{document.id}",
+            data={
+                "csrf_token": office.csrf(),
+                "decision": "non_conforme",
+                "reason": reason.id,
+                "comment": "Le recto manque.",
+            },
+        )
+        assert decided.status_code == 303
+        asked = await office.post(
+            f"/gestion/dossiers/{enrolment_id}/action",
+            data={"csrf_token": office.csrf(), "action": "request_correction"},
+        )
+        assert asked.status_code == 303
+        await svc.mail.drain()
+    assert state_of(await svc.review.get(enrolment_id)) is State.INCOMPLET
+    text = mailbox.text(mailbox.to("refus@exemple.fr")[-1])
+    assert document.name in text and reason.label in text and "Le recto manque." in text
