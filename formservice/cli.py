@@ -1,4 +1,4 @@
-"""`formservice check | publish | serve | demo | purge | mail status | store check | store compact`.
+"""`formservice check | publish | serve | demo | purge | staff | mail status | store check | store compact`.
 
 Each subcommand is a thin shell over a module that does the work, so the same code runs from
 tests, from `make` and from an editor's terminal.
@@ -69,6 +69,14 @@ def cmd_store(args: argparse.Namespace) -> int:
     return check(store_dir) if args.action == "check" else compact(store_dir)
 
 
+def cmd_staff(args: argparse.Namespace) -> int:
+    from formservice.server import staff
+
+    return staff(
+        args.action, getattr(args, "email", None), getattr(args, "role", None), getattr(args, "pole", None)
+    )
+
+
 def cmd_mail(args: argparse.Namespace) -> int:
     """``formservice mail status``: the mails not delivered yet, and those given up."""
     from formservice.store.tinydb.maintenance import read_table
@@ -115,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("purge", help="supprimer les comptes non activés dans le délai")
     p.add_argument("--dry-run", action="store_true", help="lister sans supprimer")
     p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("staff", help="membres de la gestion : inviter, lister, désactiver")
+    staff_sub = p.add_subparsers(dest="action", required=True)
+    q = staff_sub.add_parser("invite", help="inviter (un lien valable 72 h est envoyé par courriel)")
+    q.add_argument("email")
+    q.add_argument("--role", required=True, choices=["gestionnaire", "administrateur"])
+    q.add_argument("--pole", action="append", default=[], help="identifiant de pôle (répétable)")
+    staff_sub.add_parser("list", help="lister les membres et leur état")
+    q = staff_sub.add_parser("disable", help="désactiver un membre (ses sessions sont fermées)")
+    q.add_argument("email")
+    p.set_defaults(func=cmd_staff)
 
     p = sub.add_parser("mail", help="courriels en attente ou en échec")
     p.add_argument("action", choices=["status"])

@@ -10,13 +10,19 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from formservice.errors import AppError
 from formservice.notice import NoticeError, load_notice
 from formservice.settings import Settings, SettingsError
 from formservice.store import Engine, StoreError, StoreLocked
+
+if TYPE_CHECKING:
+    from formservice.web.services import Services
 
 log = logging.getLogger("formservice.server")
 
@@ -158,30 +164,42 @@ def _open_store(settings: Settings) -> Engine | None:
     return None
 
 
-def purge(dry_run: bool) -> int:
+def _command_services(when_locked: Callable[[Settings], str]) -> Services | None:
+    """The services over the data directory's store, for a command run while the service is
+    stopped; None once the reason is printed (``when_locked``: what to do while it runs)."""
     from formservice.store.factory import open_engine
     from formservice.web.composition import build_services
 
     configure_logging()
     settings = _settings("http://127.0.0.1:8000")
     if settings is None:
-        return 2
+        return None
     try:
         engine = open_engine(settings.store_url)
     except StoreLocked:
         print(
-            "Le service est en marche et tient le dossier de données : il purge lui-même les comptes "
-            f"toutes les {int(settings.purge_interval.total_seconds() // 60)} minutes.",
+            f"Le service est en marche et tient le dossier de données : {when_locked(settings)}",
             file=sys.stderr,
         )
-        return 1
+        return None
     except StoreError as exc:
         print(f"Le dossier de données {settings.data_dir} ne peut pas être ouvert : {exc}", file=sys.stderr)
-        return 1
+        return None
     try:
-        svc = build_services(settings, engine=engine)
+        return build_services(settings, engine=engine)
     except NoticeError as exc:
         print(exc.report(), file=sys.stderr)
+        return None
+
+
+def purge(dry_run: bool) -> int:
+    svc = _command_services(
+        lambda settings: (
+            "il purge lui-même les comptes toutes les "
+            f"{int(settings.purge_interval.total_seconds() // 60)} minutes."
+        )
+    )
+    if svc is None:
         return 1
 
     async def run() -> int:
@@ -197,3 +215,56 @@ def purge(dry_run: bool) -> int:
         return 0
 
     return anyio.run(run)
+
+
+STAFF_WHILE_RUNNING = (
+    "arrêtez-le le temps de la commande, ou invitez et désactivez depuis l'espace de gestion "
+    "(compte administrateur)."
+)
+
+
+def staff(
+    action: str, email: str | None = None, role: str | None = None, poles: list[str] | None = None
+) -> int:
+    """``formservice staff invite|list|disable``: prints no secret (the link goes by mail only)."""
+    svc = _command_services(lambda settings: STAFF_WHILE_RUNNING)
+    if svc is None:
+        return 1
+
+    async def run() -> int:
+        try:
+            if action == "invite":
+                assert email is not None and role is not None
+                member = await svc.staff.invite(email, role, poles or [])
+                await svc.mail.drain()
+                line = _staff_line(member, svc)
+                print(f"Invitation envoyée à {member['email']} ({line}) : lien valable 72 heures.")
+            elif action == "disable":
+                assert email is not None
+                member = await svc.staff.disable(email)
+                print(f"{member['email']} désactivé : ses sessions sont fermées.")
+            else:
+                members = await svc.staff.list()
+                print(f"{len(members)} membre(s) de la gestion.")
+                for member in members:
+                    status = STATUS_FR.get(member["status"], member["status"])
+                    print(f"  {member['email']} — {_staff_line(member, svc)} — {status}")
+        except AppError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+        finally:
+            svc.close()
+            await svc.store.close()
+        return 0
+
+    return anyio.run(run)
+
+
+STATUS_FR = {"invited": "invité", "active": "actif", "disabled": "désactivé"}
+
+
+def _staff_line(member: dict[str, Any] | Any, svc: Services) -> str:
+    if member["role"] == "administrateur":
+        return "administrateur, tous les pôles"
+    names = {p.id: p.name for p in svc.notice().poles}
+    return "gestionnaire, " + ", ".join(names.get(p, p) for p in member["poles"])

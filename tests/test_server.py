@@ -166,3 +166,39 @@ def test_purge_deletes_only_expired_pending_accounts(purge_env, capsys, tmp_path
     assert "1 compte(s)" in out and "late@exemple.fr" not in out
     assert set(purge_env._tables["accounts"]) == {"fresh", "active"}
     assert "account.purged" in (tmp_path / "var" / "audit.log").read_text()
+
+
+def test_staff_commands_invite_list_and_disable(monkeypatch, tmp_path, notice_path, capsys, mailbox):
+    """`formservice staff invite` mails a link (and prints no secret), `list` shows each member
+    with role, pôles and state, `disable` ends an access; a running service is not bypassed."""
+    from formservice.cli import main
+    from formservice.store.tinydb.engine import TinyDBEngine
+
+    monkeypatch.setenv("FORMSERVICE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FORMSERVICE_NOTICE", str(notice_path))
+    monkeypatch.setenv("FORMSERVICE_SMTP", f"127.0.0.1:{mailbox.port}")
+    assert main(["staff", "invite", "g.sah@ac-poitiers.fr", "--role", "gestionnaire", "--pole", "sah"]) == 0
+    out = capsys.readouterr().out
+    assert "Invitation envoyée à g.sah@ac-poitiers.fr (gestionnaire, Pôle services" in out
+    link = mailbox.link("g.sah@ac-poitiers.fr", "/gestion/invitation/")
+    assert link.rsplit("/", 1)[1] not in out  # the link goes by mail only
+    assert (
+        main(["staff", "invite", "x@ac-poitiers.fr", "--role", "gestionnaire", "--pole", "nulle-part"]) == 1
+    )
+    assert "Pôle inconnu" in capsys.readouterr().err
+    assert main(["staff", "list"]) == 0
+    assert "g.sah@ac-poitiers.fr — gestionnaire, Pôle services" in capsys.readouterr().out
+    assert main(["staff", "disable", "g.sah@ac-poitiers.fr"]) == 0
+    assert main(["staff", "list"]) == 0 and "désactivé" in capsys.readouterr().out
+
+    import anyio
+
+    async def hold() -> int:
+        engine = TinyDBEngine(tmp_path / "var" / "store")
+        try:
+            return main(["staff", "list"])
+        finally:
+            await engine.close()
+
+    assert anyio.run(hold) == 1
+    assert "espace de gestion" in capsys.readouterr().err
