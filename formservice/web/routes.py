@@ -106,6 +106,16 @@ def staff_routes() -> list[BaseRoute]:
         Route(
             "/gestion/dossiers/{dossier_id}/fichiers/{file_id}", dossiers.piece_file, name="staff_piece_file"
         ),
+        Route(
+            "/gestion/dossiers/{dossier_id}/fichiers/{file_id}/voir",
+            dossiers.piece_view,
+            name="staff_piece_view",
+        ),
+        Route(
+            "/gestion/dossiers/{dossier_id}/fichiers/{file_id}/pages/{page:int}",
+            dossiers.piece_page,
+            name="staff_piece_page",
+        ),
     ]
 
 

@@ -17,8 +17,9 @@ from formservice.enrolment import rules as enrolment_rules
 from formservice.errors import AppError, BadRequest, NotFound
 from formservice.review import rules as review_rules
 from formservice.review.states import LABELS, Action, Actor, State, actions_for, state_of
+from formservice.uploads import render
 from formservice.web.forms import client_ip, form_values
-from formservice.web.rendering import render
+from formservice.web.rendering import render as render_page
 from formservice.web.services import services
 from formservice.web.staff import auth
 
@@ -53,7 +54,7 @@ async def home(request: Request) -> Response:
         "counts": [(state, LABELS[state], counts.get(state, 0)) for state in State],
         "total": listing.total,
     }
-    return await render(request, "staff/home.html", context)
+    return await render_page(request, "staff/home.html", context)
 
 
 async def dossier_list(request: Request) -> Response:
@@ -98,7 +99,7 @@ async def dossier_list(request: Request) -> Response:
         "poles": [p for p in notice.poles if p.id in visible],
         "states": [(s.value, LABELS[s]) for s in State],
     }
-    return await render(request, "staff/dossiers.html", context)
+    return await render_page(request, "staff/dossiers.html", context)
 
 
 def review_rules_name(doc: Any) -> str:
@@ -152,12 +153,10 @@ async def _dossier_page(
         "info": None if problem else INFO.get(request.query_params.get("info", "")),
         "problem": problem,
     }
-    return await render(request, "staff/dossier.html", context, status=status)
+    return await render_page(request, "staff/dossier.html", context, status=status)
 
 
-async def piece_file(request: Request) -> Response:
-    """A candidate's file, for the office: images (re-encoded copies) shown in the page, PDFs
-    downloaded; each look is audited (who looked at whose document)."""
+async def _visible_file(request: Request) -> tuple[Any, Any, Any, Path]:
     staff, _notice, doc = await _visible_dossier(request)
     file_id = request.path_params["file_id"]
     meta = next((f for f in doc.get("files", []) if f["id"] == file_id), None)
@@ -166,13 +165,57 @@ async def piece_file(request: Request) -> Response:
     path = Path(services(request).settings.uploads_dir) / doc["account_id"] / meta["stored_name"]
     if not path.is_file():
         raise NotFound("Ce fichier n'est plus sur le disque : demandez au candidat de le déposer de nouveau.")
+    return staff, doc, meta, path
+
+
+def _audit_look(request: Request, staff: Any, doc: Any, meta: Any, how: str) -> None:
+    """Who looked at whose document, when, and how (shown in the page, or downloaded)."""
     services(request).audit.event(
         "staff.piece_viewed",
         staff_id=staff["id"],
         enrolment_id=doc["id"],
         document=meta["document_id"],
+        file=meta["id"],
+        how=how,
         ip=client_ip(request),
     )
+
+
+async def piece_view(request: Request) -> Response:
+    """A piece shown in the page: an image as its re-encoded copy, a PDF as pictures of its
+    pages drawn on the server (no PDF viewer runs the candidate's file)."""
+    staff, doc, meta, path = await _visible_file(request)
+    _audit_look(request, staff, doc, meta, "vu")
+    pages = 0
+    if meta["media_type"] == "application/pdf":
+        pages = min(
+            await services(request).enrolment.run_cpu_bound(lambda: render.page_count(path)),
+            render.MAX_PAGES_SHOWN,
+        )
+    context = {
+        "staff": staff,
+        "doc": doc,
+        "meta": meta,
+        "name": review_rules_name(doc),
+        "pages": range(pages),
+    }
+    return await render_page(request, "staff/piece.html", context)
+
+
+async def piece_page(request: Request) -> Response:
+    """One page of a PDF piece, as a PNG image (the page view above shows them)."""
+    _staff, _doc, meta, path = await _visible_file(request)
+    if meta["media_type"] != "application/pdf":
+        raise NotFound()
+    index = int(request.path_params["page"])
+    png = await services(request).enrolment.run_cpu_bound(lambda: render.page_png(path, index))
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
+
+
+async def piece_file(request: Request) -> Response:
+    """The original file: images inline (re-encoded copies), PDFs as a download; audited."""
+    staff, doc, meta, path = await _visible_file(request)
+    _audit_look(request, staff, doc, meta, "téléchargé")
     inline = meta["media_type"] in ("image/jpeg", "image/png")
     return FileResponse(
         path,

@@ -166,3 +166,27 @@ async def test_a_refused_piece_mails_the_candidate_the_reason_and_deadline(app, 
     assert state_of(await svc.review.get(enrolment_id)) is State.INCOMPLET
     text = mailbox.text(mailbox.to("refus@exemple.fr")[-1])
     assert document.name in text and reason.label in text and "Le recto manque." in text
+
+
+async def test_a_pdf_piece_is_shown_as_pictures_and_every_look_is_audited(app, settings, mailbox, clock):
+    """The office sees a PDF's pages as PNG images drawn by the service; the look is in the
+    audit log with who looked at which dossier's piece."""
+    import json
+
+    async with make_client(app, settings) as office, make_client(app, settings) as other:
+        enrolment_id = await dossier(app, other, "vue@exemple.fr", "bp-coiffure", deposit=True)
+        secret = await enrol_staff(app, office, mailbox, clock, "v@ac-poitiers.fr", "gestionnaire", ["sah"])
+        await staff_login(office, clock, "v@ac-poitiers.fr", secret)
+        doc = await app.state.services.review.get(enrolment_id)
+        file_id = doc["files"][0]["id"]
+        page = await office.get(f"/gestion/dossiers/{enrolment_id}/fichiers/{file_id}/voir")
+        assert page.status_code == 200 and f"/fichiers/{file_id}/pages/0" in page.text
+        image = await office.get(f"/gestion/dossiers/{enrolment_id}/fichiers/{file_id}/pages/0")
+        assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+        assert image.content.startswith(b"\x89PNG")
+        assert (
+            await office.get(f"/gestion/dossiers/{enrolment_id}/fichiers/{file_id}/pages/99")
+        ).status_code == 404
+    events = [json.loads(line) for line in settings.audit_path.read_text().splitlines()]
+    looks = [e for e in events if e.get("event") == "staff.piece_viewed"]
+    assert looks and looks[-1]["enrolment_id"] == enrolment_id and looks[-1]["file"] == file_id
