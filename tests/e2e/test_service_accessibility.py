@@ -20,7 +20,8 @@ EMAIL = "accessible@exemple.fr"
 
 
 def test_service_pages_have_no_wcag_violation_on_a_phone(live: Live, mailbox: Mailbox) -> None:
-    """Every page a candidate meets, with and without errors, has no axe violation nor sideways scroll."""
+    """Every page a candidate meets, with and without errors, and the office's login pages, have no
+    axe violation nor sideways scroll."""
     from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import Page, sync_playwright
 
@@ -47,6 +48,12 @@ def test_service_pages_have_no_wcag_violation_on_a_phone(live: Live, mailbox: Ma
             check(page, "login")
             page.goto(base + "/compte/mot-de-passe-oublie")
             check(page, "forgotten password")
+            page.goto(base + "/gestion/connexion")
+            check(page, "staff login")
+            page.get_by_role("button", name="Continuer").click()
+            check(page, "staff login with errors")
+            page.goto(base + "/gestion/invitation/lien-invalide")
+            check(page, "staff invitation unusable")
 
             page.goto(base + "/compte/creer")
             fill_signup(page, EMAIL, PASSWORD)
@@ -87,4 +94,4 @@ def test_service_pages_have_no_wcag_violation_on_a_phone(live: Live, mailbox: Ma
         finally:
             browser.close()
     assert {label: problems for label, problems in checked.items() if problems} == {}
-    assert len(checked) == 13
+    assert len(checked) == 16
