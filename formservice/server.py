@@ -98,7 +98,7 @@ def serve(host: str, port: int, demo: bool) -> int:
     engine = _open_store(settings)
     if engine is None:
         return 1
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, engine=engine, reconcile_files=True)  # our durable store: clean up
     print(f"Service en ligne sur {settings.base_url}/ (données : {settings.data_dir})", flush=True)
     uvicorn.run(
         app,

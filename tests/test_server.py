@@ -67,7 +67,7 @@ def serve_env(monkeypatch, tmp_path, notice_path):
     engine = MemoryEngine()
     monkeypatch.setattr("formservice.store.factory.open_engine", lambda url: engine)
 
-    def create_app(settings, *, engine):
+    def create_app(settings, *, engine, reconcile_files=None):
         calls["settings"], calls["engine"] = settings, engine
         return "app"
 

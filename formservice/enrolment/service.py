@@ -1,6 +1,12 @@
 """The candidate's space as use cases: save the enrolment, receive a file, remove it, « J'ai
 fourni toutes mes pièces », report a change of address.
 
+Files are this service's, in every state of the dossier: while the office asks for corrections
+(``incomplet``), a file goes through the review's rules instead (``review.rules``:
+``check_can_replace``, ``add_replacement``, ``remove_replacement``), inside the same atomic
+update and with the same pipeline (in-flight limit, antivirus, CPU queue, removal on refusal);
+a dossier ``irrecevable`` or ``désisté`` takes no file and no validation any more.
+
 The rules live in ``rules.py`` and ``deadlines.py``; here they run inside the store's atomic
 update (so the deadline and the version are checked in the same step as the write), and the side
 effects follow: a file is fsynced before the record pointing to it is saved, a file whose record
@@ -22,10 +28,13 @@ from typing import Any, TypeVar
 from formservice.clock import Clock
 from formservice.durable import private_dir
 from formservice.enrolment import rules
+from formservice.enrolment.deadlines import contact_sentence
 from formservice.enrolment.records import Enrolment, StoredFileMeta
-from formservice.errors import ServiceUnavailable, TooManyRequests
+from formservice.errors import NotSaved, ServiceUnavailable, TooManyRequests
 from formservice.notice import Notice
 from formservice.outbox import Outbox
+from formservice.review import rules as review_rules
+from formservice.review.states import State, described, state_of
 from formservice.store import RecordMissing, Store
 from formservice.store.records import OutboxMail
 from formservice.store.repos import enrolment_key
@@ -58,6 +67,40 @@ TOO_MANY_AT_ONCE = (
 )
 
 
+CLOSED_WHY = {
+    State.IRRECEVABLE: f"Votre dossier a été déclaré {described(State.IRRECEVABLE)}",
+    State.DESISTE: "Vous vous êtes désisté(e) et votre dossier est clos",
+}
+CLOSED_STATES = tuple(CLOSED_WHY)
+
+
+def ensure_not_closed(doc: Mapping[str, Any], notice: Notice) -> None:
+    """A dossier irrecevable or désisté is closed: no file is added or removed, nothing validated."""
+    state = state_of(doc)
+    if state in CLOSED_STATES:
+        pole = rules.pole_of(notice, doc.get("data", {}))
+        why = CLOSED_WHY[state]
+        raise rules.EnrolmentError(
+            f"{why} : vos pièces justificatives ne peuvent plus être ajoutées, supprimées ni "
+            f"validées. Pour toute question, {contact_sentence(pole, notice)}."
+        )
+
+
+def in_correction(doc: Mapping[str, Any]) -> bool:
+    """The office asked for corrections: files go through the review's rules."""
+    return state_of(doc) is State.INCOMPLET
+
+
+def check_upload(doc: Mapping[str, Any], document_id: str, size: int, notice: Notice, now: datetime) -> None:
+    """Everything that refuses a file for ``document_id``, before it is received and again inside
+    the write: the dossier's state, then the enrolment's rules or, in correction, the review's."""
+    ensure_not_closed(doc, notice)
+    if in_correction(doc):
+        review_rules.check_can_replace(doc, notice, document_id, size, now)
+    else:
+        rules.check_can_add(doc, document_id, size, notice, now)
+
+
 @dataclass
 class SaveOutcome:
     enrolment: Enrolment
@@ -71,6 +114,7 @@ class Upload:
 
     document_id: str
     file: StoredFileMeta
+    replacement: bool = False  # sent in answer to a correction request
 
 
 class EnrolmentService:
@@ -271,15 +315,22 @@ class EnrolmentService:
             "sha256": stored.sha256,
             "media_type": stored.media_type,
         }
+        replacement: list[bool] = []
+
+        def record(doc: Enrolment) -> Enrolment:
+            notice, now = self.notices(), self.clock.now()
+            ensure_not_closed(doc, notice)
+            replacement[:] = [in_correction(doc)]
+            if replacement[0]:
+                return review_rules.add_replacement(doc, notice, account["id"], now, document_id, dict(meta))
+            return rules.add_file(doc, document_id, dict(meta), notice, now)
+
         try:
-            await self.store.enrolments.update(
-                current["id"],
-                lambda doc: rules.add_file(doc, document_id, dict(meta), self.notices(), self.clock.now()),
-            )
+            await self.store.enrolments.update(current["id"], record)
         except BaseException:
             remove_stored(dest, stored.stored_name)
             raise
-        return Upload(document_id, meta)
+        return Upload(document_id, meta, replacement=bool(replacement and replacement[0]))
 
     async def _receive(
         self,
@@ -302,12 +353,27 @@ class EnrolmentService:
             if current is None:
                 raise rules.EnrolmentError(NO_ENROLMENT)
             reserved = rules.with_reserved(current, others)
-            rules.check_can_add(reserved, document_id, size, self.notices(), self.clock.now())
+            check_upload(reserved, document_id, size, self.notices(), self.clock.now())
 
         def before_file(fields: Mapping[str, str]) -> None:
             check_token(fields.get("csrf_token"))
             check(0)
 
+        try:
+            return await self._receive_and_store(limits, before_file, check, headers, body, dest)
+        except OSError as exc:  # a full disk or an I/O error: nothing was kept, say so honestly
+            log.error("envoi de fichier non enregistré : %s", exc)
+            raise NotSaved() from exc
+
+    async def _receive_and_store(
+        self,
+        limits: UploadLimits,
+        before_file: Callable[[Mapping[str, str]], None],
+        check: Callable[[int], None],
+        headers: Mapping[str, str],
+        body: AsyncIterator[bytes],
+        dest: Path,
+    ) -> StoredFile:
         private_dir(self.tmp_dir)
         received = await receive_upload(
             headers,
@@ -344,8 +410,12 @@ class EnrolmentService:
         removed: list[StoredFileMeta] = []
 
         def mutate(doc: Enrolment) -> Enrolment:
+            notice, now = self.notices(), self.clock.now()
             removed[:] = [f for f in doc.get("files", []) if f["id"] == file_id]
-            return rules.remove_file(doc, file_id, self.notices(), self.clock.now())
+            ensure_not_closed(doc, notice)
+            if in_correction(doc):
+                return review_rules.remove_replacement(doc, notice, account["id"], now, file_id)
+            return rules.remove_file(doc, file_id, notice, now)
 
         await self.store.enrolments.update(current["id"], mutate)
         for meta in removed:  # the removal is committed: a file left by a failure here is an orphan,
@@ -364,9 +434,12 @@ class EnrolmentService:
             subject = f"Accusé de réception de vos pièces justificatives — {notice.session.name}"
             return [self._mail(account["email"], subject, "receipt", {"enrolment": doc, "notice": notice})]
 
-        done = await self.store.enrolments.update(
-            current["id"], lambda doc: rules.complete(doc, self.notices(), self.clock.now()), receipt
-        )
+        def mutate(doc: Enrolment) -> Enrolment:
+            notice = self.notices()
+            ensure_not_closed(doc, notice)
+            return rules.complete(doc, notice, self.clock.now())
+
+        done = await self.store.enrolments.update(current["id"], mutate, receipt)
         await self.mail.wake()
         return done
 

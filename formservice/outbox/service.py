@@ -63,6 +63,9 @@ class Outbox:
         self._wakeup: anyio.Event | None = None
         self._running = False
         self._in_progress: set[str] = set()
+        # Sent, but the store refused to record it (disk full): never sent again by this process;
+        # its deletion is retried at each round.
+        self._sent_unrecorded: set[str] = set()
         self.sent = 0
         self.failed = 0
 
@@ -126,17 +129,31 @@ class Outbox:
             self._running = False
 
     async def deliver_due(self) -> int:
-        """Send every due mail not already being sent, ``concurrency`` at a time; returns how
-        many were tried."""
-        due = [m for m in await self.store.outbox.due(self.clock.now()) if m["id"] not in self._in_progress]
-        if not due:
-            return 0
-        limiter = anyio.CapacityLimiter(self.concurrency)
-        async with anyio.create_task_group() as tg:
-            for record in due:
-                self._in_progress.add(record["id"])
-                tg.start_soon(self._deliver_one, record, limiter)
-        return len(due)
+        """Send every due mail not already being sent, ``concurrency`` at a time, in rounds: a
+        round takes the oldest due mail of each recipient, so that one person's mails arrive in
+        the order they were written (activation before reset); returns how many were tried."""
+        tried = 0
+        await self._record_sent_ones()
+        while True:
+            due = [
+                m
+                for m in await self.store.outbox.due(self.clock.now())
+                if m["id"] not in self._sent_unrecorded
+            ]
+            busy = {m["to"] for m in due if m["id"] in self._in_progress}
+            batch: list[OutboxMail] = []
+            for record in due:  # oldest first
+                if record["id"] not in self._in_progress and record["to"] not in busy:
+                    busy.add(record["to"])
+                    batch.append(record)
+            if not batch:
+                return tried
+            limiter = anyio.CapacityLimiter(self.concurrency)
+            async with anyio.create_task_group() as tg:
+                for record in batch:
+                    self._in_progress.add(record["id"])
+                    tg.start_soon(self._deliver_one, record, limiter)
+            tried += len(batch)
 
     async def _deliver_one(self, record: OutboxMail, limiter: anyio.CapacityLimiter) -> None:
         try:
@@ -147,9 +164,25 @@ class Outbox:
                         await self.mailer.send(_mail_of(record))
                 except Exception as exc:
                     error = exc
-                await self._settle(record, error)
+                try:
+                    await self._settle(record, error)
+                except Exception:  # the store refuses writes: this mail must not go out again
+                    if error is None:
+                        self._sent_unrecorded.add(record["id"])
+                    log.exception(
+                        "courriel « %s » : état non enregistré (stockage indisponible)", record["subject"]
+                    )
         finally:
             self._in_progress.discard(record["id"])
+
+    async def _record_sent_ones(self) -> None:
+        """Retry deleting the mails delivered while the store refused writes."""
+        for mail_id in list(self._sent_unrecorded):
+            try:
+                await self.store.outbox.delete(mail_id)
+            except Exception:
+                return  # still refused: next round
+            self._sent_unrecorded.discard(mail_id)
 
     async def _settle(self, record: OutboxMail, error: BaseException | None) -> None:
         if error is None:
@@ -187,7 +220,11 @@ class Outbox:
             while True:
                 if not self._running:
                     await self.deliver_due()
-                due = await self.store.outbox.due(self.clock.now())
+                due = [
+                    m
+                    for m in await self.store.outbox.due(self.clock.now())
+                    if m["id"] not in self._sent_unrecorded
+                ]
                 if not due and not self._in_progress:
                     return
                 await self.wake()

@@ -65,9 +65,11 @@ async def reconcile(svc: Services) -> None:
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     svc: Services = app.state.services
-    if not svc.store.is_open:  # the durable store, this process's alone: files and records agree
+    opened_here = not svc.store.is_open
+    if opened_here:
         svc.store.attach(factory.open_engine(svc.settings.store_url))
-        await reconcile(svc)
+    if app.state.reconcile if app.state.reconcile is not None else opened_here:
+        await reconcile(svc)  # the durable store, this process's alone: files and records agree
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(svc.mail.run)
@@ -89,11 +91,15 @@ def create_app(
     engine: Engine | None = None,
     clock: Clock | None = None,
     mailer: Mailer | None = None,
+    reconcile_files: bool | None = None,
 ) -> Starlette:
     """The service. Raises NoticeError if notice.yml is invalid at start (nothing to fall back on).
 
     ``engine``: a store engine (tests pass MemoryEngine()); by default the lifespan opens the
     durable one named by ``settings.store_url``. The app closes it on shutdown.
+    ``reconcile_files``: remove at start the files a crash left behind (default: when the lifespan
+    opens the durable store itself; ``serve`` opens it first, to report a locked directory, and
+    asks for it).
     """
     svc = build_services(settings, engine=engine, clock=clock, mailer=mailer)
     pages = ErrorPages(render)
@@ -122,4 +128,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = svc
+    app.state.reconcile = reconcile_files
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from formservice.web.middleware.csrf import checked_form
+from formservice.web.middleware.csrf import checked_fields, checked_form
 
 
 def client_ip(request: Request) -> str | None:
@@ -22,6 +22,18 @@ async def form_values(request: Request) -> dict[str, str]:
         return fields
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def form_lists(request: Request) -> dict[str, list[str]]:
+    """The submitted form with every value of each field (checkboxes sent several times)."""
+    pairs = checked_fields(request)
+    if pairs is None:
+        form = await request.form()
+        pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    out: dict[str, list[str]] = {}
+    for name, value in pairs:
+        out.setdefault(name, []).append(value)
+    return out
 
 
 def safe_next(value: str | None, default: str) -> str:

@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from formservice.settings import Settings
 from formservice.web.candidate import accounts, dev, enrolment, space, uploads
 from formservice.web.published_site import PublishedSite
-from formservice.web.staff import access, dossiers
+from formservice.web.staff import access, dossiers, team
 
 STATIC_DIR = Path(__file__).parent / "static"
 GET_POST = ["GET", "POST"]
@@ -72,6 +72,12 @@ def space_routes() -> list[BaseRoute]:
             methods=["POST"],
             name="uploads_complete",
         ),
+        Route(
+            "/espace/justificatifs/corrections-effectuees",
+            uploads.corrections_done,
+            methods=["POST"],
+            name="corrections_done",
+        ),
         Route("/espace/justificatifs/fichier/{file_id}", uploads.upload_file, name="upload_file"),
         Route(
             "/espace/justificatifs/fichier/{file_id}/supprimer",
@@ -93,6 +99,9 @@ def staff_routes() -> list[BaseRoute]:
         Route("/gestion/deconnexion", access.logout, methods=["POST"], name="staff_logout"),
         Route("/gestion/invitation/{token}", access.invitation, methods=GET_POST, name="staff_invitation"),
         Route("/gestion/", dossiers.home, name="staff_home"),
+        Route("/gestion/equipe", team.team, name="staff_team"),
+        Route("/gestion/equipe/inviter", team.invite, methods=["POST"], name="staff_team_invite"),
+        Route("/gestion/equipe/desactiver", team.disable, methods=["POST"], name="staff_team_disable"),
         Route("/gestion/dossiers", dossiers.dossier_list, name="staff_dossiers"),
         Route("/gestion/dossiers/{dossier_id}", dossiers.dossier, name="staff_dossier"),
         Route("/gestion/dossiers/{dossier_id}/action", dossiers.act, methods=["POST"], name="staff_act"),

@@ -4,7 +4,8 @@ record, refusals before a byte of a file is kept. A real MemoryEngine and a real
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -24,6 +25,8 @@ from formservice.errors import CsrfFailed
 from formservice.mail import MailRenderer, OutboxMailer
 from formservice.notice import Notice, load_notice
 from formservice.outbox import Outbox
+from formservice.review import rules as review_rules
+from formservice.review.states import ReviewError
 from formservice.store import Store
 from formservice.store.memory import MemoryEngine
 from formservice.web.rendering import make_env
@@ -363,3 +366,135 @@ async def test_a_stopped_antivirus_fails_closed(service, tmp_path, clamd):
     assert refused.value.status == 503
     stored = await service.current(ACCOUNT["id"], NOTICE)
     assert stored is not None and stored["files"] == [] and list((tmp_path / "tmp").iterdir()) == []
+
+
+# -- the correction loop: files go through the review's rules ----------------------------------
+
+STAFF = "staff-sah-1"
+CHECKING = datetime(2025, 11, 20, 9, 0, tzinfo=UTC)  # after registration.closes and documents_deadline
+
+
+async def _deposited(service: EnrolmentService) -> Any:
+    """Saved, a real file for every piece, « J'ai fourni toutes mes pièces »: the stored dossier."""
+    saved = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    current = saved.enrolment
+    for document in rules.required_documents(NOTICE, current["data"]):
+        headers, parts = multipart("file", "t", minimal_pdf())
+        await service.upload(ACCOUNT, current, document.id, headers, chunks(parts), lambda t: None, NOTICE)
+        current = await service.current(ACCOUNT["id"], NOTICE)
+    return await service.complete(ACCOUNT, current, NOTICE, IN_WINDOW)
+
+
+async def _office(service: EnrolmentService, doc: Any, fn: Any) -> Any:
+    return await service.store.enrolments.update(doc["id"], fn)
+
+
+async def _in_correction(service: EnrolmentService) -> tuple[Any, str, str]:
+    """A dossier incomplet: its first piece refused, the others conformes; (doc, refused, other)."""
+    doc = await _deposited(service)
+    service.clock.set(CHECKING)  # type: ignore[attr-defined]
+    first, *others = [d.id for d in rules.required_documents(NOTICE, doc["data"])]
+
+    def refuse(d: Any) -> Any:
+        review_rules.start(d, STAFF, CHECKING)
+        review_rules.decide(
+            d, NOTICE, STAFF, CHECKING, first, review_rules.NON_CONFORME, reason_id="illisible"
+        )
+        for other in others:
+            review_rules.decide(d, NOTICE, STAFF, CHECKING, other, review_rules.CONFORME)
+        return review_rules.request_correction(d, NOTICE, STAFF, CHECKING)
+
+    return await _office(service, doc, refuse), first, others[0]
+
+
+def counted(parts: list[bytes], seen: list[int]) -> AsyncIterator[bytes]:
+    async def gen() -> AsyncIterator[bytes]:
+        for part in parts:
+            seen.append(len(part))
+            yield part
+
+    return gen()
+
+
+async def test_a_replacement_after_the_closing_goes_through_the_review_rules(service, tmp_path):
+    """In correction, after registration.closes and the documents deadline: a file for the refused
+    piece is received and recorded in the dossier's history; removing the refused file works."""
+    doc, refused, _other = await _in_correction(service)
+    old = next(f for f in doc["files"] if f["document_id"] == refused)
+    headers, parts = multipart("file", "t", minimal_pdf())
+    upload = await service.upload(ACCOUNT, doc, refused, headers, chunks(parts), lambda t: None, NOTICE)
+    assert upload.replacement
+    stored = await service.current(ACCOUNT["id"], NOTICE)
+    assert upload.file["id"] in [f["id"] for f in stored["files"] if f["document_id"] == refused]
+    assert (tmp_path / "uploads" / ACCOUNT["id"] / upload.file["stored_name"]).is_file()
+    assert stored["review"]["history"][-1]["action"] == review_rules.REPLACE_FILE
+    assert review_rules.piece(stored, NOTICE, refused).status is review_rules.PieceStatus.REMPLACEE
+
+    await service.remove_file(ACCOUNT, stored, old["id"], NOTICE, service.clock.now())
+    after = await service.current(ACCOUNT["id"], NOTICE)
+    assert old["id"] not in [f["id"] for f in after["files"]]
+    assert after["review"]["history"][-1]["action"] == review_rules.REMOVE_FILE
+    assert not (tmp_path / "uploads" / ACCOUNT["id"] / old["stored_name"]).exists()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+async def test_another_piece_is_refused_before_the_first_byte(service, tmp_path):
+    """A piece the office did not refuse takes no file and loses none, in correction."""
+    doc, _refused, other = await _in_correction(service)
+    headers, parts = multipart("file", "t", b"%PDF-1.4\n" + b"0" * 50_000)
+    seen: list[int] = []
+    with pytest.raises(ReviewError, match="Seules les pièces refusées"):
+        await service.upload(ACCOUNT, doc, other, headers, counted(parts, seen), lambda t: None, NOTICE)
+    assert len(seen) < len(parts)  # refused when the file part began, the body not read on
+    assert list((tmp_path / "tmp").iterdir()) == []
+    kept = next(f for f in doc["files"] if f["document_id"] == other)
+    with pytest.raises(ReviewError, match="Seules les pièces refusées"):
+        await service.remove_file(ACCOUNT, doc, kept["id"], NOTICE, service.clock.now())
+    after = await service.current(ACCOUNT["id"], NOTICE)
+    assert after["files"] == doc["files"]
+
+
+async def test_after_the_correction_deadline_a_replacement_names_the_pole(service):
+    """The deadline passed: refused, with the pôle's contact; nothing recorded."""
+    doc, refused, _other = await _in_correction(service)
+    deadline = datetime.fromisoformat(doc["review"]["corrections"][-1]["deadline"])
+    service.clock.set(deadline + timedelta(seconds=1))  # type: ignore[attr-defined]
+    headers, parts = multipart("file", "t", minimal_pdf())
+    pole = rules.pole_of(NOTICE, doc["data"])
+    assert pole is not None
+    with pytest.raises(ReviewError, match="délai de correction a pris fin") as refused_exc:
+        await service.upload(ACCOUNT, doc, refused, headers, chunks(parts), lambda t: None, NOTICE)
+    assert pole.email in refused_exc.value.message
+    assert await service.current(ACCOUNT["id"], NOTICE) == doc
+
+
+async def test_an_irrecevable_dossier_takes_no_file_no_removal_no_validation(service, tmp_path):
+    """Irrecevable: « Ajouter », « Supprimer » and « J'ai fourni toutes mes pièces » refused, in French."""
+    doc = await _deposited(service)
+    doc = await _office(
+        service, doc, lambda d: review_rules.declare_ineligible(d, NOTICE, STAFF, IN_WINDOW, "doublon")
+    )
+    document = rules.required_documents(NOTICE, doc["data"])[0]
+    headers, parts = multipart("file", "t", minimal_pdf())
+    with pytest.raises(rules.EnrolmentError, match="irrecevable"):
+        await service.upload(ACCOUNT, doc, document.id, headers, chunks(parts), lambda t: None, NOTICE)
+    with pytest.raises(rules.EnrolmentError, match="irrecevable"):
+        await service.remove_file(ACCOUNT, doc, doc["files"][0]["id"], NOTICE, IN_WINDOW)
+    with pytest.raises(rules.EnrolmentError, match="irrecevable"):
+        await service.complete(ACCOUNT, doc, NOTICE, IN_WINDOW)
+    assert await service.current(ACCOUNT["id"], NOTICE) == doc
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+async def test_a_withdrawn_draft_takes_no_file_and_no_validation(service):
+    """Désisté before « J'ai fourni toutes mes pièces », within the window: still refused."""
+    saved = await service.save(ACCOUNT, None, form_data(), 0, NOTICE, IN_WINDOW)
+    doc = await _office(
+        service, saved.enrolment, lambda d: review_rules.withdraw(d, ACCOUNT["id"], IN_WINDOW)
+    )
+    document = rules.required_documents(NOTICE, doc["data"])[0]
+    headers, parts = multipart("file", "t", minimal_pdf())
+    with pytest.raises(rules.EnrolmentError, match="désisté"):
+        await service.upload(ACCOUNT, doc, document.id, headers, chunks(parts), lambda t: None, NOTICE)
+    with pytest.raises(rules.EnrolmentError, match="désisté"):
+        await service.complete(ACCOUNT, doc, NOTICE, IN_WINDOW)

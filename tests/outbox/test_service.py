@@ -126,3 +126,36 @@ async def test_pending_mails_are_sent_after_a_restart(tmp_path):
         tg.cancel_scope.cancel()
     await store.close()
     assert [m.message_id for m in relay.delivered] == [record["message_id"]]
+
+
+async def test_one_recipients_mails_arrive_in_the_order_they_were_written():
+    """Concurrency is between recipients: one person's activation mail is delivered before
+    their reset mail, even when the first is slow."""
+    clock, relay = FrozenClock(IN_WINDOW), Relay()
+    store = Store(MemoryEngine())
+    box = outbox(store, relay, clock)
+    gate = anyio.Event()
+
+    class SlowFirst(Relay):
+        async def send(self, mail: Mail) -> None:
+            if mail.subject == "premier":
+                await gate.wait()
+            self.delivered.append(mail)
+
+    box.mailer = relay = SlowFirst()
+    for subject in ("premier", "deuxième", "troisième"):
+        record = box.prepare("meme@exemple.fr", subject, "already_registered", context())
+        await store.outbox.add(record)
+    await store.outbox.add(box.prepare("autre@exemple.fr", "ailleurs", "already_registered", context()))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(box.deliver_due)
+        with anyio.fail_after(5):
+            while not relay.delivered:
+                await anyio.sleep(0.01)
+        assert [m.subject for m in relay.delivered] == ["ailleurs"]  # the other recipient is not held up
+        gate.set()
+    assert [m.subject for m in relay.delivered if m.to == "meme@exemple.fr"] == [
+        "premier",
+        "deuxième",
+        "troisième",
+    ]

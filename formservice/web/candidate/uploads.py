@@ -1,5 +1,7 @@
 """« Mes justificatifs »: the list of pieces, « Ajouter », « Supprimer », the candidate's own file,
-and « J'ai fourni toutes mes pièces ». The upload itself is a use case of EnrolmentService."""
+« J'ai fourni toutes mes pièces », and, when the office asks for corrections, the decisions on the
+pieces and « J'ai effectué les corrections demandées ». The upload itself (a first file or a
+replacement) is a use case of EnrolmentService; the confirmation one of ReviewService."""
 
 from __future__ import annotations
 
@@ -23,10 +25,10 @@ async def _page(
     request: Request, space: Space, *, status: int = 200, errors: dict[str, str] | None = None
 ) -> Response:
     context: dict[str, Any] = space.context
-    enrolment = context["enrolment"]
+    enrolment, dossier = context["enrolment"], context["dossier"]
     context.update(
         missing=rules.missing_documents(space.notice, enrolment)
-        if enrolment and enrolment.get("version")
+        if enrolment and enrolment.get("version") and not (dossier and dossier.closed)
         else [],
         upload_errors=errors or {},
     )
@@ -64,7 +66,14 @@ async def upload_add(request: Request) -> Response:
             raise
         space.context["enrolment"] = await svc.enrolment.current(space.account["id"], space.notice)
         return await _page(request, space, status=exc.status, errors={document_id: exc.message})
-    audit(request, "enrolment.file_added", space.account, document=document_id, size=upload.file["size"])
+    audit(
+        request,
+        "enrolment.file_added",
+        space.account,
+        document=document_id,
+        size=upload.file["size"],
+        replacement=upload.replacement,
+    )
     return redirect(request, "my_uploads", "ajoute", f"#piece-{document_id}")
 
 
@@ -111,3 +120,17 @@ async def uploads_complete(request: Request) -> Response:
         return await _page(request, space, status=exc.status)
     audit(request, "enrolment.completed", space.account)
     return redirect(request, "my_uploads", "complet")
+
+
+async def corrections_done(request: Request) -> Response:
+    """« J'ai effectué les corrections demandées »: the dossier goes back to the office (which is
+    mailed the replaced pieces); the use case checks the state, the deadline and the pieces."""
+    space = await space_of(request)
+    if space.enrolment is None or not space.enrolment.get("version"):
+        raise NotFound()
+    try:
+        await services(request).review.confirm_corrections(space.account["id"], space.enrolment["id"])
+    except AppError as exc:
+        space.context["problem"] = exc.message
+        return await _page(request, space, status=exc.status)
+    return redirect(request, "my_uploads", "corrections")

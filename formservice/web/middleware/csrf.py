@@ -88,6 +88,13 @@ def checked_form(request: Request) -> dict[str, str] | None:
     return dict(fields) if fields is not None else None
 
 
+def checked_fields(request: Request) -> list[tuple[str, str]] | None:
+    """Every (name, value) pair the middleware parsed, in order: for fields sent several times
+    (checkboxes)."""
+    fields: list[tuple[str, str]] | None = request.scope.get(FORM_KEY)
+    return list(fields) if fields is not None else None
+
+
 def streams_csrf(endpoint: F) -> F:
     """Mark a view that reads a multipart body itself and calls ``verify_csrf`` on its first field."""
     setattr(endpoint, STREAMED_ATTR, True)

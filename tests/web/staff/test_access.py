@@ -190,3 +190,44 @@ async def test_a_pdf_piece_is_shown_as_pictures_and_every_look_is_audited(app, s
     events = [json.loads(line) for line in settings.audit_path.read_text().splitlines()]
     looks = [e for e in events if e.get("event") == "staff.piece_viewed"]
     assert looks and looks[-1]["enrolment_id"] == enrolment_id and looks[-1]["file"] == file_id
+
+
+async def test_an_administrateur_invites_and_disables_from_the_web(app, settings, mailbox, clock):
+    """The team page: an invitation for two pôles is mailed; disabling ends the member's access;
+    a gestionnaire gets 404 on the team page."""
+    async with make_client(app, settings) as admin, make_client(app, settings) as member:
+        secret = await enrol_staff(app, admin, mailbox, clock, "chef@ac-poitiers.fr", "administrateur", [])
+        await staff_login(admin, clock, "chef@ac-poitiers.fr", secret)
+        page = await admin.page("/gestion/equipe")
+        from urllib.parse import urlencode
+
+        invited = await admin.post(
+            "/gestion/equipe/inviter",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            content=urlencode(
+                [
+                    ("csrf_token", admin.csrf()),
+                    ("email", "deux@ac-poitiers.fr"),
+                    ("role", "gestionnaire"),
+                    ("poles", "sah"),
+                    ("poles", "bac-pro"),
+                ]
+            ),
+        )
+        assert invited.status_code == 303, page.text[:200]
+        stored = await app.state.services.store.staff.by_email("deux@ac-poitiers.fr")
+        assert stored["poles"] == ["sah", "bac-pro"] and stored["status"] == "invited"
+        await app.state.services.mail.drain()
+        link = mailbox.link("deux@ac-poitiers.fr", "/gestion/invitation/")
+        assert link.startswith("http://testserver/gestion/invitation/")
+
+        other = await enrol_staff(app, member, mailbox, clock, "g2@ac-poitiers.fr", "gestionnaire", ["sah"])
+        await staff_login(member, clock, "g2@ac-poitiers.fr", other)
+        assert (await member.get("/gestion/equipe")).status_code == 404
+        page = await admin.page("/gestion/equipe")
+        disabled = await admin.post(
+            "/gestion/equipe/desactiver", data={"csrf_token": admin.csrf(), "email": "g2@ac-poitiers.fr"}
+        )
+        assert disabled.status_code == 303
+        gone = await member.get("/gestion/dossiers")
+        assert gone.status_code == 303 and gone.headers["location"].startswith("/gestion/connexion")
