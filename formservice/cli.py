@@ -65,8 +65,40 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_store(args: argparse.Namespace) -> int:
     from formservice.store.tinydb.maintenance import check, compact
 
-    store_dir = store_dir_of(Path(args.data_dir) if args.data_dir else data_dir_from())
-    return check(store_dir) if args.action == "check" else compact(store_dir)
+    data_dir = Path(args.data_dir) if args.data_dir else data_dir_from()
+    store_dir = store_dir_of(data_dir)
+    if args.action == "compact":
+        return compact(store_dir)
+    status = check(store_dir)
+    return max(status, _check_files(store_dir, data_dir / "uploads")) if status != 2 else status
+
+
+def _check_files(store_dir: Path, uploads_dir: Path) -> int:
+    """The candidates' files against the records: each record's file is there, no file is left
+    without a record (reported only; the service removes such files at its next start)."""
+    from typing import cast
+
+    from formservice.enrolment.reconcile import file_report
+    from formservice.store.records import Enrolment
+    from formservice.store.tinydb.maintenance import read_table
+
+    enrolments = read_table(store_dir, "enrolments")
+    if enrolments is None:
+        return 1
+    missing, orphans = file_report(cast(list[Enrolment], enrolments), uploads_dir)
+    for enrolment_id, file_id in missing:
+        print(
+            f"Justificatifs, problème : l'inscription {enrolment_id} référence le fichier {file_id}, "
+            "absent du disque"
+        )
+    if orphans:
+        print(
+            f"Justificatifs : {len(orphans)} fichier(s) sans inscription dans {uploads_dir} : ils seront "
+            "supprimés au prochain démarrage du service (suppression confirmée avant un arrêt brutal)."
+        )
+    if not missing:
+        print(f"Justificatifs : chaque fichier référencé est présent ({uploads_dir}).")
+    return 1 if missing else 0
 
 
 def cmd_staff(args: argparse.Namespace) -> int:

@@ -68,6 +68,17 @@ class MethodNotAllowed(AppError):
     message = "Cette page ne s'utilise pas ainsi. Revenez à la page précédente."
 
 
+class RequestTimeout(AppError):
+    """A body that arrives too slowly: the connection is freed for the others."""
+
+    status = 408
+    title = "Envoi trop lent"
+    message = (
+        "Le formulaire est arrivé trop lentement et n'a pas été traité : vérifiez votre connexion, "
+        "puis recommencez."
+    )
+
+
 class Conflict(AppError):
     """A change refused by a rule of the domain (a deadline, a version, a state)."""
 
@@ -142,6 +153,7 @@ BY_STATUS: dict[int, type[AppError]] = {
     403: Forbidden,
     404: NotFound,
     405: MethodNotAllowed,
+    408: RequestTimeout,
     409: Conflict,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,

@@ -95,6 +95,7 @@ class Settings:
     purge_interval: timedelta = timedelta(minutes=10)
     notice_check_interval: float = 1.0  # seconds between two stat() of notice.yml
     max_form_bytes: int = 64 * 1024
+    form_body_seconds: float = 16.0  # a form's body: 10 s, then 10 KiB/s for the largest allowed
     limits: RateLimits = RateLimits()
     cpu_workers: int = 2  # threads decoding uploaded images and rendering PDFs
     max_connections: int = 400  # uvicorn's limit_concurrency: beyond, an immediate 503

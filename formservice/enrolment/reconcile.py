@@ -108,6 +108,28 @@ async def _enrolment_pages(store: Store) -> AsyncIterator[list[Enrolment]]:
         yield page
 
 
+def file_report(enrolments: list[Enrolment], files_dir: Path) -> tuple[list[tuple[str, str]], list[Path]]:
+    """Read-only, for ``store check``: (records whose file is missing as (enrolment id, file id),
+    stored files no record references). Nothing is removed: that is the start's job."""
+    references = _references(enrolments)
+    missing = [
+        (ref.enrolment_id, ref.file_id)
+        for ref in references
+        if not _is_stored_file(Path(files_dir), ref.account_id, ref.stored_name)
+    ]
+    referenced = {(ref.account_id, ref.stored_name) for ref in references}
+    orphans = [
+        Path(entry.path)
+        for folder in _entries(Path(files_dir))
+        if folder.is_dir(follow_symlinks=False)
+        for entry in _entries(Path(folder.path))
+        if entry.is_file(follow_symlinks=False)
+        and is_stored_name(entry.name)
+        and (folder.name, entry.name) not in referenced
+    ]
+    return missing, orphans
+
+
 def _references(enrolments: list[Enrolment]) -> list[_Reference]:
     return [
         _Reference(doc["id"], meta["id"], doc["account_id"], meta["stored_name"])

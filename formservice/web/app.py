@@ -120,6 +120,7 @@ def create_app(
                 secret_keys=settings.secret_keys,
                 origin=settings.origin,
                 max_form_bytes=settings.max_form_bytes,
+                body_seconds=settings.form_body_seconds,
                 audit=svc.audit,
                 refuse=pages.for_scope,
             ),

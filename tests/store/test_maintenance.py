@@ -261,3 +261,46 @@ async def test_mail_status_lists_pending_and_failed_mails(tmp_path, capsys):
     assert out.startswith("1 courriel(s) en attente d'envoi, 1 en échec définitif.")
     assert "« Activez » à x@exemple.fr" in out and "550 inconnu" in out
     await engine.close()
+
+
+async def test_store_check_reports_a_record_whose_file_is_missing(tmp_path, capsys):
+    """`store check` compares the candidates' files with the records: a record whose file is
+    gone is a problem (exit 1); a file without a record is announced for the next start."""
+    from formservice.cli import main
+
+    data_dir = tmp_path / "var"
+    engine = TinyDBEngine(data_dir / "store")
+    files = [
+        {
+            "id": "f1",
+            "document_id": "piece",
+            "stored_name": "a" * 32 + ".pdf",
+            "display_name": "x.pdf",
+            "size": 1,
+            "sha256": "0",
+            "media_type": "application/pdf",
+            "uploaded_at": "2025-10-22T08:00:00+00:00",
+        }
+    ]
+    await engine.insert(
+        "enrolments",
+        {
+            "id": "e1",
+            "key": "acc:session",
+            "account_id": "acc",
+            "session": "s",
+            "status": "saved",
+            "version": 1,
+            "data": {},
+            "files": files,
+        },
+    )
+    await engine.close()
+    (data_dir / "uploads" / "acc").mkdir(parents=True)
+    (data_dir / "uploads" / "acc" / ("b" * 32 + ".pdf")).write_bytes(b"%PDF")
+    assert main(["store", "check", "--data-dir", str(data_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "Justificatifs, problème : l'inscription e1 référence le fichier f1, absent du disque" in out
+    assert "1 fichier(s) sans inscription" in out
+    (data_dir / "uploads" / "acc" / ("a" * 32 + ".pdf")).write_bytes(b"%PDF")
+    assert main(["store", "check", "--data-dir", str(data_dir)]) == 0

@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,7 +33,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from formservice.audit import AuditLog
-from formservice.errors import AppError, CsrfFailed, PayloadTooLarge, UnsupportedMediaType
+from formservice.errors import AppError, CsrfFailed, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from formservice.web.middleware.sessions import SCOPE_KEY, SessionState, ensure_sid
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -153,6 +154,7 @@ class CsrfMiddleware:
         secret_keys: Sequence[str],
         origin: str,
         max_form_bytes: int,
+        body_seconds: float = 16.0,
         audit: AuditLog,
         refuse: Refuse,
     ):
@@ -160,6 +162,7 @@ class CsrfMiddleware:
         self.secret_keys = tuple(secret_keys)
         self.origin = origin
         self.max_form_bytes = max_form_bytes
+        self.body_seconds = body_seconds
         self.audit = audit
         self.refuse = refuse
 
@@ -184,10 +187,15 @@ class CsrfMiddleware:
             await self._refuse(scope, receive, send, UnsupportedMediaType())
             return
         try:
-            body = await _read_body(headers, receive, self.max_form_bytes)
+            # A body trickling in byte by byte is cut, not waited for.
+            with anyio.fail_after(self.body_seconds):
+                body = await _read_body(headers, receive, self.max_form_bytes)
             fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=200)
         except PayloadTooLarge as exc:
             await self._refuse(scope, receive, send, exc)
+            return
+        except TimeoutError:
+            await self._refuse(scope, receive, send, RequestTimeout())
             return
         except ValueError:
             await self._refuse(scope, receive, send, PayloadTooLarge())

@@ -189,3 +189,37 @@ async def test_views_reuse_the_form_the_csrf_check_parsed(settings, clock):
         token = c.csrf((await c.page("/compte/connexion")).text)
         response = await c.post("/echo", content=f"a=1&a=%C3%A9t%C3%A9&b=&csrf_token={token}")
     assert response.json() == {"a": "été", "b": "", "csrf_token": token}
+
+
+async def test_a_form_body_trickling_in_is_cut_with_a_french_408(settings, clock):
+    """A POST whose body never finishes arriving is answered 408 once its time is up (at least
+    10 KiB/s after 10 s), instead of holding the connection."""
+    import anyio
+
+    app = create_app(settings.with_(form_body_seconds=0.2), engine=MemoryEngine(), clock=clock)
+    sent: list[dict] = []
+
+    async def receive():
+        await anyio.sleep(3600)  # the client never sends the rest
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/compte/connexion",
+        "raw_path": b"/compte/connexion",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded"), (b"host", b"testserver")],
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("1.2.3.4", 1),
+        "root_path": "",
+    }
+    async with app.router.lifespan_context(app):
+        with anyio.fail_after(5):
+            await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
+    assert start["status"] == 408 and "trop lentement" in body
