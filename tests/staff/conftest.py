@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from account_helpers import FAST_ARGON2, IN_WINDOW, PASSWORD, REPO, SECRET
+from account_helpers import FAST_ARGON2, IN_WINDOW, PASSWORD, REPO, SECRET, Mailbox
 
 from formservice.accounts.passwords import Hasher
 from formservice.accounts.tokens import Tokens
@@ -55,17 +55,8 @@ class World:
                 found.append(msg)
         return found
 
-    @staticmethod
-    def text(msg: EmailMessage) -> str:
-        part = msg.get_body(preferencelist=("plain",))
-        assert part is not None
-        return str(part.get_content())
-
-    @staticmethod
-    def html(msg: EmailMessage) -> str:
-        part = msg.get_body(preferencelist=("html",))
-        assert part is not None
-        return str(part.get_content())
+    text = staticmethod(Mailbox.text)  # the mail's parts, read as the SMTP tests read them
+    html = staticmethod(Mailbox.html)
 
     def invitation_token(self, address: str) -> str:
         """The token of the invitation link in the last mail to ``address``."""
