@@ -103,6 +103,7 @@ def staff_routes() -> list[BaseRoute]:
         Route("/gestion/equipe/inviter", team.invite, methods=["POST"], name="staff_team_invite"),
         Route("/gestion/equipe/desactiver", team.disable, methods=["POST"], name="staff_team_disable"),
         Route("/gestion/dossiers", dossiers.dossier_list, name="staff_dossiers"),
+        Route("/gestion/dossiers/lot", dossiers.bulk, methods=["POST"], name="staff_bulk"),
         Route("/gestion/dossiers/{dossier_id}", dossiers.dossier, name="staff_dossier"),
         Route("/gestion/dossiers/{dossier_id}/action", dossiers.act, methods=["POST"], name="staff_act"),
         Route("/gestion/dossiers/{dossier_id}/note", dossiers.note, methods=["POST"], name="staff_note"),

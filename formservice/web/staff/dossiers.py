@@ -18,7 +18,7 @@ from formservice.errors import AppError, BadRequest, NotFound
 from formservice.review import rules as review_rules
 from formservice.review.states import LABELS, Action, Actor, State, actions_for, state_of
 from formservice.uploads import render
-from formservice.web.forms import client_ip, form_values
+from formservice.web.forms import client_ip, form_lists, form_values
 from formservice.web.rendering import render as render_page
 from formservice.web.services import services
 from formservice.web.staff import auth
@@ -98,6 +98,7 @@ async def dossier_list(request: Request) -> Response:
         },
         "poles": [p for p in notice.poles if p.id in visible],
         "states": [(s.value, LABELS[s]) for s in State],
+        "bulk": BULK,
     }
     return await render_page(request, "staff/dossiers.html", context)
 
@@ -300,3 +301,53 @@ async def _refused(request: Request, exc: AppError) -> Response:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+BULK = {
+    "start": "Commencer la vérification",
+    "conforme": "Déclarer toutes les pièces conformes",
+}
+
+
+async def bulk(request: Request) -> Response:
+    """An action on a selection from the list: each dossier is checked and recorded on its own;
+    the page says, for each, whether it was done or why not."""
+    staff = await auth.require_staff(request)
+    svc = services(request)
+    notice = svc.notice()
+    fields = await form_lists(request)
+    action = (fields.get("action") or [""])[-1]
+    if action not in BULK:
+        raise BadRequest("Action inconnue : revenez à la liste et choisissez une action proposée.")
+    results = []
+    for dossier_id in dict.fromkeys(fields.get("dossiers", [])):  # once each, in the page's order
+        try:
+            doc = auth.ensure_visible(staff, notice, await svc.review.get(dossier_id))
+        except NotFound:
+            results.append((dossier_id, dossier_id, False, "dossier introuvable"))
+            continue
+        try:
+            await _bulk_one(svc, staff, notice, doc, action)
+        except AppError as exc:
+            results.append((doc["id"], review_rules_name(doc), False, exc.message))
+        else:
+            results.append((doc["id"], review_rules_name(doc), True, "fait"))
+    context = {"staff": staff, "action": BULK[action], "results": results}
+    return await render_page(request, "staff/bulk.html", context)
+
+
+async def _bulk_one(svc: Any, staff: Any, notice: Any, doc: Any, action: str) -> None:
+    if action == "start":
+        await svc.review.start(staff["id"], doc["id"])
+        return
+    pieces = review_rules.pieces(doc, notice)
+    empty = [
+        p.document.name
+        for p in pieces
+        if not p.files and p.status is not review_rules.PieceStatus.NON_CONCERNE
+    ]
+    if empty:
+        raise BadRequest("pièce(s) sans fichier : " + " ; ".join(empty))
+    for piece in pieces:
+        if piece.status is not review_rules.PieceStatus.NON_CONCERNE:
+            await svc.review.decide(staff["id"], doc["id"], piece.document.id, review_rules.CONFORME)

@@ -12,6 +12,7 @@ from account_helpers import Client, log_in, make_client
 from enrolment_forms import valid_enrolment_form
 
 from formservice.enrolment import rules
+from formservice.review import rules as review_rules
 from formservice.review.states import State, state_of
 
 pytestmark = pytest.mark.anyio
@@ -231,3 +232,39 @@ async def test_an_administrateur_invites_and_disables_from_the_web(app, settings
         assert disabled.status_code == 303
         gone = await member.get("/gestion/dossiers")
         assert gone.status_code == 303 and gone.headers["location"].startswith("/gestion/connexion")
+
+
+async def test_bulk_actions_are_checked_and_reported_one_by_one(app, settings, mailbox, clock):
+    """« Commencer la vérification » then « toutes les pièces conformes » on a selection: each
+    dossier is done or refused on its own (another pôle's is « introuvable », a draft is refused
+    with the reason), and the page says which."""
+    from urllib.parse import urlencode
+
+    async with make_client(app, settings) as office, make_client(app, settings) as other:
+        first = await dossier(app, other, "un@exemple.fr", "bp-coiffure", deposit=True)
+        draft = await dossier(app, other, "brouillon@exemple.fr", "bp-coiffure")
+        elsewhere = await dossier(app, other, "ailleurs@exemple.fr", "bp-electricien", deposit=True)
+        secret = await enrol_staff(app, office, mailbox, clock, "lot@ac-poitiers.fr", "gestionnaire", ["sah"])
+        await staff_login(office, clock, "lot@ac-poitiers.fr", secret)
+
+        async def bulk(action: str) -> str:
+            await office.page("/gestion/dossiers")
+            pairs = [("csrf_token", office.csrf()), ("action", action)]
+            pairs += [("dossiers", d) for d in (first, draft, elsewhere)]
+            response = await office.post(
+                "/gestion/dossiers/lot",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                content=urlencode(pairs),
+            )
+            assert response.status_code == 200
+            return response.text
+
+        started = await bulk("start")
+        assert "1 dossier(s) traité(s) sur 3" in started and "introuvable" in started
+        conforme = await bulk("conforme")
+        assert "1 dossier(s) traité(s) sur 3" in conforme
+    svc = app.state.services
+    assert state_of(await svc.review.get(first)) is State.EN_VERIFICATION
+    pieces = review_rules.pieces(await svc.review.get(first), svc.notice())
+    assert pieces and all(p.status is review_rules.PieceStatus.CONFORME for p in pieces)
+    assert state_of(await svc.review.get(elsewhere)) is State.DEPOSE  # not this pôle's: untouched
