@@ -3,6 +3,7 @@ moved around today, mails to the aiosmtpd mailbox, notice.yml re-read at each re
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import shutil
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import uvicorn
@@ -49,8 +50,17 @@ class Live:
     data_dir: Path
     shots: Path
 
+    loop: asyncio.AbstractEventLoop | None = None
+    app: Any = None
+
     def notice(self) -> Notice:
         return load_notice(self.notice_path)
+
+    def call(self, coroutine: Any) -> Any:
+        """Run ``coroutine`` on the server's event loop (its services are bound to it), as a
+        command run beside the service would act; returns its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
 
     def close_registration(self, closes: datetime) -> None:
         """What an editor does: move both deadlines in the served notice.yml (no restart)."""
@@ -95,13 +105,19 @@ def live(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False)
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def serve() -> None:
+        loops.append(asyncio.get_running_loop())
+        await server.serve()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
     thread.start()
     wait_until(lambda: server.started, timeout=10)
     shots = tmp_path / "screenshots"
     shots.mkdir()
     try:
-        yield Live(settings.base_url, notice, settings.data_dir, shots)
+        yield Live(settings.base_url, notice, settings.data_dir, shots, loops[0], app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

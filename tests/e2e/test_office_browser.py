@@ -1,0 +1,132 @@
+"""The office's side in a real Chromium: an administrateur (invited from the command line's
+use case) enrols TOTP and logs in, invites a gestionnaire from « Équipe », who enrols, logs in,
+finds a candidate's dossier, refuses a piece and asks for corrections; the candidate gets the
+mail. Every staff page met on the way passes axe-core (WCAG 2.x A/AA)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pyotp
+import pytest
+from account_helpers import Mailbox, wait_until
+from enrolment_forms import valid_enrolment_form
+from upload_helpers import chunks, minimal_pdf, multipart
+
+from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live
+from formservice.enrolment import rules
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
+]
+WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+PASSWORD = "un mot de passe du bureau des examens"
+
+
+async def deposited_dossier(svc, email: str) -> str:
+    """A candidate of the SAH pôle who saved, added every piece and clicked « J'ai fourni »."""
+    from formservice.accounts.rules import activate, new_account
+
+    now = svc.clock.now()
+    account = new_account("c" * 32, email, await svc.hasher.hash(PASSWORD), now)
+    await svc.store.accounts.create_if_email_free(account)
+    account = await svc.store.accounts.update(account["id"], activate(now, svc.notice().activation_delay))
+    notice = svc.notice()
+    data = rules.read_form(valid_enrolment_form(notice, exam="BP", speciality="bp-coiffure"), notice).data
+    current = (await svc.enrolment.save(account, None, data, 0, notice, now)).enrolment
+    for document in rules.required_documents(notice, data):
+        headers, parts = multipart("file", "t", minimal_pdf())
+        await svc.enrolment.upload(
+            account, current, document.id, headers, chunks(parts), lambda t: None, notice
+        )
+        current = await svc.enrolment.current(account["id"], notice)
+    await svc.enrolment.complete(account, current, notice, svc.clock.now())
+    return str(current["id"])
+
+
+def test_the_office_enrols_logs_in_and_asks_for_a_correction(live: Live, mailbox: Mailbox) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import Page, expect, sync_playwright
+
+    axe = Axe()
+    problems: dict[str, list[str]] = {}
+    svc = live.app.state.services
+
+    def check(page: Page, label: str) -> None:
+        results = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_A_AA}})
+        problems[label] = [f"{v['id']}: {v['help']}" for v in results.response["violations"]]
+
+    def enrol(page: Page, email: str, label: str) -> str:
+        wait_until(lambda: bool(mailbox.to(email)), timeout=10)
+        page.goto(mailbox.link(email, "/gestion/invitation/"))
+        check(page, f"invitation ({label})")
+        secret = page.locator("code.secret").inner_text().replace(" ", "")
+        page.get_by_label("Mot de passe (12 caractères au moins)").fill(PASSWORD)
+        page.get_by_label("Le même mot de passe, une seconde fois").fill(PASSWORD)
+        page.get_by_label("Code à 6 chiffres affiché par l'application").fill(pyotp.TOTP(secret).now())
+        page.get_by_role("button", name="Activer mon accès").click()
+        expect(page.locator("ol.recovery-codes li")).to_have_count(10)
+        check(page, f"recovery codes ({label})")
+        return secret
+
+    def log_in(page: Page, email: str, secret: str, label: str) -> None:
+        page.goto(live.base_url + "/gestion/connexion")
+        page.get_by_label("Adresse électronique professionnelle").fill(email)
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Continuer").click()
+        code = page.get_by_label("Code")
+        expect(code).to_have_attribute("autocomplete", "one-time-code")
+        check(page, f"code step ({label})")
+        code.fill(pyotp.TOTP(secret).at(time.time() + 30))  # the next step: the enrolment used this one
+        page.get_by_role("button", name="Me connecter").click()
+        page.wait_for_url(live.base_url + "/gestion/")
+
+    dossier_id = live.call(deposited_dossier(svc, "candidate.bureau@exemple.fr"))
+    live.call(svc.staff.invite("chef@ac-poitiers.fr", "administrateur", []))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            admin = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR").new_page()
+            secret = enrol(admin, "chef@ac-poitiers.fr", "administrateur")
+            log_in(admin, "chef@ac-poitiers.fr", secret, "administrateur")
+            check(admin, "dashboard")
+            admin.get_by_role("link", name="Équipe").click()
+            check(admin, "team")
+            admin.get_by_label("Adresse électronique professionnelle").fill("gestion.sah@ac-poitiers.fr")
+            admin.get_by_label("Gestionnaire d'un ou plusieurs pôles").check()
+            admin.get_by_label(svc.notice().pole("sah").name).check()
+            admin.get_by_role("button", name="Envoyer l'invitation").click()
+            expect(admin.get_by_role("status")).to_contain_text("L'invitation est envoyée")
+
+            office = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR").new_page()
+            other = enrol(office, "gestion.sah@ac-poitiers.fr", "gestionnaire")
+            log_in(office, "gestion.sah@ac-poitiers.fr", other, "gestionnaire")
+            office.get_by_role("link", name="Dossiers").click()
+            office.get_by_label("Nom ou numéro d'inscription").fill("durand")
+            office.get_by_role("button", name="Filtrer").click()
+            check(office, "dossier list")
+            office.get_by_role("link", name=re.compile("DURAND")).click()
+            office.get_by_role("button", name="Commencer la vérification").click()
+            check(office, "dossier")
+            notice = svc.notice()
+            first = rules.required_documents(notice, live.call(svc.review.get(dossier_id))["data"])[0]
+            piece = office.locator(f"#piece-{first.id}")
+            piece.get_by_label("Non conforme", exact=True).check()
+            piece.get_by_label("Motif (si non conforme)").select_option(notice.review.refusal_reasons[0].id)
+            piece.get_by_label("Message au candidat (facultatif)").fill("Le verso manque.")
+            piece.get_by_role("button", name="Enregistrer la décision").click()
+            office.get_by_role("button", name="Demander les corrections au candidat").click()
+            expect(office.get_by_role("status")).to_contain_text("corrections est envoyée")
+            office.locator(f"#piece-{first.id} a").first.click()
+            check(office, "piece view")
+        finally:
+            browser.close()
+    wait_until(
+        lambda: any("Le verso manque." in mailbox.text(m) for m in mailbox.to("candidate.bureau@exemple.fr")),
+        timeout=10,
+    )
+    assert {label: found for label, found in problems.items() if found} == {}
+    assert len(problems) == 11  # invitation, codes and code step twice; dashboard, team, list, dossier, piece
