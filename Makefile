@@ -52,6 +52,7 @@ bench: $(STAMP) system-deps-test
 	$(PY) bench/store.py
 	$(PY) bench/accounts.py
 	$(PY) bench/uploads.py
+	$(PY) bench/backoffice.py
 
 clean:
 	rm -rf site .pytest_cache .mypy_cache .ruff_cache

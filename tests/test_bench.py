@@ -35,6 +35,11 @@ EXPECTED: dict[str, list[str]] = {
         rf"^GET /espace\s+\d+\.\d\s+{RATIO} \(>= 0\.5x\)",
         VERDICT,
     ],
+    "backoffice.py": [
+        rf"^{name}\s+\d+\s+\d+\s+{RATIO}\s+{RATIO}$"
+        for name in ("GET /espace", "list, state filter", "list, name search", "dossier page")
+    ]
+    + [VERDICT],
     "uploads.py": [rf"^{concurrency}\s+\d+\.\d\s+\d+\.\d\s+{RATIO}\s+>= 0\.8x$" for concurrency in (1, 8)]
     + [r"^server RSS: .* peak at 8 concurrent: service ", VERDICT],
 }
