@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -22,6 +22,7 @@ from formservice.settings import Settings, SettingsError
 from formservice.store import Engine, StoreError, StoreLocked
 
 if TYPE_CHECKING:
+    from formservice.staff.records import Staff
     from formservice.web.services import Services
 
 log = logging.getLogger("formservice.server")
@@ -263,7 +264,7 @@ def staff(
 STATUS_FR = {"invited": "invité", "active": "actif", "disabled": "désactivé"}
 
 
-def _staff_line(member: dict[str, Any] | Any, svc: Services) -> str:
+def _staff_line(member: Staff, svc: Services) -> str:
     if member["role"] == "administrateur":
         return "administrateur, tous les pôles"
     names = {p.id: p.name for p in svc.notice().poles}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -306,18 +306,25 @@ def save(
 ) -> Enrolment:
     """« Enregistrer »: refused outside the window, after the final validation, or when the record
     changed since the form was displayed. Returns the new document."""
+    return save_with_changes(doc, data, expected_version, notice, now)[0]
+
+
+def save_with_changes(
+    doc: Enrolment, data: dict[str, Any], expected_version: int, notice: Notice, now: datetime
+) -> tuple[Enrolment, list[tuple[str, str, str]]]:
+    """``save``, also returning what changed (for the confirmation mail): computed once."""
     ensure_registration_open(notice, now, pole_of(notice, doc.get("data") or data))
     if doc["version"] != expected_version:
         raise VersionConflict(doc)
     _ensure_not_final(doc, notice)
     diff = changes(doc.get("data", {}), data, notice)
     if not diff and doc["version"] > 0:
-        return doc
+        return doc, diff
     doc["data"] = data
     doc["version"] += 1
     doc["updated_at"] = _stamp(now)
     doc["history"].append({"version": doc["version"], "at": _stamp(now), "changes": [c[0] for c in diff]})
-    return doc
+    return doc, diff
 
 
 @dataclass(frozen=True)
@@ -341,19 +348,42 @@ def check_can_add(doc: Mapping[str, Any], document_id: str, size: int, notice: N
         raise EnrolmentError("Enregistrez d'abord votre inscription dans « M'inscrire ».")
     if document_id not in {d.id for d in required_documents(notice, doc.get("data", {}))}:
         raise EnrolmentError("Cette pièce n'est pas demandée pour votre inscription.", status=404)
+    check_quotas(
+        doc,
+        len(files_for(doc, document_id)),
+        size,
+        notice,
+        refuse=EnrolmentError,
+        piece_remedy="supprimez-en un pour en ajouter un autre",
+        total_remedy="supprimez un fichier ou réduisez sa taille",
+    )
+
+
+def check_quotas(
+    doc: Mapping[str, Any],
+    piece_files: int,
+    size: int,
+    notice: Notice,
+    *,
+    refuse: Callable[[str], Exception],
+    piece_remedy: str,
+    total_remedy: str,
+) -> None:
+    """The notice's upload limits for one more file of ``size`` bytes on a piece that already has
+    ``piece_files``: per piece, in number, in total size. ``refuse`` builds the feature's error;
+    the remedies say what to do in the words of the page the candidate is on."""
     limits = limits_of(notice)
     files = doc.get("files", [])
-    if len(files_for(doc, document_id)) >= limits.max_files_per_document:
-        raise EnrolmentError(
+    if piece_files >= limits.max_files_per_document:
+        raise refuse(
             f"Vous avez déjà déposé {limits.max_files_per_document} fichier(s) pour cette pièce, "
-            "le maximum : supprimez-en un pour en ajouter un autre."
+            f"le maximum : {piece_remedy}."
         )
     if len(files) >= limits.max_files_total:
-        raise EnrolmentError(f"Vous avez atteint le nombre maximal de fichiers ({limits.max_files_total}).")
+        raise refuse(f"Vous avez atteint le nombre maximal de fichiers ({limits.max_files_total}).")
     if sum(f["size"] for f in files) + size > limits.max_total_bytes:
-        raise EnrolmentError(
-            f"L'ensemble de vos fichiers dépasserait {notice.uploads.max_total_mb} Mo : "
-            "supprimez un fichier ou réduisez sa taille."
+        raise refuse(
+            f"L'ensemble de vos fichiers dépasserait {notice.uploads.max_total_mb} Mo : {total_remedy}."
         )
 
 

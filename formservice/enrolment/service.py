@@ -247,8 +247,7 @@ class EnrolmentService:
     ) -> tuple[Enrolment, list[tuple[str, str, str]]]:
         key = enrolment_key(account["id"], notice.session.name)
         blank = rules.new_enrolment(secrets.token_urlsafe(12), key, account["id"], notice, now)
-        diff = rules.changes({}, data, notice)
-        doc = rules.save(blank, data, expected_version, self.notices(), self.clock.now())
+        doc, diff = rules.save_with_changes(blank, data, expected_version, self.notices(), self.clock.now())
         if not await self.store.enrolments.create_if_absent(
             doc, self._saved_mails(account, doc, diff, notice)
         ):
@@ -266,8 +265,10 @@ class EnrolmentService:
         diff: list[tuple[str, str, str]] = []
 
         def mutate(doc: Enrolment) -> Enrolment:
-            diff[:] = rules.changes(doc.get("data", {}), data, notice)
-            return rules.save(doc, data, expected_version, self.notices(), self.clock.now())
+            saved, diff[:] = rules.save_with_changes(
+                doc, data, expected_version, self.notices(), self.clock.now()
+            )
+            return saved
 
         try:
             saved = await self.store.enrolments.update(

@@ -37,7 +37,7 @@ from typing import Any, cast
 from formservice.clock import from_iso, to_iso
 from formservice.enrolment.deadlines import contact_sentence
 from formservice.enrolment.records import EnrolmentFile
-from formservice.enrolment.rules import files_for, limits_of, pole_of, required_documents
+from formservice.enrolment.rules import check_quotas, files_for, pole_of, required_documents
 from formservice.frenchdates import datetime_fr
 from formservice.notice import Document, Notice, Pole
 from formservice.review.records import Correction, Enrolment, HistoryEvent, PieceDecision, Review
@@ -582,20 +582,15 @@ def check_can_replace(
     piece is one the request refused and the office has not accepted since, and the notice's
     upload limits hold."""
     target = _correctable(doc, notice, document_id, now)
-    limits = limits_of(notice)
-    files = doc.get("files", [])
-    if len(target.files) >= limits.max_files_per_document:
-        raise ReviewError(
-            f"Vous avez déjà déposé {limits.max_files_per_document} fichier(s) pour cette pièce, le "
-            "maximum : retirez le fichier refusé pour en ajouter un autre."
-        )
-    if len(files) >= limits.max_files_total:
-        raise ReviewError(f"Vous avez atteint le nombre maximal de fichiers ({limits.max_files_total}).")
-    if sum(f["size"] for f in files) + size > limits.max_total_bytes:
-        raise ReviewError(
-            f"L'ensemble de vos fichiers dépasserait {notice.uploads.max_total_mb} Mo : retirez le "
-            "fichier refusé ou réduisez la taille du nouveau."
-        )
+    check_quotas(
+        doc,
+        len(target.files),
+        size,
+        notice,
+        refuse=ReviewError,
+        piece_remedy="retirez le fichier refusé pour en ajouter un autre",
+        total_remedy="retirez le fichier refusé ou réduisez la taille du nouveau",
+    )
 
 
 def add_replacement(

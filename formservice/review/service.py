@@ -58,6 +58,12 @@ def normalized(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
+def _by_surname(doc: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The list's order, as it shows names (« DURAND Camille »): surname, then first names."""
+    data = doc.get("data", {})
+    return normalized(str(data.get("last_name", ""))), normalized(str(data.get("first_names", ""))), doc["id"]
+
+
 def _searchable(doc: Mapping[str, Any]) -> str:
     data = doc.get("data", {})
     names = " ".join(str(data.get(k, "")) for k in ("last_name", "usage_name", "first_names"))
@@ -129,7 +135,7 @@ class ReviewService:
                 if wanted and wanted not in _searchable(doc):
                     continue
                 rows.append(doc)
-        rows.sort(key=lambda d: (normalized(candidate_name(d)), d["id"]))
+        rows.sort(key=_by_surname)
         page = max(1, page)
         start = (page - 1) * per_page
         return DossierPage(rows[start : start + per_page], len(rows), page, per_page)

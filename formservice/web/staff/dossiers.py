@@ -79,7 +79,7 @@ async def dossier_list(request: Request) -> Response:
     rows = [
         {
             "doc": doc,
-            "name": review_rules_name(doc),
+            "name": listed_name(doc),
             "state": LABELS[state_of(doc)],
             "exam": doc["data"].get("exam", ""),
             "speciality": enrolment_rules.display_value("speciality", doc["data"].get("speciality"), notice),
@@ -103,7 +103,8 @@ async def dossier_list(request: Request) -> Response:
     return await render_page(request, "staff/dossiers.html", context)
 
 
-def review_rules_name(doc: Any) -> str:
+def listed_name(doc: Any) -> str:
+    """« DURAND Camille »: how the office's pages name a candidate (the list is in this order)."""
     data = doc.get("data", {})
     return f"{str(data.get('last_name', '')).upper()} {data.get('first_names', '')}".strip()
 
@@ -133,7 +134,7 @@ async def _dossier_page(
     context = {
         "staff": staff,
         "doc": doc,
-        "name": review_rules_name(doc),
+        "name": listed_name(doc),
         "rows": [r for r in rows if r[1]],
         "state": state,
         "state_label": LABELS[state],
@@ -197,7 +198,7 @@ async def piece_view(request: Request) -> Response:
         "staff": staff,
         "doc": doc,
         "meta": meta,
-        "name": review_rules_name(doc),
+        "name": listed_name(doc),
         "pages": range(pages),
     }
     return await render_page(request, "staff/piece.html", context)
@@ -329,9 +330,9 @@ async def bulk(request: Request) -> Response:
         try:
             await _bulk_one(svc, staff, notice, doc, action)
         except AppError as exc:
-            results.append((doc["id"], review_rules_name(doc), False, exc.message))
+            results.append((doc["id"], listed_name(doc), False, exc.message))
         else:
-            results.append((doc["id"], review_rules_name(doc), True, "fait"))
+            results.append((doc["id"], listed_name(doc), True, "fait"))
     context = {"staff": staff, "action": BULK[action], "results": results}
     return await render_page(request, "staff/bulk.html", context)
 

@@ -62,7 +62,9 @@ async def staff_login(client: Client, clock, email: str, secret: str) -> None:
     assert step2.status_code == 303 and step2.headers["location"] == "/gestion/"
 
 
-async def dossier(app, client: Client, email: str, speciality: str, *, deposit: bool = False) -> str:
+async def dossier(
+    app, client: Client, email: str, speciality: str, *, deposit: bool = False, **fields: str
+) -> str:
     """A candidate of ``speciality`` who saved « M'inscrire » (and, with ``deposit``, added a file
     for every piece and clicked « J'ai fourni toutes mes pièces »): returns the enrolment id."""
     from account_helpers import sign_up
@@ -74,7 +76,8 @@ async def dossier(app, client: Client, email: str, speciality: str, *, deposit: 
     account = await svc.store.accounts.by_email(email)
     notice = svc.notice()
     exam = next(e for e in notice.exams if any(s.id == speciality for s in e.specialities))
-    data = rules.read_form(valid_enrolment_form(notice, exam=exam.id, speciality=speciality), notice).data
+    form = valid_enrolment_form(notice, exam=exam.id, speciality=speciality, **fields)
+    data = rules.read_form(form, notice).data
     outcome = await svc.enrolment.save(account, None, data, 0, notice, svc.clock.now())
     current = outcome.enrolment
     if deposit:
@@ -268,3 +271,16 @@ async def test_bulk_actions_are_checked_and_reported_one_by_one(app, settings, m
     pieces = review_rules.pieces(await svc.review.get(first), svc.notice())
     assert pieces and all(p.status is review_rules.PieceStatus.CONFORME for p in pieces)
     assert state_of(await svc.review.get(elsewhere)) is State.DEPOSE  # not this pôle's: untouched
+
+
+async def test_the_list_is_in_surname_order_as_it_shows_names(app, settings, mailbox, clock):
+    """« ABEL Zoé » comes before « ZOLA Adam »: the list sorts by surname, the way it names people."""
+    async with make_client(app, settings) as office, make_client(app, settings) as other:
+        await dossier(app, other, "zola@exemple.fr", "bp-coiffure", last_name="Zola", first_names="Adam")
+        await dossier(app, other, "abel@exemple.fr", "bp-coiffure", last_name="Abel", first_names="Zoé")
+        secret = await enrol_staff(
+            app, office, mailbox, clock, "ordre@ac-poitiers.fr", "gestionnaire", ["sah"]
+        )
+        await staff_login(office, clock, "ordre@ac-poitiers.fr", secret)
+        text = (await office.get("/gestion/dossiers")).text
+    assert text.index("ABEL Zoé") < text.index("ZOLA Adam")
