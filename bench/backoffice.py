@@ -84,7 +84,7 @@ async def run_size(size: int, rounds: int, root: Path) -> dict[str, float]:
     session = svc.notice().session.name
     async with app.router.lifespan_context(app):
         for i in range(size):
-            await engine.insert("enrolments", dossier(i, session))
+            await svc.store.enrolments.create_if_absent(dossier(i, session))  # derived fields
         await engine.insert(
             "staff",
             {
@@ -136,6 +136,10 @@ async def run_size(size: int, rounds: int, root: Path) -> dict[str, float]:
                 "GET /espace": await measure(client, "/espace", rounds),
                 "list, state filter": await measure(client, "/gestion/dossiers?etat=depose", rounds),
                 "list, name search": await measure(client, f"/gestion/dossiers?q=nom{size // 2:07d}", rounds),
+                "list, 3 filters": await measure(
+                    client, "/gestion/dossiers?examen=BP&etat=depose&pieces=manquantes&page=2", rounds
+                ),
+                "home (counts)": await measure(client, "/gestion/", rounds),
                 "dossier page": await measure(client, "/gestion/dossiers/d0000000", rounds),
             }
 

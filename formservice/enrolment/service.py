@@ -247,6 +247,7 @@ class EnrolmentService:
     ) -> tuple[Enrolment, list[tuple[str, str, str]]]:
         key = enrolment_key(account["id"], notice.session.name)
         blank = rules.new_enrolment(secrets.token_urlsafe(12), key, account["id"], notice, now)
+        blank["email"] = account["email"]  # the office searches dossiers by it
         doc, diff = rules.save_with_changes(blank, data, expected_version, self.notices(), self.clock.now())
         if not await self.store.enrolments.create_if_absent(
             doc, self._saved_mails(account, doc, diff, notice)

@@ -16,7 +16,6 @@ take the account id and refuse (404) a dossier that is not this account's.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,10 +28,11 @@ from formservice.enrolment.rules import display_value
 from formservice.frenchdates import date_fr
 from formservice.notice import Notice
 from formservice.outbox import Outbox
-from formservice.review import rules
+from formservice.review import listing, rules
+from formservice.review.listing import query_words
 from formservice.review.records import Enrolment
 from formservice.review.states import ReviewError
-from formservice.store import RecordMissing, Store
+from formservice.store import RecordMissing, Store, Where
 from formservice.store.records import OutboxMail, StoredFileMeta
 from formservice.uploads import remove_stored
 
@@ -52,22 +52,52 @@ def candidate_name(doc: Mapping[str, Any]) -> str:
     return f"{data.get('first_names', '')} {data.get('last_name', '')}".strip() or "le candidat"
 
 
-def normalized(text: str) -> str:
-    """For search: no accents, no case, single spaces (« Lefèvre » finds « LEFEVRE »)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+@dataclass(frozen=True)
+class DossierFilter:
+    """The list's filters, as a staff member sets them in the URL. ``poles``: the pôles the
+    member may see (the web layer's authorization); the others narrow within them."""
+
+    poles: Collection[str]
+    pole: str = ""
+    exam: str = ""
+    speciality: str = ""
+    state: str = ""
+    pieces: str = ""
+    waiting: str = ""
+    query: str = ""
+
+    def where(self, notice: Notice) -> Where:
+        """The store's filter: a pôle or an exam is the set of its specialities."""
+        poles = [self.pole] if self.pole else list(self.poles)
+        specialities = sorted(
+            spec.id
+            for exam in notice.exams
+            for spec in exam.specialities
+            if spec.pole in poles
+            and spec.pole in self.poles
+            and (not self.exam or exam.id == self.exam)
+            and (not self.speciality or spec.id == self.speciality)
+        )
+        where: dict[str, Collection[Any]] = {
+            "session": [str(notice.session.name)],
+            "speciality": specialities,
+        }
+        if self.state:
+            where["state"] = [self.state]
+        if self.pieces:
+            where["pieces_state"] = [self.pieces]
+        if self.waiting:
+            where["waiting"] = [self.waiting]
+        return where
 
 
-def _by_surname(doc: Mapping[str, Any]) -> tuple[str, str, str]:
-    """The list's order, as it shows names (« DURAND Camille »): surname, then first names."""
-    data = doc.get("data", {})
-    return normalized(str(data.get("last_name", ""))), normalized(str(data.get("first_names", ""))), doc["id"]
+def _with_email(email: str | None) -> Callable[[Enrolment], Enrolment]:
+    def fn(doc: Enrolment) -> Enrolment:
+        if email:
+            doc["email"] = email
+        return doc
 
-
-def _searchable(doc: Mapping[str, Any]) -> str:
-    data = doc.get("data", {})
-    names = " ".join(str(data.get(k, "")) for k in ("last_name", "usage_name", "first_names"))
-    return f"{normalized(names)} {doc['id'].casefold()}"
+    return fn
 
 
 @dataclass(frozen=True)
@@ -103,42 +133,43 @@ class ReviewService:
         self.files_dir = files_dir  # where the candidates' files are: a removed one is deleted
 
     # -- plumbing -------------------------------------------------------------------------------
-    async def dossiers(
-        self,
-        poles: Collection[str],
-        *,
-        exam: str = "",
-        state: str = "",
-        query: str = "",
-        page: int = 1,
-        per_page: int = 50,
-    ) -> DossierPage:
-        """The session's dossiers of ``poles`` (the pôles the staff member may see), filtered by
-        exam, state and a search in name or registration number, sorted by name, one page.
-
-        It reads the session's enrolments a page at a time (no index yet for pôle and state:
-        fine for an académie's few thousand dossiers, not yet for a national campaign)."""
+    async def dossiers(self, filters: DossierFilter, *, page: int = 1, per_page: int = 50) -> DossierPage:
+        """One page of the session's dossiers matching ``filters``, sorted by name, with the
+        count: answered from the store's indexes (no dossier read but the page's)."""
         notice = self.notices()
-        wanted = normalized(query)
-        rows: list[Enrolment] = []
-        async for batch in self.store.enrolments.of_session(str(notice.session.name)):
-            for doc in batch:
-                if not doc.get("version"):
-                    continue
-                pole = rules.pole_of_enrolment(notice, doc)
-                if pole is None or pole.id not in poles:
-                    continue
-                if exam and doc["data"].get("exam") != exam:
-                    continue
-                if state and rules.state_of(doc).value != state:
-                    continue
-                if wanted and wanted not in _searchable(doc):
-                    continue
-                rows.append(doc)
-        rows.sort(key=_by_surname)
         page = max(1, page)
-        start = (page - 1) * per_page
-        return DossierPage(rows[start : start + per_page], len(rows), page, per_page)
+        total, rows = await self.store.enrolments.listing(
+            filters.where(notice),
+            words=query_words(filters.query),
+            offset=(page - 1) * per_page,
+            limit=per_page,
+        )
+        return DossierPage(rows, total, page, per_page)
+
+    async def count_by(self, field: str, filters: DossierFilter) -> dict[Any, int]:
+        """How many of the dossiers matching ``filters`` have each value of ``field`` (state,
+        pieces_state, speciality): the home's and the statistics' counts, from the indexes."""
+        return await self.store.enrolments.tally(field, filters.where(self.notices()))
+
+    async def refresh_listing(self) -> int:
+        """Bring the list fields of every dossier up to date with the notice in force (after an
+        edit changed the required pieces or the specialities); returns how many were rewritten.
+        A batch job: at start and when the notice changes."""
+        notice, rewritten = self.notices(), 0
+        async for batch in self.store.enrolments.all_paged():
+            for doc in batch:
+                email = None
+                if "email" not in doc:  # saved before the e-mail was copied into the dossier
+                    account = await self.store.accounts.get(doc["account_id"])
+                    email = account["email"] if account else None
+                if email is None and not listing.stale(doc, notice):
+                    continue
+                try:  # ``derive`` rewrites the list fields on the way
+                    await self.store.enrolments.update(doc["id"], _with_email(email))
+                except RecordMissing:
+                    continue
+                rewritten += 1
+        return rewritten
 
     async def get(self, enrolment_id: str) -> Enrolment | None:
         return await self.store.enrolments.get(enrolment_id)

@@ -6,9 +6,11 @@ from formservice.store.contract import (
     DuplicateKey,
     Engine,
     RecordMissing,
+    Selection,
     StoreError,
     StoreLocked,
     StoreUnavailable,
+    Where,
 )
 from formservice.store.repos import Store
 
@@ -18,8 +20,10 @@ __all__ = [
     "DuplicateKey",
     "Engine",
     "RecordMissing",
+    "Selection",
     "Store",
     "StoreError",
     "StoreLocked",
     "StoreUnavailable",
+    "Where",
 ]

@@ -14,13 +14,18 @@ Contract, checked by tests/store/test_contract.py over every implementation:
 - ``insert`` and ``update`` take ``effects``: documents (the mails the change causes) inserted
   in the same atomic step, so that a mail exists exactly when its change does;
 - ``delete(table, id, predicate)`` evaluates the predicate under the same lock;
-- a write is durable (on disk, fsynced, for persistent engines) before the coroutine returns.
+- a write is durable (on disk, fsynced, for persistent engines) before the coroutine returns;
+- ``select`` answers the office's list from indexes, never by reading the table: documents
+  whose indexed fields take one of the given values and whose ``words`` start with the given
+  prefixes, ordered by the table's ``order`` field then id, one page, with the total count;
+  ``tally`` counts them by the values of one indexed field; ``ids`` and ``get_many`` let batch
+  jobs read a selection a page at a time, in id order, in memory proportional to a page.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,14 +40,34 @@ Effects = Callable[[Doc], Sequence[tuple[str, Doc]]]
 SCHEMA_VERSION = 1
 
 
+# ``select``'s filter: field -> the values accepted (a document matches when its value is one of
+# them; an empty collection matches nothing). Fields must be unique or indexed.
+Where = Mapping[str, Collection[Any]]
+
+
 @dataclass(frozen=True)
 class TableSpec:
     unique: tuple[str, ...] = ()
     indexed: tuple[str, ...] = ()
+    # The field ``select`` sorts by (then by id); absent from a document sorts as "".
+    order: str | None = None
+    # A list-of-strings field (normalised words: no case, no accents) that ``select(words=...)``
+    # matches by prefix: every word asked must start one of the document's words.
+    words: str | None = None
+    # Indexed fields of few values each that lists filter and count on together: an engine may
+    # keep a count per combination, so that a list's total and a statistic cost the same at
+    # 100,000 documents as at 1,000.
+    facets: tuple[str, ...] = ()
 
     @property
     def lookup_fields(self) -> tuple[str, ...]:
         return self.unique + self.indexed
+
+    @property
+    def tracked_fields(self) -> tuple[str, ...]:
+        """Every field an index reads: the lookup fields, the order and the words."""
+        extra = tuple(f for f in (self.order, self.words) if f is not None)
+        return self.lookup_fields + extra
 
 
 # The tables of the service and the fields looked up in each. Lookups on other fields are refused
@@ -50,7 +75,16 @@ class TableSpec:
 TABLES: dict[str, TableSpec] = {
     "accounts": TableSpec(unique=("email",), indexed=("status",)),
     "sessions": TableSpec(indexed=("account_id",)),
-    "enrolments": TableSpec(unique=("key",), indexed=("account_id", "status")),
+    # The office's list filters on the dossier's state, its pieces' state and its speciality
+    # (a pôle or an exam is a set of specialities): fields the enrolment repository derives
+    # on every write (see ``Enrolments.derive``).
+    "enrolments": TableSpec(
+        unique=("key",),
+        indexed=("account_id", "status", "session", "speciality", "state", "pieces_state", "waiting"),
+        order="sort_key",
+        words="words",
+        facets=("session", "speciality", "state", "pieces_state", "waiting"),
+    ),
     "outbox": TableSpec(indexed=("state",)),
     "staff": TableSpec(unique=("email",), indexed=("status",)),
     "staff_sessions": TableSpec(indexed=("staff_id",)),
@@ -86,6 +120,14 @@ class StoreLocked(StoreError):
     """Another process holds the data directory."""
 
 
+@dataclass(frozen=True)
+class Selection:
+    """One page of a ``select``: the documents, and how many matched in all."""
+
+    total: int
+    docs: list[Doc]
+
+
 @dataclass
 class StoreReport:
     """What `formservice store check` prints."""
@@ -118,6 +160,32 @@ class Engine(ABC):
 
     @abstractmethod
     async def count(self, table: str) -> int: ...
+
+    @abstractmethod
+    async def select(
+        self,
+        table: str,
+        *,
+        where: Where | None = None,
+        words: Sequence[str] = (),
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Selection:
+        """The documents matching ``where`` and ``words`` (see the module's docstring), sorted
+        by the table's ``order`` field then id, ``limit`` from ``offset``, and their total."""
+
+    @abstractmethod
+    async def tally(self, table: str, field: str, *, where: Where | None = None) -> dict[Any, int]:
+        """How many documents matching ``where`` have each value of the indexed ``field``
+        (values with no document are absent)."""
+
+    @abstractmethod
+    async def ids(self, table: str, *, where: Where | None = None) -> list[str]:
+        """The ids of the documents matching ``where``, sorted (batch jobs page through them)."""
+
+    @abstractmethod
+    async def get_many(self, table: str, ids: Sequence[str]) -> list[Doc]:
+        """The documents of ``ids`` that exist, in that order."""
 
     @abstractmethod
     async def insert(self, table: str, doc: Doc, *, effects: Effects | None = None) -> Doc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from formservice.store.contract import (
@@ -16,6 +16,8 @@ from formservice.store.contract import (
     Engine,
     Mutator,
     RecordMissing,
+    Selection,
+    Where,
 )
 
 
@@ -51,6 +53,57 @@ class MemoryEngine(Engine):
 
     async def count(self, table: str) -> int:
         return len(self._table(table))
+
+    # The reference semantics of select/tally/ids, by reading every document.
+
+    def _matching(self, table: str, where: Where | None, words: Sequence[str] = ()) -> list[Doc]:
+        spec = TABLES[table]
+        for field in where or {}:
+            if field not in spec.lookup_fields:
+                raise KeyError(f"{table}.{field} is not indexed")
+
+        def held(doc: Doc) -> list[str]:
+            found = doc.get(spec.words) if spec.words else None
+            return [w for w in found if isinstance(w, str)] if isinstance(found, list) else []
+
+        return [
+            d
+            for d in self._table(table).values()
+            if all(d.get(f) in list(values) for f, values in (where or {}).items())
+            and all(any(w.startswith(prefix) for w in held(d)) for prefix in words)
+        ]
+
+    async def select(
+        self,
+        table: str,
+        *,
+        where: Where | None = None,
+        words: Sequence[str] = (),
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Selection:
+        order = TABLES[table].order
+        found = sorted(
+            self._matching(table, where, words),
+            key=lambda d: (str(d.get(order) or "") if order else "", d["id"]),
+        )
+        offset, limit = max(0, offset), max(0, limit)
+        return Selection(len(found), [copy.deepcopy(d) for d in found[offset : offset + limit]])
+
+    async def tally(self, table: str, field: str, *, where: Where | None = None) -> dict[Any, int]:
+        if field not in TABLES[table].lookup_fields:
+            raise KeyError(f"{table}.{field} is not indexed")
+        counts: dict[Any, int] = {}
+        for doc in self._matching(table, where):
+            counts[doc.get(field)] = counts.get(doc.get(field), 0) + 1
+        return counts
+
+    async def ids(self, table: str, *, where: Where | None = None) -> list[str]:
+        return sorted(d["id"] for d in self._matching(table, where))
+
+    async def get_many(self, table: str, ids: Sequence[str]) -> list[Doc]:
+        rows = self._table(table)
+        return [copy.deepcopy(rows[i]) for i in ids if i in rows]
 
     def _checked_insert(self, table: str, doc: Doc, pending: dict[tuple[str, str], Doc]) -> None:
         rows = self._table(table)

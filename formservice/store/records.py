@@ -90,6 +90,14 @@ class Enrolment(_EnrolmentBase, total=False):
     completed_at: str
     receipt: Receipt
     review: Review  # the exam office's check (review.rules); absent until its first action
+    email: str  # the account's, copied at the first save: the office searches by it
+    # Derived on every write by the repository (review.listing), indexed for the office's list:
+    speciality: str | None
+    state: str | None
+    pieces_state: str | None
+    waiting: str | None
+    sort_key: str
+    words: list[str]
 
 
 # -- the mail outbox ----------------------------------------------------------------------------

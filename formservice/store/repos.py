@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from formservice.clock import from_iso
-from formservice.store.contract import Doc, DuplicateKey, Effects, Engine, StoreUnavailable
+from formservice.store.contract import Doc, DuplicateKey, Effects, Engine, Selection, StoreUnavailable, Where
 from formservice.store.records import Account, Enrolment, OutboxMail, Session
 
 AccountMutator = Callable[[Account], Account]
@@ -123,9 +123,17 @@ def session_expired(session: Session, now: datetime, idle: timedelta, absolute: 
 
 class Enrolments(_Repository):
     """One enrolment per account and session; uploads and requests live inside it, so that a
-    save, an upload or « J'ai fourni toutes mes pièces » is one atomic, version-checked write."""
+    save, an upload or « J'ai fourni toutes mes pièces » is one atomic, version-checked write.
+
+    ``derive`` (set by the composition root: ``review.listing.with_listing`` under the notice
+    in force) completes every document written with the fields the office's list filters, sorts
+    and searches on, inside the same atomic write: no write path can forget them."""
 
     table = "enrolments"
+
+    def __init__(self, store: Store):
+        super().__init__(store)
+        self.derive: EnrolmentMutator = lambda doc: doc
 
     async def get(self, enrolment_id: str) -> Enrolment | None:
         return cast(Enrolment | None, await self.engine.get(self.table, enrolment_id))
@@ -139,36 +147,61 @@ class Enrolments(_Repository):
 
     async def create_if_absent(self, enrolment: Enrolment, mails: Mails = ()) -> bool:
         """Insert (with its ``mails``) unless the account already has one for this session."""
-        return await self._insert_unless_taken(dict(enrolment), mails)
+        return await self._insert_unless_taken(dict(self.derive(cast(Enrolment, dict(enrolment)))), mails)
 
     async def update(
         self, enrolment_id: str, fn: EnrolmentMutator, mails: Callable[[Enrolment], Mails] | None = None
     ) -> Enrolment:
         """Atomically apply ``fn``; ``mails(new)`` are recorded in the same step."""
+        derive = self.derive
         return cast(
             Enrolment,
-            await self.engine.update(self.table, enrolment_id, cast(Any, fn), effects=_mails(mails)),
+            await self.engine.update(
+                self.table,
+                enrolment_id,
+                lambda doc: cast(Doc, derive(fn(cast(Enrolment, doc)))),
+                effects=_mails(mails),
+            ),
         )
 
     async def with_status(self, status: str) -> list[Enrolment]:
         return cast(list[Enrolment], await self.engine.find(self.table, "status", status))
 
+    async def listing(
+        self, where: Where, *, words: Sequence[str] = (), offset: int = 0, limit: int = 50
+    ) -> tuple[int, list[Enrolment]]:
+        """One page of the office's list (``Engine.select`` on the derived fields): the total
+        matching, and the page's dossiers in the list's order."""
+        found: Selection = await self.engine.select(
+            self.table, where=where, words=words, offset=offset, limit=limit
+        )
+        return found.total, cast(list[Enrolment], found.docs)
+
+    async def tally(self, field: str, where: Where) -> dict[Any, int]:
+        """How many dossiers matching ``where`` have each value of the derived ``field``."""
+        return await self.engine.tally(self.table, field, where=where)
+
+    async def _pages(self, ids: list[str], page_size: int) -> AsyncIterator[list[Enrolment]]:
+        for start in range(0, len(ids), page_size):
+            yield cast(
+                list[Enrolment], await self.engine.get_many(self.table, ids[start : start + page_size])
+            )
+
     async def all_paged(self, *, page_size: int = 500) -> AsyncIterator[list[Enrolment]]:
         """Every enrolment of every session, ``page_size`` at a time, in id order (the file
-        reconciliation at start)."""
-        docs = sorted(await self.engine.scan(self.table), key=lambda d: str(d["id"]))
-        for start in range(0, len(docs), page_size):
-            yield cast(list[Enrolment], docs[start : start + page_size])
+        reconciliation at start). The memory held is the ids' and one page's."""
+        async for page in self._pages(await self.engine.ids(self.table), page_size):
+            yield page
 
-    async def of_session(self, session_name: str, *, page_size: int = 500) -> AsyncIterator[list[Enrolment]]:
-        """Every enrolment of one session, ``page_size`` at a time, in id order (batch jobs:
-        exports, reminders). The memory held is one page's, not the table's."""
-        docs = sorted(
-            (d for d in await self.engine.scan(self.table) if d.get("session") == session_name),
-            key=lambda d: str(d["id"]),
-        )
-        for start in range(0, len(docs), page_size):
-            yield cast(list[Enrolment], docs[start : start + page_size])
+    async def of_session(
+        self, session_name: str, *, page_size: int = 500, where: Where | None = None
+    ) -> AsyncIterator[list[Enrolment]]:
+        """Every enrolment of one session (matching ``where`` too, if given), ``page_size`` at a
+        time, in id order (batch jobs: exports, reminders). The memory held is one page's and
+        the ids', not the table's; a dossier deleted meanwhile is skipped."""
+        ids = await self.engine.ids(self.table, where={**(where or {}), "session": [session_name]})
+        async for page in self._pages(ids, page_size):
+            yield page
 
 
 class Outbox(_Repository):

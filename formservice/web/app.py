@@ -49,6 +49,26 @@ async def purge_loop(svc: Services) -> None:
             log.exception("purge périodique en échec ; nouvel essai au prochain passage")
 
 
+async def listing_loop(svc: Services) -> None:
+    """Keep the office's list fields in step with the notice: at start (dossiers written under
+    an older notice or release), then whenever a new notice is in force (its required pieces or
+    specialities may have changed). A batch job: one pass over the dossiers each time."""
+    applied = None
+    while True:
+        notice = svc.notice()
+        if notice is not applied:
+            try:
+                rewritten = await svc.review.refresh_listing()
+                applied = notice
+                if rewritten:
+                    log.info(
+                        "liste des dossiers : %d dossier(s) mis à jour selon la notice en vigueur", rewritten
+                    )
+            except Exception:
+                log.exception("mise à jour de la liste des dossiers en échec ; nouvel essai")
+        await anyio.sleep(max(svc.settings.notice_check_interval, 1.0))
+
+
 async def reconcile(svc: Services) -> None:
     """Before the first request: remove the files a crash left behind (a removal committed but
     not done, uploads in flight), and say which records lost their file."""
@@ -74,6 +94,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             await tg.start(svc.mail.run)
             tg.start_soon(purge_loop, svc)
+            tg.start_soon(listing_loop, svc)
             try:
                 yield
             finally:

@@ -17,6 +17,7 @@ from formservice.mail import Mailer, MailRenderer, OutboxMailer, SmtpMailer
 from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
+from formservice.review.listing import with_listing
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
 from formservice.staff.service import StaffService
@@ -61,6 +62,8 @@ def build_services(
     tokens = Tokens(settings.secret_keys, clock)
     limits = Limits(clock, settings.limits)
     store = Store(engine)
+    # Every enrolment written carries the office's list fields, under the notice in force.
+    store.enrolments.derive = lambda doc: with_listing(doc, notices.current())
     renderer = MailRenderer(
         env, lambda: {"notice": notices.current(), "base_url": settings.base_url}, domain=settings.host
     )

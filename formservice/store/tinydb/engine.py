@@ -41,7 +41,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -247,6 +247,43 @@ class TinyDBEngine(Engine):
     async def count(self, table: str) -> int:
         return len(self._mem(table).rows)
 
+    async def _settled_table(self, table: str) -> MemTable:
+        mem = self._mem(table)
+        if self._writer.pending:
+            await self._writer.settled(((table,),))
+        return mem
+
+    async def select(
+        self,
+        table: str,
+        *,
+        where: base.Where | None = None,
+        words: Sequence[str] = (),
+        offset: int = 0,
+        limit: int = 50,
+    ) -> base.Selection:
+        mem = await self._settled_table(table)
+        with self._lock:
+            total, ids = mem.select(where, list(words), max(0, offset), max(0, limit))
+            bodies = [mem.rows[doc_id] for doc_id in ids]
+        return base.Selection(total, [json.loads(body) for body in bodies])
+
+    async def tally(self, table: str, field: str, *, where: base.Where | None = None) -> dict[Any, int]:
+        mem = await self._settled_table(table)
+        with self._lock:
+            return mem.tally(field, where)
+
+    async def ids(self, table: str, *, where: base.Where | None = None) -> list[str]:
+        mem = await self._settled_table(table)
+        with self._lock:
+            return mem.ids(where)
+
+    async def get_many(self, table: str, ids: Sequence[str]) -> list[Doc]:
+        mem = await self._settled_table(table)
+        with self._lock:
+            bodies = [body for body in map(mem.rows.get, ids) if body is not None]
+        return [json.loads(body) for body in bodies]
+
     # -- writes -----------------------------------------------------------------------------------
 
     def _stage_insert(self, table: str, doc: Doc, staged: list[_Staged]) -> Doc:
@@ -446,6 +483,7 @@ class TinyDBEngine(Engine):
                 copy = MemTable(mem.name, mem.spec, dict(mem.rows))
                 copy.unique = {f: dict(i) for f, i in mem.unique.items()}
                 copy.indexed = {f: {k: dict(b) for k, b in i.items()} for f, i in mem.indexed.items()}
+                copy.query = mem.query.copy()
             report.problems += await asyncio.to_thread(copy.index_problems)
         if self._writer.broken:
             report.problems.append(self._writer.broken)

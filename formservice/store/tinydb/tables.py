@@ -29,7 +29,8 @@ from typing import Any
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from formservice.store.contract import Doc, DuplicateKey, StoreError, TableSpec
+from formservice.store.contract import Doc, DuplicateKey, StoreError, TableSpec, Where
+from formservice.store.tinydb.query import QueryIndex
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -55,6 +56,7 @@ class MemTable:
         self.unique: dict[str, dict[Hashable, str]] = {f: {} for f in spec.unique}
         # dict[id, None] rather than set: keeps insertion order, so results are deterministic.
         self.indexed: dict[str, dict[Hashable, dict[str, None]]] = {f: {} for f in spec.indexed}
+        self.query = QueryIndex(spec, index_key)  # order, words, facet counts (``select``)
         self.migrated = 0
 
     # -- building and checking -------------------------------------------------------------------
@@ -71,6 +73,7 @@ class MemTable:
             unique.clear()
         for indexed in self.indexed.values():
             indexed.clear()
+        self.query.begin_bulk()
         for doc_id, body in self.rows.items():
             try:
                 doc = json.loads(body)
@@ -93,6 +96,8 @@ class MemTable:
                 )
                 continue
             self._index(doc_id, doc)
+            self.query.add(doc_id, doc)
+        self.query.end_bulk()
         return problems
 
     def index_problems(self) -> list[str]:
@@ -107,7 +112,7 @@ class MemTable:
             theirs = {k: set(v) for k, v in fresh.indexed[field].items() if v}
             if mine != theirs:
                 problems.append(f"{self.name} : index {field} incohérent")
-        return problems
+        return problems + self.query.problems(fresh.query, self.name)
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -134,27 +139,114 @@ class MemTable:
 
     def indexed_part(self, doc: Doc) -> Doc:
         """The fields the indexes use, detached from ``doc``: all an undo needs to re-index."""
-        part = {field: doc.get(field) for field in self.spec.lookup_fields}
+        part = {field: doc.get(field) for field in self.spec.tracked_fields}
         for field, value in part.items():
             if not isinstance(value, _SCALARS):
                 part[field] = json.loads(json.dumps(value))
         return part
 
-    def keys_of(self, doc: Doc) -> list[tuple[str, str, Hashable]]:
-        """The (table, field, value) keys a document occupies; used to make readers wait."""
-        return [(self.name, f, index_key(doc.get(f))) for f in self.spec.lookup_fields]
+    def keys_of(self, doc: Doc) -> list[tuple[Hashable, ...]]:
+        """The (table, field, value) keys a document occupies, and (table,) that every write of
+        the table holds; used to make readers wait (``select`` waits on the table's key)."""
+        return [(self.name,), *((self.name, f, index_key(doc.get(f))) for f in self.spec.lookup_fields)]
 
     # -- writes (caller holds the engine lock) ----------------------------------------------------
 
     def put(self, doc_id: str, body: str, doc: Doc, old: Doc | None) -> None:
         if old is not None:
             self._unindex(doc_id, old)
+            self.query.replace(doc_id, old, doc)
+        else:
+            self.query.add(doc_id, doc)
         self.rows[doc_id] = body
         self._index(doc_id, doc)
 
     def remove(self, doc_id: str, old: Doc) -> None:
         self._unindex(doc_id, old)
+        self.query.remove(doc_id, old)
         del self.rows[doc_id]
+
+    # -- select and tally (caller holds the engine lock) --------------------------------------------
+
+    def _split(self, where: Where | None) -> tuple[dict[str, set[Hashable]], dict[str, set[Hashable]]]:
+        """``where`` as index keys: (facet part, other indexed fields' part)."""
+        facets: dict[str, set[Hashable]] = {}
+        others: dict[str, set[Hashable]] = {}
+        for field, values in (where or {}).items():
+            if field not in self.spec.lookup_fields:
+                raise KeyError(f"{self.name}.{field} is not indexed")
+            keys = {index_key(v) for v in values}
+            (facets if field in self.spec.facets else others)[field] = keys
+        return facets, others
+
+    def _with(self, field: str, keys: set[Hashable]) -> set[str]:
+        if field in self.unique:
+            return {self.unique[field][k] for k in keys if k in self.unique[field]}
+        buckets = self.indexed[field]
+        return set().union(*(buckets.get(k, {}) for k in keys))
+
+    def _union_size(self, field: str, keys: set[Hashable]) -> int:
+        if field in self.unique:
+            return len(keys)
+        return sum(len(self.indexed[field].get(k, ())) for k in keys)
+
+    def _candidates(
+        self, facets: dict[str, set[Hashable]], others: dict[str, set[Hashable]], words: list[str]
+    ) -> set[str]:
+        """The ids matching everything, built from the smallest index part first."""
+        found = self.query.with_words(words)
+        parts = sorted((*others.items(), *facets.items()), key=lambda part: self._union_size(*part))
+        for field, keys in parts:
+            if found is not None and len(found) <= self._union_size(field, keys):
+                break  # cheaper now to test the remaining conditions on each candidate
+            ids = self._with(field, keys)
+            found = ids if found is None else found & ids
+        found = found if found is not None else set(self.rows)
+        accept = self.query.accept(facets)
+        facet_of = self.query.facet_of
+        tests = [(f, keys) for f, keys in others.items()]
+        return {
+            doc_id
+            for doc_id in found
+            if (accept is None or accept(facet_of[doc_id])) and all(self._has(doc_id, f, k) for f, k in tests)
+        }
+
+    def _has(self, doc_id: str, field: str, keys: set[Hashable]) -> bool:
+        if field in self.unique:
+            return any(self.unique[field].get(k) == doc_id for k in keys)
+        return any(doc_id in self.indexed[field].get(k, ()) for k in keys)
+
+    def select(self, where: Where | None, words: list[str], offset: int, limit: int) -> tuple[int, list[str]]:
+        """(total, the page's ids): counts and a walk when the filter is on facets alone and
+        matches many rows; candidates sorted otherwise (a search, a rare combination)."""
+        facets, others = self._split(where)
+        if not others and not words:
+            accept = self.query.accept(facets)
+            total = self.query.facet_total(accept)
+            if not total or offset >= total:
+                return total, []
+            walk_cost = (offset + limit) * len(self.rows) / total
+            build_cost = min((self._union_size(f, k) for f, k in facets.items()), default=len(self.rows))
+            if accept is None or walk_cost <= 4 * build_cost:
+                return total, self.query.walk(accept, offset, limit)
+        found = self._candidates(facets, others, words)
+        return len(found), self.query.sort_page(found, offset, limit)
+
+    def tally(self, field: str, where: Where | None) -> dict[Hashable, int]:
+        facets, others = self._split(where)
+        if field in self.spec.facets and not others:
+            return self.query.facet_tally(field, self.query.accept(facets))
+        if field not in self.indexed:
+            raise KeyError(f"{self.name}.{field} is not indexed")
+        found = self._candidates(facets, others, [])
+        counts = {key: len(found & bucket.keys()) for key, bucket in self.indexed[field].items()}
+        return {key: n for key, n in counts.items() if n}
+
+    def ids(self, where: Where | None) -> list[str]:
+        facets, others = self._split(where)
+        if not facets and not others:
+            return sorted(self.rows)
+        return sorted(self._candidates(facets, others, []))
 
     def _index(self, doc_id: str, doc: Doc) -> None:
         for field, index in self.unique.items():

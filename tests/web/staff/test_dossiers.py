@@ -1,0 +1,88 @@
+"""The office's home and list through HTTP: filters in the URL (pôle, exam, speciality, state,
+pieces, what waits), search by name, e-mail or registration number, counts, pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from account_helpers import make_client
+from staff_helpers import dossier, enrol_staff, quick_dossier, staff_login
+
+pytestmark = pytest.mark.anyio
+
+ROW_RE = re.compile(r'name="dossiers" value="([^"]+)"')
+
+
+def listed(page_text: str) -> list[str]:
+    return ROW_RE.findall(page_text)
+
+
+async def office_of(app, settings, mailbox, clock, client, role: str = "administrateur", poles=()):
+    secret = await enrol_staff(app, client, mailbox, clock, f"{role}@ac-poitiers.fr", role, list(poles))
+    await staff_login(client, clock, f"{role}@ac-poitiers.fr", secret)
+
+
+async def test_filters_search_and_counts(app, settings, mailbox, clock):
+    """Every filter narrows the list and the count says how many; a search finds a dossier by a
+    part of the name (without accents), by e-mail, by registration number."""
+    async with make_client(app, settings) as office, make_client(app, settings) as other:
+        lefevre = await dossier(
+            app, other, "camille.lefevre@exemple.fr", "bp-coiffure", deposit=True, last_name="Lefèvre"
+        )
+        martin = await dossier(app, other, "martin@exemple.fr", "bp-boulanger", last_name="Martin-Durand")
+        volt = await dossier(app, other, "volt@exemple.fr", "bp-electricien", last_name="Volt")
+        await office_of(app, settings, mailbox, clock, office)
+
+        everything = await office.get("/gestion/dossiers")
+        assert sorted(listed(everything.text)) == sorted([lefevre, martin, volt])
+        assert "3 dossiers" in everything.text
+
+        async def ids(query: str) -> list[str]:
+            page = await office.get(f"/gestion/dossiers?{query}")
+            assert page.status_code == 200
+            return sorted(listed(page.text))
+
+        assert await ids("etat=depose") == [lefevre]
+        assert await ids("etat=brouillon") == sorted([martin, volt])
+        assert await ids("pole=sah") == sorted([lefevre, martin])
+        assert await ids("specialite=bp-electricien") == [volt]
+        assert await ids("pieces=manquantes") == sorted([martin, volt])
+        assert await ids("pieces=a_verifier") == [lefevre]
+        assert await ids("attente=depose") == [lefevre]
+        assert await ids("pole=sah&etat=brouillon") == [martin]
+        assert await ids("q=lefevre") == [lefevre]  # « Lefèvre » without its accent
+        assert await ids("q=durand") == [martin]  # a part of « Martin-Durand »
+        assert await ids("q=camille.lefevre%40exemple.fr") == [lefevre]
+        assert await ids(f"q={volt}") == [volt]
+        assert await ids("q=personne") == []
+        assert await ids("etat=inconnu") == sorted([lefevre, martin, volt])  # an unknown value: ignored
+
+        home = await office.get("/gestion/")
+        assert re.search(r"Dossiers déposés, vérification non commencée</a> : <strong>1</strong>", home.text)
+        assert re.search(r"Brouillon</a></th><td>2</td>", home.text), home.text
+
+
+async def test_a_gestionnaire_s_filters_never_reach_another_pole(app, settings, mailbox, clock):
+    """pole=indus in the URL of SAH's gestionnaire shows nothing of the industrial pôle."""
+    async with make_client(app, settings) as office, make_client(app, settings) as other:
+        sah = await dossier(app, other, "sah@exemple.fr", "bp-coiffure")
+        await dossier(app, other, "indus@exemple.fr", "bp-electricien")
+        await office_of(app, settings, mailbox, clock, office, "gestionnaire", ["sah"])
+        assert listed((await office.get("/gestion/dossiers?pole=indus")).text) == [sah]
+        assert listed((await office.get("/gestion/dossiers?specialite=bp-electricien")).text) == []
+
+
+async def test_pages_keep_the_filters(app, settings, mailbox, clock):
+    """51 dossiers: two pages, the second reached by a link that keeps the filters."""
+    svc = app.state.services
+    async with make_client(app, settings) as office:
+        made = [await quick_dossier(app, f"c{i}@exemple.fr", "bp-coiffure") for i in range(51)]
+        await office_of(app, settings, mailbox, clock, office)
+        first = await office.get("/gestion/dossiers?pole=sah&etat=brouillon")
+        assert "51 dossiers" in first.text and "page 1 sur 2" in first.text
+        link = re.search(r'href="(\?[^"]*page=2)"', first.text)
+        assert link is not None and "pole=sah" in link.group(1) and "etat=brouillon" in link.group(1)
+        second = await office.get("/gestion/dossiers" + link.group(1).replace("&amp;", "&"))
+        assert sorted(listed(first.text) + listed(second.text)) == sorted(made)
+    assert (await svc.store.enrolments.tally("state", {})) == {"brouillon": 51}
