@@ -26,7 +26,7 @@ import anyio.abc
 
 from formservice.clock import Clock, from_iso, to_iso
 from formservice.mail import Mail, Mailer, MailRenderer, is_permanent
-from formservice.store import Store
+from formservice.store import RecordMissing, Store
 from formservice.store.records import OutboxMail
 
 log = logging.getLogger("formservice.mail")
@@ -234,10 +234,35 @@ class Outbox:
         """(pending, failed), for ``formservice mail status`` and the back office."""
         return await self.store.outbox.with_state("pending"), await self.store.outbox.with_state("failed")
 
+    async def retry(self, mail_id: str) -> bool:
+        """A failed mail sent again (an operator fixed the relay or the address): pending, due
+        now, with a fresh delivery window; False if it is not a failed mail (any more)."""
+        now = to_iso(self.clock.now())
+
+        def again(doc: OutboxMail) -> OutboxMail:
+            if doc["state"] != "failed":
+                raise _NotFailed()
+            return {**doc, "state": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+
+        try:
+            await self.store.outbox.update(mail_id, again)
+        except (_NotFailed, RecordMissing):
+            return False
+        await self.wake()
+        return True
+
+    async def discard(self, mail_id: str) -> bool:
+        """A failed mail given up for good (deleted); False if it is not a failed mail."""
+        return await self.store.outbox.delete_if(mail_id, lambda doc: doc["state"] == "failed")
+
     def close(self) -> None:
         close: Callable[[], None] | None = getattr(self.mailer, "close", None)
         if close is not None:
             close()
+
+
+class _NotFailed(Exception):
+    """``retry`` of a mail that is not failed: nothing written."""
 
 
 def _mail_of(record: OutboxMail) -> Mail:

@@ -623,3 +623,42 @@ def remove_replacement(
     details = {"document_id": found["document_id"], "file_id": file_id}
     _record(review, now, Actor.CANDIDATE, account_id, REMOVE_FILE, details)
     return doc
+
+
+# ---------------------------------------------------------------------------------------------
+# A reminder from the office (« Relancer » on a selection of the list)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """What a candidate is reminded of: the pieces to provide (missing, or refused and not
+    replaced), or only the final click; and by when."""
+
+    pieces: list[Piece]
+    confirm: str  # the button still to click, « J'ai fourni toutes mes pièces » or the corrections'
+    deadline: str  # in French, Paris time
+
+
+def reminder(doc: Mapping[str, Any], notice: Notice, now: datetime) -> Reminder:
+    """What to remind this candidate of now; ReviewError when there is nothing they can do (the
+    dossier is with the office, or its deadline passed): the office sends no pointless mail."""
+    state = state_of(doc)
+    if state is State.BROUILLON:
+        if now > notice.documents_deadline_at:
+            raise ReviewError(
+                "La date limite de dépôt des pièces est passée : "
+                "le candidat ne peut plus compléter ce dossier."
+            )
+        missing = [p for p in pieces(doc, notice) if p.status is PieceStatus.MANQUANTE]
+        deadline = deadline_text(notice, notice.documents_deadline_at)
+        return Reminder(missing, "J'ai fourni toutes mes pièces", deadline)
+    correction = current_correction(doc)
+    if state is State.INCOMPLET and correction is not None:
+        if not before_deadline(correction, now):
+            raise ReviewError(
+                "Le délai de correction est passé : le candidat ne peut plus remplacer ses pièces."
+            )
+        refused = [p for p in pieces(doc, notice) if p.status is PieceStatus.NON_CONFORME]
+        deadline = deadline_text(notice, correction["deadline"])
+        return Reminder(refused, "J'ai effectué les corrections demandées", deadline)
+    raise ReviewError(f"Rien à relancer : le dossier est {described(state)}.")

@@ -293,6 +293,27 @@ class ReviewService:
         )
         return saved
 
+    async def remind(self, staff_id: str, enrolment_id: str) -> Enrolment:
+        """« Relancer »: mail the candidate exactly what remains for them to do (the pieces
+        missing or refused, the button to click) and by when. Checked and mailed in one atomic
+        step, so a candidate who completed a moment ago gets nothing; refused when there is
+        nothing they can do."""
+        to = await self._candidate_email(enrolment_id)
+
+        def check(doc: Enrolment, notice: Notice, now: datetime) -> Enrolment:
+            rules.reminder(doc, notice, now)  # raises when there is nothing to remind
+            return doc
+
+        def mails(doc: Enrolment, notice: Notice) -> list[OutboxMail]:
+            wanted = rules.reminder(doc, notice, self.clock.now())
+            extra = {"reminder": wanted, "link": self.links("my_uploads")}
+            subject = f"Votre dossier n'est pas terminé : à faire avant le {wanted.deadline}"
+            return self._to_candidate(to, subject, "review_reminder", lambda d, n: extra)(doc, notice)
+
+        saved = await self._update(enrolment_id, check, mails)
+        self.audit.event("review.reminded", staff_id=staff_id, enrolment_id=enrolment_id)
+        return saved
+
     async def accept(self, staff_id: str, enrolment_id: str) -> Enrolment:
         """« Dossier complet »: the candidate is mailed « votre inscription est définitive »."""
         to = await self._candidate_email(enrolment_id)

@@ -231,6 +231,9 @@ class Outbox(_Repository):
     async def delete(self, mail_id: str) -> bool:
         return await self.engine.delete(self.table, mail_id)
 
+    async def delete_if(self, mail_id: str, predicate: Callable[[OutboxMail], bool]) -> bool:
+        return await self.engine.delete(self.table, mail_id, cast(Any, predicate))
+
 
 class Store:
     """The repositories over one engine.

@@ -377,6 +377,7 @@ def _escape(text: str) -> str:
 BULK = {
     "start": "Commencer la vérification",
     "conforme": "Déclarer toutes les pièces conformes",
+    "remind": "Relancer les candidats (ce qui leur reste à faire)",
 }
 
 
@@ -410,6 +411,9 @@ async def bulk(request: Request) -> Response:
 async def _bulk_one(svc: Any, staff: Any, notice: Any, doc: Any, action: str) -> None:
     if action == "start":
         await svc.review.start(staff["id"], doc["id"])
+        return
+    if action == "remind":
+        await svc.review.remind(staff["id"], doc["id"])
         return
     pieces = review_rules.pieces(doc, notice)
     empty = [

@@ -22,7 +22,7 @@ INFO = {
 }
 
 
-async def _admin(request: Request) -> Any:
+async def admin_only(request: Request) -> Any:
     staff = await auth.require_staff(request)
     if not is_admin(staff):
         raise NotFound()  # a gestionnaire does not learn the page exists
@@ -32,7 +32,7 @@ async def _admin(request: Request) -> Any:
 async def team(
     request: Request, *, problem: str | None = None, values: dict[str, Any] | None = None
 ) -> Response:
-    staff = await _admin(request)
+    staff = await admin_only(request)
     svc = services(request)
     notice = svc.notice()
     names = {p.id: p.name for p in notice.poles}
@@ -59,7 +59,7 @@ async def team(
 
 
 async def invite(request: Request) -> Response:
-    staff = await _admin(request)
+    staff = await admin_only(request)
     fields = await form_lists(request)
     values = {name: found[-1] for name, found in fields.items()}
     poles = fields.get("poles", [])
@@ -74,7 +74,7 @@ async def invite(request: Request) -> Response:
 
 
 async def disable(request: Request) -> Response:
-    staff = await _admin(request)
+    staff = await admin_only(request)
     values = await form_values(request)
     try:
         await services(request).staff.disable(values.get("email", ""), staff["id"])

@@ -188,9 +188,9 @@ async def test_bulk_actions_are_checked_and_reported_one_by_one(app, settings, m
             return response.text
 
         started = await bulk("start")
-        assert "1 dossier(s) traité(s) sur 3" in started and "introuvable" in started
+        assert "1 dossier traité sur 3" in started and "introuvable" in started
         conforme = await bulk("conforme")
-        assert "1 dossier(s) traité(s) sur 3" in conforme
+        assert "1 dossier traité sur 3" in conforme
     svc = app.state.services
     assert state_of(await svc.review.get(first)) is State.EN_VERIFICATION
     pieces = review_rules.pieces(await svc.review.get(first), svc.notice())

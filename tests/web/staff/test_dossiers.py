@@ -86,3 +86,65 @@ async def test_pages_keep_the_filters(app, settings, mailbox, clock):
         second = await office.get("/gestion/dossiers" + link.group(1).replace("&amp;", "&"))
         assert sorted(listed(first.text) + listed(second.text)) == sorted(made)
     assert (await svc.store.enrolments.tally("state", {})) == {"brouillon": 51}
+
+
+async def test_a_bulk_reminder_mails_what_remains_and_refuses_the_pointless(app, settings, mailbox, clock):
+    """« Relancer » on three dossiers: the brouillon's candidate is mailed the missing pieces and
+    the button to click; a dossier déposé is refused (nothing to remind), and says why."""
+    async with make_client(app, settings) as office, make_client(app, settings) as other:
+        draft = await dossier(app, other, "brouillon@exemple.fr", "bp-coiffure", last_name="Brouillon")
+        handed_in = await dossier(app, other, "depose@exemple.fr", "bp-coiffure", deposit=True)
+        await office_of(app, settings, mailbox, clock, office)
+        mailbox.clear()
+        page = await office.submit(
+            "/gestion/dossiers/lot",
+            {"action": "remind", "dossiers": [draft, handed_in]},  # type: ignore[dict-item]
+            form_page="/gestion/dossiers",
+        )
+        assert page.status_code == 200
+        assert "1 dossier traité sur 2" in page.text
+        assert "Rien à relancer : le dossier est déposé" in page.text
+        await app.state.services.mail.drain()
+        [mail] = mailbox.to("brouillon@exemple.fr")
+        text = mailbox.text(mail)
+        notice = app.state.services.notice()
+        first_piece = notice.documents[0].name
+        assert first_piece in text and "J'ai fourni toutes mes pièces" in text
+        assert "/espace/justificatifs" in text
+        assert mailbox.to("depose@exemple.fr") == []
+
+
+async def test_an_administrateur_sees_failed_mails_and_sends_one_again(app, settings, mailbox, clock):
+    """A mail the relay refused for good is listed (never its text: it may hold a link) for the
+    administrateurs only; « Renvoyer » queues it again and it is delivered."""
+    svc = app.state.services
+    failed = svc.mail.prepare(
+        "perdu@exemple.fr",
+        "Activez votre compte",
+        "activation",
+        {"link": "http://x/secret-link", "deadline": svc.clock.now()},
+    )
+    failed = {**failed, "state": "failed", "attempts": 1, "last_error": "SMTPRecipientsRefused: 550"}
+    await svc.store.outbox.add(failed)
+    async with make_client(app, settings) as admin, make_client(app, settings) as gestion:
+        await office_of(app, settings, mailbox, clock, admin)
+        secret = await enrol_staff(app, gestion, mailbox, clock, "g@ac-poitiers.fr", "gestionnaire", ["sah"])
+        await staff_login(gestion, clock, "g@ac-poitiers.fr", secret)
+        assert (await gestion.get("/gestion/courriels")).status_code == 404
+        page = await admin.get("/gestion/courriels")
+        assert "perdu@exemple.fr" in page.text and "550" in page.text and "secret-link" not in page.text
+        mailbox.clear()
+        done = await admin.submit(
+            "/gestion/courriels/action",
+            {"action": "retry", "mail": failed["id"]},
+            form_page="/gestion/courriels",
+        )
+        assert done.status_code == 303
+        await svc.mail.drain()
+        assert [m["Subject"] for m in mailbox.to("perdu@exemple.fr")] == ["Activez votre compte"]
+        again = await admin.submit(
+            "/gestion/courriels/action",
+            {"action": "retry", "mail": failed["id"]},
+            form_page="/gestion/courriels",
+        )
+        assert "info=gone" in again.headers["location"]  # delivered since: nothing to send again
