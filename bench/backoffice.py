@@ -1,4 +1,5 @@
-"""Back office: the dossier list (filtered, searched) and a dossier page, at growing sizes.
+"""Back office: the dossier list (filtered, searched), the home, the statistics and a dossier
+page, at growing sizes.
 
 Prints µs per request at each size, the growth from the smallest to the largest size (target
 <= 2x: indexes, not scans) and the ratio to GET /espace measured in the same run (target >=
@@ -140,6 +141,7 @@ async def run_size(size: int, rounds: int, root: Path) -> dict[str, float]:
                     client, "/gestion/dossiers?examen=BP&etat=depose&pieces=manquantes&page=2", rounds
                 ),
                 "home (counts)": await measure(client, "/gestion/", rounds),
+                "statistics": await measure(client, "/gestion/statistiques", rounds),
                 "dossier page": await measure(client, "/gestion/dossiers/d0000000", rounds),
             }
 

@@ -423,6 +423,8 @@ class AccountService:
                 await store.sessions.delete_for_account(account["id"])
                 self.audit.event("account.purged", account_id=account["id"], reason="not_activated")
                 deleted.append(account)
+        if deleted:
+            await store.counters.add("accounts_purged", len(deleted))  # for the statistics
         return deleted
 
     async def purge_sessions(self) -> int:

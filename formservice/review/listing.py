@@ -22,12 +22,27 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from formservice.clock import from_iso
 from formservice.notice import Notice
 from formservice.review import rules
 from formservice.review.records import Enrolment
 from formservice.review.states import State, state_of
 
-DERIVED = ("speciality", "state", "pieces_state", "waiting", "sort_key", "words")
+DERIVED = (
+    "speciality",
+    "state",
+    "pieces_state",
+    "waiting",
+    "sort_key",
+    "words",
+    "saved_on",
+    "deposited_on",
+    "decided_in",
+    "refusals",
+)
+# The office's decisions on a whole dossier: the first one ends « the time from dépôt to decision ».
+DECISIONS = ("accept", "request_correction", "declare_ineligible")
+LONGEST = 60  # days from dépôt to decision counted one by one; longer ones are counted as 60
 
 
 class PiecesState(StrEnum):
@@ -112,19 +127,49 @@ def words(doc: Mapping[str, Any]) -> list[str]:
     return sorted(found)
 
 
+def _day(instant: str | None, notice: Notice) -> str | None:
+    return from_iso(instant).astimezone(notice.tz).date().isoformat() if instant else None
+
+
+def statistics_fields(doc: Mapping[str, Any], state: State, notice: Notice) -> dict[str, Any]:
+    """What the statistics count: the day (Paris) of the first save and of the dépôt, the days
+    from dépôt to the office's first decision, the reasons of the pieces refused now."""
+    deposited = doc.get("completed_at") if state is not State.BROUILLON else None
+    review = doc.get("review") or {}
+    decided = next((e["at"] for e in review.get("history", []) if e.get("action") in DECISIONS), None)
+    days = None
+    if deposited and decided:
+        days = min(LONGEST, max(0, (from_iso(decided) - from_iso(deposited)).days))
+    reasons = sorted(  # one entry per piece refused now: the statistics count pieces
+        str(d.get("reason_id"))
+        for d in review.get("pieces", {}).values()
+        if d.get("decision") == rules.NON_CONFORME
+    )
+    return {
+        "saved_on": _day(doc.get("created_at"), notice),
+        "deposited_on": _day(deposited, notice),
+        "decided_in": days,
+        "refusals": ",".join(reasons) or None,
+    }
+
+
 def derived(doc: Mapping[str, Any], notice: Notice) -> dict[str, Any]:
-    """The list's fields of ``doc`` under ``notice``."""
+    """The list's and the statistics' fields of ``doc`` under ``notice``."""
     fields: dict[str, Any] = {"sort_key": sort_key(doc), "words": words(doc)}
     if not doc.get("version"):
-        return fields | {"speciality": None, "state": None, "pieces_state": None, "waiting": None}
+        return fields | dict.fromkeys(set(DERIVED) - set(fields))
     state, pieces = state_of(doc), pieces_state(doc, notice)
     found = waiting(doc, state, pieces)
-    return fields | {
-        "speciality": doc.get("data", {}).get("speciality"),
-        "state": state.value,
-        "pieces_state": pieces.value,
-        "waiting": found.value if found else None,
-    }
+    return (
+        fields
+        | statistics_fields(doc, state, notice)
+        | {
+            "speciality": doc.get("data", {}).get("speciality"),
+            "state": state.value,
+            "pieces_state": pieces.value,
+            "waiting": found.value if found else None,
+        }
+    )
 
 
 def with_listing(doc: Enrolment, notice: Notice) -> Enrolment:

@@ -58,16 +58,27 @@ class TableSpec:
     # keep a count per combination, so that a list's total and a statistic cost the same at
     # 100,000 documents as at 1,000.
     facets: tuple[str, ...] = ()
+    # Other groups of fields counted together, for statistics only (``tally``): a count per
+    # combination of their values, so that a statistic costs the same whatever the table's size.
+    # Their fields need no index of their own; ``tally`` accepts them with a ``where`` on the
+    # other fields of the same group.
+    counted: tuple[tuple[str, ...], ...] = ()
 
     @property
     def lookup_fields(self) -> tuple[str, ...]:
         return self.unique + self.indexed
 
     @property
+    def tally_fields(self) -> tuple[str, ...]:
+        """The fields ``tally`` counts by: the lookup fields and those of the counted groups."""
+        counted = tuple(f for group in self.counted for f in group if f not in self.lookup_fields)
+        return self.lookup_fields + tuple(dict.fromkeys(counted))
+
+    @property
     def tracked_fields(self) -> tuple[str, ...]:
-        """Every field an index reads: the lookup fields, the order and the words."""
+        """Every field an index reads: the tally fields, the order and the words."""
         extra = tuple(f for f in (self.order, self.words) if f is not None)
-        return self.lookup_fields + extra
+        return self.tally_fields + extra
 
 
 # The tables of the service and the fields looked up in each. Lookups on other fields are refused
@@ -84,10 +95,20 @@ TABLES: dict[str, TableSpec] = {
         order="sort_key",
         words="words",
         facets=("session", "speciality", "state", "pieces_state", "waiting"),
+        # The statistics: dossiers saved and déposés per day, days from dépôt to decision,
+        # refusal reasons (review.listing derives them).
+        counted=(
+            ("session", "speciality", "saved_on"),
+            ("session", "speciality", "deposited_on"),
+            ("session", "speciality", "decided_in"),
+            ("session", "speciality", "refusals"),
+        ),
     ),
     "outbox": TableSpec(indexed=("state",)),
     "staff": TableSpec(unique=("email",), indexed=("status",)),
     "staff_sessions": TableSpec(indexed=("staff_id",)),
+    # Running totals of what leaves no document behind (accounts purged): {"id": name, "n": int}.
+    "counters": TableSpec(),
 }
 
 
@@ -176,8 +197,9 @@ class Engine(ABC):
 
     @abstractmethod
     async def tally(self, table: str, field: str, *, where: Where | None = None) -> dict[Any, int]:
-        """How many documents matching ``where`` have each value of the indexed ``field``
-        (values with no document are absent)."""
+        """How many documents matching ``where`` have each value of ``field`` (values with no
+        document are absent). ``field`` is indexed, or in a counted group with every field of
+        ``where``; its values are scalars."""
 
     @abstractmethod
     async def ids(self, table: str, *, where: Where | None = None) -> list[str]:

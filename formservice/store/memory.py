@@ -56,10 +56,12 @@ class MemoryEngine(Engine):
 
     # The reference semantics of select/tally/ids, by reading every document.
 
-    def _matching(self, table: str, where: Where | None, words: Sequence[str] = ()) -> list[Doc]:
+    def _matching(
+        self, table: str, where: Where | None, words: Sequence[str] = (), *, tally: bool = False
+    ) -> list[Doc]:
         spec = TABLES[table]
         for field in where or {}:
-            if field not in spec.lookup_fields:
+            if field not in (spec.tally_fields if tally else spec.lookup_fields):
                 raise KeyError(f"{table}.{field} is not indexed")
 
         def held(doc: Doc) -> list[str]:
@@ -91,10 +93,10 @@ class MemoryEngine(Engine):
         return Selection(len(found), [copy.deepcopy(d) for d in found[offset : offset + limit]])
 
     async def tally(self, table: str, field: str, *, where: Where | None = None) -> dict[Any, int]:
-        if field not in TABLES[table].lookup_fields:
+        if field not in TABLES[table].tally_fields:
             raise KeyError(f"{table}.{field} is not indexed")
         counts: dict[Any, int] = {}
-        for doc in self._matching(table, where):
+        for doc in self._matching(table, where, tally=True):
             counts[doc.get(field)] = counts.get(doc.get(field), 0) + 1
         return counts
 

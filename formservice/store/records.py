@@ -98,6 +98,10 @@ class Enrolment(_EnrolmentBase, total=False):
     waiting: str | None
     sort_key: str
     words: list[str]
+    saved_on: str | None  # the statistics' (review.listing.statistics_fields)
+    deposited_on: str | None
+    decided_in: int | None
+    refusals: str | None
 
 
 # -- the mail outbox ----------------------------------------------------------------------------

@@ -11,7 +11,16 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from formservice.clock import from_iso
-from formservice.store.contract import Doc, DuplicateKey, Effects, Engine, Selection, StoreUnavailable, Where
+from formservice.store.contract import (
+    Doc,
+    DuplicateKey,
+    Effects,
+    Engine,
+    RecordMissing,
+    Selection,
+    StoreUnavailable,
+    Where,
+)
 from formservice.store.records import Account, Enrolment, OutboxMail, Session
 
 AccountMutator = Callable[[Account], Account]
@@ -82,6 +91,9 @@ class Accounts(_Repository):
 
     async def count(self) -> int:
         return await self.engine.count(self.table)
+
+    async def count_by_status(self) -> dict[str, int]:
+        return {str(k): n for k, n in (await self.engine.tally(self.table, "status")).items()}
 
 
 class Sessions(_Repository):
@@ -235,6 +247,30 @@ class Outbox(_Repository):
         return await self.engine.delete(self.table, mail_id, cast(Any, predicate))
 
 
+class Counters(_Repository):
+    """Running totals of events that leave no document behind (an account purged), for the
+    statistics: ``add`` is an atomic increment (an update, or the first insert)."""
+
+    table = "counters"
+
+    async def add(self, name: str, n: int = 1) -> None:
+        for _ in range(3):
+            try:
+                await self.engine.update(self.table, name, lambda doc: {**doc, "n": int(doc.get("n", 0)) + n})
+                return
+            except RecordMissing:
+                pass
+            try:
+                await self.engine.insert(self.table, {"id": name, "n": n})
+                return
+            except DuplicateKey:
+                continue  # another writer inserted it first: increment theirs
+
+    async def value(self, name: str) -> int:
+        doc = await self.engine.get(self.table, name)
+        return int(doc["n"]) if doc else 0
+
+
 class Store:
     """The repositories over one engine.
 
@@ -250,6 +286,7 @@ class Store:
         self.outbox = Outbox(self)
         self.staff = StaffMembers(self)
         self.staff_sessions = StaffSessions(self)
+        self.counters = Counters(self)
 
     @property
     def engine(self) -> Engine:

@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from formservice.settings import Settings
 from formservice.web.candidate import accounts, dev, enrolment, space, uploads
 from formservice.web.published_site import PublishedSite
-from formservice.web.staff import access, dossiers, mails, team
+from formservice.web.staff import access, dossiers, mails, statistics, team
 
 STATIC_DIR = Path(__file__).parent / "static"
 GET_POST = ["GET", "POST"]
@@ -104,6 +104,7 @@ def staff_routes() -> list[BaseRoute]:
         Route("/gestion/equipe/desactiver", team.disable, methods=["POST"], name="staff_team_disable"),
         Route("/gestion/courriels", mails.mails, name="staff_mails"),
         Route("/gestion/courriels/action", mails.mail_action, methods=["POST"], name="staff_mail_action"),
+        Route("/gestion/statistiques", statistics.statistics_page, name="staff_statistics"),
         Route("/gestion/dossiers", dossiers.dossier_list, name="staff_dossiers"),
         Route("/gestion/dossiers/lot", dossiers.bulk, methods=["POST"], name="staff_bulk"),
         Route("/gestion/dossiers/{dossier_id}", dossiers.dossier, name="staff_dossier"),

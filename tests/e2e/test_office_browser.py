@@ -93,6 +93,10 @@ def test_the_office_enrols_logs_in_and_asks_for_a_correction(live: Live, mailbox
             secret = enrol(admin, "chef@ac-poitiers.fr", "administrateur")
             log_in(admin, "chef@ac-poitiers.fr", secret, "administrateur")
             check(admin, "dashboard")
+            admin.get_by_role("link", name="Statistiques").click()
+            check(admin, "statistics")
+            admin.get_by_role("link", name="Courriels").click()
+            check(admin, "failed mails")
             admin.get_by_role("link", name="Équipe").click()
             check(admin, "team")
             admin.get_by_label("Adresse électronique professionnelle").fill("gestion.sah@ac-poitiers.fr")
@@ -129,4 +133,5 @@ def test_the_office_enrols_logs_in_and_asks_for_a_correction(live: Live, mailbox
         timeout=10,
     )
     assert {label: found for label, found in problems.items() if found} == {}
-    assert len(problems) == 11  # invitation, codes and code step twice; dashboard, team, list, dossier, piece
+    # invitation, codes and code step twice; dashboard, statistics, failed mails, team, list, dossier, piece
+    assert len(problems) == 13

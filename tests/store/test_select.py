@@ -30,6 +30,7 @@ def dossier(n: int, name: str, speciality: str, state: str, **fields: Any) -> di
         "pieces_state": "manquantes",
         "sort_key": f"{name} {n:04d}",
         "words": [name, f"d{n:04d}"],
+        "saved_on": f"2025-10-{n % 3 + 1:02d}",
         **fields,
     }
 
@@ -91,6 +92,17 @@ async def test_select_follows_updates_and_deletes(engine: Engine) -> None:
 async def test_select_refuses_a_field_that_is_not_indexed(engine: Engine) -> None:
     with pytest.raises(KeyError):
         await engine.select("enrolments", where={"data": ["x"]})
+    with pytest.raises(KeyError):  # counted for statistics, not a filter of lists
+        await engine.select("enrolments", where={"saved_on": ["2025-10-01"]})
+
+
+async def test_tally_of_a_counted_group(engine: Engine) -> None:
+    """The statistics' counts: per day, within a speciality, from the counted group."""
+    for n in range(6):
+        await engine.insert("enrolments", dossier(n, "nom", SPECIALITIES[n % 2], "depose"))
+    assert await engine.tally("enrolments", "saved_on") == {"2025-10-01": 2, "2025-10-02": 2, "2025-10-03": 2}
+    coiffure = await engine.tally("enrolments", "saved_on", where={"speciality": ["coiffure"]})
+    assert coiffure == {"2025-10-01": 1, "2025-10-02": 1, "2025-10-03": 1}
 
 
 async def test_tinydb_indexes_agree_with_the_reference_through_writes_and_a_restart(store_dir: Path) -> None:

@@ -35,8 +35,15 @@ class QueryIndex:
         self.order_of: dict[str, str] = {}
         self.word_ids: dict[str, list[str]] = {}
         self.word_list: list[str] = []
-        self.facet_of: dict[str, tuple[Hashable, ...]] = {}
-        self.facet_counts: Counter[tuple[Hashable, ...]] = Counter()
+        # One count per combination of values, for each group of fields counted together: the
+        # list's facets first (``facet_of``/``facet_counts`` are that group's), then the
+        # statistics' groups.
+        self.groups: list[tuple[str, ...]] = [g for g in (spec.facets, *spec.counted) if g]
+        self.group_of: list[dict[str, tuple[Hashable, ...]]] = [{} for _ in self.groups]
+        self.group_counts: list[Counter[tuple[Hashable, ...]]] = [Counter() for _ in self.groups]
+        main = bool(spec.facets)
+        self.facet_of: dict[str, tuple[Hashable, ...]] = self.group_of[0] if main else {}
+        self.facet_counts: Counter[tuple[Hashable, ...]] = self.group_counts[0] if main else Counter()
         self._bulk = False
 
     # -- maintenance ------------------------------------------------------------------------------
@@ -51,8 +58,10 @@ class QueryIndex:
         other.order_of = dict(self.order_of)
         other.word_ids = {w: list(ids) for w, ids in self.word_ids.items()}
         other.word_list = list(self.word_list)
-        other.facet_of = dict(self.facet_of)
-        other.facet_counts = Counter(self.facet_counts)
+        other.group_of = [dict(g) for g in self.group_of]
+        other.group_counts = [Counter(c) for c in self.group_counts]
+        if self.spec.facets:
+            other.facet_of, other.facet_counts = other.group_of[0], other.group_counts[0]
         return other
 
     def begin_bulk(self) -> None:
@@ -72,8 +81,8 @@ class QueryIndex:
         found = doc.get(self.spec.words) if self.spec.words else None
         return sorted({w for w in found if isinstance(w, str) and w}) if isinstance(found, list) else []
 
-    def _facets(self, doc: Doc) -> tuple[Hashable, ...]:
-        return tuple(self._key_of(doc.get(f)) for f in self.spec.facets)
+    def _facets(self, doc: Doc) -> list[tuple[Hashable, ...]]:
+        return [tuple(self._key_of(doc.get(f)) for f in group) for group in self.groups]
 
     def add(self, doc_id: str, doc: Doc) -> None:
         self._add_order(doc_id, self._order_value(doc))
@@ -95,10 +104,10 @@ class QueryIndex:
         if old_words != new_words:
             self._remove_words(doc_id, old_words)
             self._add_words(doc_id, new_words)
-        facets = self._facets(new)
-        if self.facet_of.get(doc_id) != facets:
-            self._remove_facets(doc_id)
-            self._add_facets(doc_id, facets)
+        for at, values in enumerate(self._facets(new)):
+            if self.group_of[at].get(doc_id) != values:
+                self._remove_group(at, doc_id)
+                self._add_group(at, doc_id, values)
 
     def _add_order(self, doc_id: str, value: str) -> None:
         self.order_of[doc_id] = value
@@ -137,17 +146,25 @@ class QueryIndex:
                 if at < len(self.word_list) and self.word_list[at] == word:
                     del self.word_list[at]
 
-    def _add_facets(self, doc_id: str, facets: tuple[Hashable, ...]) -> None:
-        if self.spec.facets:
-            self.facet_of[doc_id] = facets
-            self.facet_counts[facets] += 1
+    def _add_facets(self, doc_id: str, groups: list[tuple[Hashable, ...]]) -> None:
+        for at, values in enumerate(groups):
+            self._add_group(at, doc_id, values)
 
     def _remove_facets(self, doc_id: str) -> None:
-        facets = self.facet_of.pop(doc_id, None)
-        if facets is not None:
-            self.facet_counts[facets] -= 1
-            if not self.facet_counts[facets]:
-                del self.facet_counts[facets]
+        for at in range(len(self.groups)):
+            self._remove_group(at, doc_id)
+
+    def _add_group(self, at: int, doc_id: str, values: tuple[Hashable, ...]) -> None:
+        self.group_of[at][doc_id] = values
+        self.group_counts[at][values] += 1
+
+    def _remove_group(self, at: int, doc_id: str) -> None:
+        values = self.group_of[at].pop(doc_id, None)
+        if values is not None:
+            counts = self.group_counts[at]
+            counts[values] -= 1
+            if not counts[values]:
+                del counts[values]
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -163,12 +180,23 @@ class QueryIndex:
             return len(self.order_of)
         return sum(n for facets, n in self.facet_counts.items() if accept(facets))
 
-    def facet_tally(self, field: str, accept: Accept | None) -> dict[Hashable, int]:
-        at = self.spec.facets.index(field)
+    def group_for(self, field: str, where: Collection[str]) -> int | None:
+        """The first counted group holding ``field`` and every field of ``where``."""
+        for at, group in enumerate(self.groups):
+            if field in group and all(f in group for f in where):
+                return at
+        return None
+
+    def group_tally(
+        self, at: int, field: str, where: Mapping[str, Collection[Hashable]]
+    ) -> dict[Hashable, int]:
+        group = self.groups[at]
+        position = group.index(field)
+        tests = [(group.index(f), set(keys)) for f, keys in where.items()]
         out: Counter[Hashable] = Counter()
-        for facets, n in self.facet_counts.items():
-            if accept is None or accept(facets):
-                out[facets[at]] += n
+        for values, n in self.group_counts[at].items():
+            if all(values[i] in keys for i, keys in tests):
+                out[values[position]] += n
         return dict(out)
 
     def with_words(self, words: Iterable[str]) -> set[str] | None:
@@ -216,6 +244,6 @@ class QueryIndex:
         mine = {w: sorted(ids) for w, ids in self.word_ids.items()}
         if mine != {w: sorted(ids) for w, ids in fresh.word_ids.items()} or self.word_list != fresh.word_list:
             out.append(f"{table} : index des mots incohérent")
-        if self.facet_counts != fresh.facet_counts or self.facet_of != fresh.facet_of:
+        if self.group_counts != fresh.group_counts or self.group_of != fresh.group_of:
             out.append(f"{table} : compteurs incohérents")
         return out

@@ -233,9 +233,13 @@ class MemTable:
         return len(found), self.query.sort_page(found, offset, limit)
 
     def tally(self, field: str, where: Where | None) -> dict[Hashable, int]:
+        keys = {f: {index_key(v) for v in values} for f, values in (where or {}).items()}
+        group = self.query.group_for(field, keys)
+        if group is not None:
+            return self.query.group_tally(group, field, keys)
+        if not keys and field in self.indexed:  # the whole table: the buckets' sizes
+            return {key: len(bucket) for key, bucket in self.indexed[field].items() if bucket}
         facets, others = self._split(where)
-        if field in self.spec.facets and not others:
-            return self.query.facet_tally(field, self.query.accept(facets))
         if field not in self.indexed:
             raise KeyError(f"{self.name}.{field} is not indexed")
         found = self._candidates(facets, others, [])

@@ -148,3 +148,17 @@ async def test_an_administrateur_sees_failed_mails_and_sends_one_again(app, sett
             form_page="/gestion/courriels",
         )
         assert "info=gone" in again.headers["location"]  # delivered since: nothing to send again
+
+
+async def test_the_statistics_page_counts_the_member_s_poles_only(app, settings, mailbox, clock):
+    async with make_client(app, settings) as office, make_client(app, settings) as other:
+        await dossier(app, other, "a@exemple.fr", "bp-coiffure", deposit=True)
+        await dossier(app, other, "b@exemple.fr", "bp-electricien")
+        await office_of(app, settings, mailbox, clock, office, "gestionnaire", ["sah"])
+        page = await office.get("/gestion/statistiques")
+        assert page.status_code == 200
+        assert "1 dossier enregistré dans vos pôles" in page.text
+        assert "<svg" in page.text and 'role="img"' in page.text
+        electricien = app.state.services.notice().speciality("bp-electricien")[1].name
+        coiffure = app.state.services.notice().speciality("bp-coiffure")[1].name
+        assert coiffure in page.text and electricien not in page.text  # another pôle's speciality

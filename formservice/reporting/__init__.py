@@ -1,0 +1,1 @@
+"""What the office takes away: statistics (and exports, reminders, data rights)."""
