@@ -40,6 +40,7 @@ from formservice.enrolment.records import EnrolmentFile
 from formservice.enrolment.rules import check_quotas, files_for, pole_of, required_documents
 from formservice.frenchdates import datetime_fr
 from formservice.notice import Document, Notice, Pole
+from formservice.notice.model import Reason
 from formservice.review.records import Correction, Enrolment, HistoryEvent, PieceDecision, Review
 from formservice.review.states import (
     CANDIDATE_SIDE,
@@ -360,21 +361,8 @@ def start(doc: Enrolment, staff_id: str, now: datetime) -> Enrolment:
     return doc
 
 
-def decide(
-    doc: Enrolment,
-    notice: Notice,
-    staff_id: str,
-    now: datetime,
-    document_id: str,
-    decision: str,
-    *,
-    reason_id: str | None = None,
-    comment: str = "",
-) -> Enrolment:
-    """A decision on one required piece: only in ``en_verification``, or in ``incomplet`` on a
-    refused piece the candidate has replaced since. ``conforme`` and ``non_conforme`` need a
-    file; ``non_conforme`` a reason of the notice's list; the message to the candidate
-    (``comment``, at most MAX_COMMENT characters) goes with non_conforme or non_concerne."""
+def _decidable(doc: Mapping[str, Any], notice: Notice, document_id: str, decision: str) -> Piece:
+    """The piece to decide on, if the dossier's state and the piece's files allow ``decision``."""
     state = state_of(doc)
     if state not in (State.EN_VERIFICATION, State.INCOMPLET):
         hint = " Commencez d'abord la vérification." if state is State.DEPOSE else ""
@@ -398,6 +386,14 @@ def decide(
             f"Aucun fichier n'a été déposé pour « {target.document.name} » : cette pièce ne peut être "
             "que « non concernée »."
         )
+    return target
+
+
+def _reason_and_text(
+    notice: Notice, decision: str, reason_id: str | None, comment: str
+) -> tuple[Reason | None, str]:
+    """The refusal reason (non conforme only, from the notice's list) and the cleaned message
+    to the candidate (not with conforme)."""
     reason = None
     if decision == NON_CONFORME:
         reason = notice.review.refusal_reason(reason_id or "")
@@ -413,6 +409,26 @@ def decide(
             "conforme, laissez-le vide.",
             status=400,
         )
+    return reason, text
+
+
+def decide(
+    doc: Enrolment,
+    notice: Notice,
+    staff_id: str,
+    now: datetime,
+    document_id: str,
+    decision: str,
+    *,
+    reason_id: str | None = None,
+    comment: str = "",
+) -> Enrolment:
+    """A decision on one required piece: only in ``en_verification``, or in ``incomplet`` on a
+    refused piece the candidate has replaced since. ``conforme`` and ``non_conforme`` need a
+    file; ``non_conforme`` a reason of the notice's list; the message to the candidate
+    (``comment``, at most MAX_COMMENT characters) goes with non_conforme or non_concerne."""
+    target = _decidable(doc, notice, document_id, decision)
+    reason, text = _reason_and_text(notice, decision, reason_id, comment)
     review = _ensure_review(doc, now)
     review["pieces"][document_id] = {
         "document_id": document_id,

@@ -24,7 +24,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
 
@@ -241,53 +241,61 @@ class StaffService:
         unused is renewed (new link, new 72 h): the address is not lost for good."""
         address = account_rules.normalize_email(email)
         inviter = await self._administrateur(by_staff_id)
-        notice = self.notice()
-        wanted = rules.check_assignment(role, poles, [p.id for p in notice.poles])
+        wanted = rules.check_assignment(role, poles, [p.id for p in self.notice().poles])
         now = self.clock.now()
         for _ in range(3):
             staff = rules.new_invited(secrets.token_hex(16), address, role, wanted, by_staff_id, now)
             if await self.store.staff.create_if_email_free(staff, [self._invitation_mail(staff, inviter)]):
-                await self.mail.wake()
-                self.audit.event(
-                    "staff.invited",
-                    staff=self._p("s", staff["id"]),
-                    by=self._who(by_staff_id),
-                    role=role,
-                    poles=wanted,
-                )
-                return staff
-            existing = await self.store.staff.by_email(address)
-            if existing is None:
-                continue  # gone meanwhile: try again
-            if not rules.invitation_expired(existing, now):
-                self.audit.event(
-                    "staff.invite_refused",
-                    staff=self._p("s", existing["id"]),
-                    by=self._who(by_staff_id),
-                    reason=existing["status"],
-                )
-                if existing["status"] == rules.INVITED:
-                    deadline = rules.invitation_deadline(existing).astimezone(notice.tz)
-                    raise rules.InvitationPending(datetime_fr(deadline))
-                raise rules.AlreadyStaff()
-            try:
-                renewed = await self.store.staff.update(
-                    existing["id"],
-                    rules.renew_invitation(role, wanted, by_staff_id, now),
-                    lambda doc: [self._invitation_mail(doc, inviter)],
-                )
-            except (rules.InvitationReplaced, RecordMissing):
-                continue  # someone else renewed or removed it: look again
+                event, done = "staff.invited", staff
+            else:
+                existing = await self.store.staff.by_email(address)
+                if existing is None:
+                    continue  # gone meanwhile: try again
+                self._refuse_unless_expired(existing, now, by_staff_id)
+                renewed = await self._renew(existing, role, wanted, by_staff_id, inviter, now)
+                if renewed is None:
+                    continue  # someone else renewed or removed it: look again
+                event, done = "staff.invitation_renewed", renewed
             await self.mail.wake()
             self.audit.event(
-                "staff.invitation_renewed",
-                staff=self._p("s", renewed["id"]),
-                by=self._who(by_staff_id),
-                role=role,
-                poles=wanted,
+                event, staff=self._p("s", done["id"]), by=self._who(by_staff_id), role=role, poles=wanted
             )
-            return renewed
+            return done
         raise rules.AlreadyStaff()
+
+    def _refuse_unless_expired(self, existing: Staff, now: datetime, by_staff_id: str | None) -> None:
+        """An address already staff, or invited with a link still valid, is refused (audited)."""
+        if rules.invitation_expired(existing, now):
+            return
+        self.audit.event(
+            "staff.invite_refused",
+            staff=self._p("s", existing["id"]),
+            by=self._who(by_staff_id),
+            reason=existing["status"],
+        )
+        if existing["status"] == rules.INVITED:
+            deadline = rules.invitation_deadline(existing).astimezone(self.notice().tz)
+            raise rules.InvitationPending(datetime_fr(deadline))
+        raise rules.AlreadyStaff()
+
+    async def _renew(
+        self,
+        existing: Staff,
+        role: str,
+        wanted: list[str],
+        by_staff_id: str | None,
+        inviter: Staff | None,
+        now: datetime,
+    ) -> Staff | None:
+        """A new link for an invitation that expired unused; None if it changed meanwhile."""
+        try:
+            return await self.store.staff.update(
+                existing["id"],
+                rules.renew_invitation(role, wanted, by_staff_id, now),
+                lambda doc: [self._invitation_mail(doc, inviter)],
+            )
+        except (rules.InvitationReplaced, RecordMissing):
+            return None
 
     async def check_invitation(self, token: str) -> tuple[Invitation, Staff | None]:
         """What the invitation page should say; changes nothing (mail scanners open links)."""
@@ -453,15 +461,7 @@ class StaffService:
             if staff is None or not rules.is_active(staff) or rules.login_fingerprint(staff) != fingerprint:
                 self.audit.event("staff.second_factor_refused", staff=staff_key, ip=ip, reason="invalid")
                 return SecondFactorResult(SecondStep.INVALID)
-            now = self.clock.now()
-            method = "totp" if totp.normalize_code(code) is not None else "recovery"
-            mutate: rules.StaffMutator | None = None
-            if method == "totp":
-                step = totp.accept(staff["totp_secret"] or "", code, staff["totp_last_step"], now)
-                if step is not None:
-                    mutate = rules.use_totp_step(step, fingerprint)
-            elif digests := self.recovery.digests(code):
-                mutate = rules.use_recovery_code(digests, fingerprint, now)
+            method, mutate = self._code_use(staff, code, fingerprint)
             try:
                 if mutate is not None:
                     staff = await self.store.staff.update(staff_id, mutate)
@@ -478,6 +478,16 @@ class StaffService:
         left = rules.recovery_codes_left(staff) if method == "recovery" else None
         self.audit.event("staff.login_success", staff=staff_key, ip=ip, method=method, recovery_left=left)
         return SecondFactorResult(SecondStep.OK, staff, method, left)
+
+    def _code_use(self, staff: Staff, code: str, fingerprint: str) -> tuple[str, rules.StaffMutator | None]:
+        """Which kind of code this is, and the write that uses it up (None: not a valid code).
+        The write checks it again under the store's lock: a code serves once."""
+        now = self.clock.now()
+        if totp.normalize_code(code) is not None:
+            step = totp.accept(staff["totp_secret"] or "", code, staff["totp_last_step"], now)
+            return "totp", rules.use_totp_step(step, fingerprint) if step is not None else None
+        digests = self.recovery.digests(code)
+        return "recovery", rules.use_recovery_code(digests, fingerprint, now) if digests else None
 
     # -- sessions -------------------------------------------------------------------------------
 
