@@ -41,6 +41,7 @@ FEATURES = (
     "formservice.outbox",
     "formservice.staff",
     "formservice.review",
+    "formservice.reporting",
 )
 ENTRY_POINTS = {"formservice.cli", "formservice.server", "formservice"}
 PURE = (

@@ -83,6 +83,12 @@ class Accounts(_Repository):
     async def count(self) -> int:
         return await self.engine.count(self.table)
 
+    async def all_paged(self, *, page_size: int = 500) -> AsyncIterator[list[Account]]:
+        """Every account, ``page_size`` at a time, in id order (batch jobs: reminders, retention)."""
+        docs = sorted(await self.engine.scan(self.table), key=lambda d: str(d["id"]))
+        for start in range(0, len(docs), page_size):
+            yield cast(list[Account], docs[start : start + page_size])
+
 
 class Sessions(_Repository):
     table = "sessions"
@@ -169,6 +175,10 @@ class Enrolments(_Repository):
         )
         for start in range(0, len(docs), page_size):
             yield cast(list[Enrolment], docs[start : start + page_size])
+
+    async def delete_if(self, enrolment_id: str, predicate: Callable[[Enrolment], bool]) -> bool:
+        """Remove the enrolment if ``predicate`` holds under the store's lock (retention)."""
+        return await self.engine.delete(self.table, enrolment_id, cast(Any, predicate))
 
 
 class Outbox(_Repository):

@@ -17,6 +17,7 @@ from formservice.mail import Mailer, MailRenderer, OutboxMailer, SmtpMailer
 from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
+from formservice.reporting.exports import ExportService
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
 from formservice.staff.service import StaffService
@@ -112,6 +113,14 @@ def build_services(
         links=links,
         files_dir=settings.uploads_dir,
     )
+    exports = ExportService(
+        store=store,
+        clock=clock,
+        notices=notices.current,
+        audit=audit,
+        files_dir=settings.uploads_dir,
+        tmp_dir=settings.tmp_dir,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -129,4 +138,5 @@ def build_services(
         enrolment=enrolment,
         staff=staff,
         review=review,
+        exports=exports,
     )

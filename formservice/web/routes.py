@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from formservice.settings import Settings
 from formservice.web.candidate import accounts, dev, enrolment, space, uploads
 from formservice.web.published_site import PublishedSite
-from formservice.web.staff import access, dossiers, team
+from formservice.web.staff import access, dossiers, exports, team
 
 STATIC_DIR = Path(__file__).parent / "static"
 GET_POST = ["GET", "POST"]
@@ -126,6 +126,15 @@ def staff_routes() -> list[BaseRoute]:
             dossiers.piece_page,
             name="staff_piece_page",
         ),
+        *export_routes(),
+    ]
+
+
+def export_routes() -> list[BaseRoute]:
+    """Exports (staff/exports.py): the form, and the file it streams (POST, CSRF-checked)."""
+    return [
+        Route("/gestion/exports", exports.exports, methods=["GET"], name="staff_exports"),
+        Route("/gestion/exports", exports.download, methods=["POST"], name="staff_exports_download"),
     ]
 
 

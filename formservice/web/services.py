@@ -29,6 +29,7 @@ from formservice.notice import Notice
 from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
+from formservice.reporting.exports import ExportService
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
 from formservice.staff.service import StaffService
@@ -54,6 +55,7 @@ class Services:
     enrolment: EnrolmentService
     staff: StaffService
     review: ReviewService
+    exports: ExportService
 
     def notice(self) -> Notice:
         return self.notices.current()
