@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -269,3 +270,39 @@ def _staff_line(member: Staff, svc: Services) -> str:
         return "administrateur, tous les pôles"
     names = {p.id: p.name for p in svc.notice().poles}
     return "gestionnaire, " + ", ".join(names.get(p, p) for p in member["poles"])
+
+
+EXPORT_WHILE_RUNNING = (
+    "arrêtez-le le temps de l'export, ou téléchargez-le depuis l'espace de gestion (page « Exports »)."
+)
+
+
+def export(fmt: str, output: str, pole: str | None = None, state: str | None = None) -> int:
+    """``formservice export``: every pôle's dossiers (or one pôle's), written to ``output``."""
+    svc = _command_services(lambda settings: EXPORT_WHILE_RUNNING)
+    if svc is None:
+        return 1
+
+    async def run() -> int:
+        try:
+            every_pole = [p.id for p in svc.notice().poles]
+            if pole and pole not in every_pole:
+                print(f"Pôle inconnu : « {pole} » ; pôles : {', '.join(every_pole)}.", file=sys.stderr)
+                return 1
+            selection = svc.exports.selection(every_pole, pole=pole or "", state=state or "")
+            made = svc.exports.export(fmt, selection, staff_id=None)
+            await svc.exports.write_to(made, Path(output))
+        except AppError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"Écriture impossible dans {output} : {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        finally:
+            svc.close()
+            await svc.store.close()
+        what = f"{made.counts.files} fichier(s) de " if fmt == "zip" else ""
+        print(f"{what}{made.counts.rows} dossier(s) exporté(s) dans {output}.")
+        return 0
+
+    return anyio.run(run)
