@@ -1,4 +1,5 @@
-"""`formservice check | publish | serve | demo | purge | staff | export | mail status | store check | store compact`.
+"""`formservice check | publish | serve | demo | purge | staff | export | reminders | retention |
+mail status | store check | store compact`.
 
 Each subcommand is a thin shell over a module that does the work, so the same code runs from
 tests, from `make` and from an editor's terminal.
