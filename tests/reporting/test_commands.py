@@ -31,6 +31,7 @@ def data_dir(monkeypatch, tmp_path, notice_path, mailbox):
     sah = deposited(speciality=SAH, exam="BP") | {"id": "dossier-sah"}
     industry = saved(NOTICE, "dossier-indus", speciality=INDUSTRY, exam="BP")
     industry |= {"account_id": "b" * 32, "key": f"{'b' * 32}:{NOTICE.session.name}"}
+
     async def fill() -> None:
         engine = TinyDBEngine(var / "store")
         try:
@@ -98,4 +99,3 @@ def test_export_refuses_unknown_values_and_a_running_service(data_dir, tmp_path,
     err = capsys.readouterr().err
     assert "Le service est en marche" in err and "« Exports »" in err
     assert not output.exists()
-
