@@ -116,6 +116,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     return export(args.format, args.output, args.pole, args.state)
 
 
+def cmd_reminders(args: argparse.Namespace) -> int:
+    from formservice.server import reminders
+
+    return reminders(dry_run=args.dry_run)
+
+
 def cmd_mail(args: argparse.Namespace) -> int:
     """``formservice mail status``: the mails not delivered yet, and those given up."""
     from formservice.store.tinydb.maintenance import read_table
@@ -180,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", help="état des dossiers (brouillon, depose, en_verification…)")
     p.add_argument("--output", required=True, help="fichier à écrire")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("reminders", help="envoyer les relances dues (une fois par candidat et occasion)")
+    p.add_argument("--dry-run", action="store_true", help="lister qui recevrait quoi, sans rien envoyer")
+    p.set_defaults(func=cmd_reminders)
 
     p = sub.add_parser("mail", help="courriels en attente ou en échec")
     p.add_argument("action", choices=["status"])

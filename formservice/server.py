@@ -306,3 +306,36 @@ def export(fmt: str, output: str, pole: str | None = None, state: str | None = N
         return 0
 
     return anyio.run(run)
+
+
+KIND_FR = {
+    "closing": "avant la clôture",
+    "correction": "avant la fin du délai de correction",
+    "activation": "activation",
+}
+
+
+def reminders(dry_run: bool) -> int:
+    """``formservice reminders [--dry-run]``: the reminders due now, each once per candidate and
+    occasion (the running service sends them itself, every hour)."""
+    svc = _command_services(
+        lambda settings: "il envoie lui-même les relances toutes les heures ; `--dry-run` attend son arrêt."
+    )
+    if svc is None:
+        return 1
+
+    async def run() -> int:
+        try:
+            outcome = await svc.reminders.run(dry_run=dry_run)
+            if not dry_run:
+                await svc.mail.drain()
+        finally:
+            svc.close()
+            await svc.store.close()
+        verb = "à envoyer" if dry_run else "envoyée(s)"
+        print(f"{len(outcome.reminders)} relance(s) {verb}.")
+        for r in outcome.reminders:
+            print(f"  {r.to} — {KIND_FR[r.kind]} ({r.occasion}) : {r.what}")
+        return 0
+
+    return anyio.run(run)

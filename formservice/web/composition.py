@@ -18,6 +18,7 @@ from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
 from formservice.reporting.exports import ExportService
+from formservice.reporting.reminders import ReminderService
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
 from formservice.staff.service import StaffService
@@ -121,6 +122,9 @@ def build_services(
         files_dir=settings.uploads_dir,
         tmp_dir=settings.tmp_dir,
     )
+    reminders = ReminderService(
+        store=store, clock=clock, notices=notices.current, audit=audit, mail=mail, links=links, tokens=tokens
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -139,4 +143,5 @@ def build_services(
         staff=staff,
         review=review,
         exports=exports,
+        reminders=reminders,
     )

@@ -30,6 +30,7 @@ from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
 from formservice.reporting.exports import ExportService
+from formservice.reporting.reminders import ReminderService
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
 from formservice.staff.service import StaffService
@@ -56,6 +57,7 @@ class Services:
     staff: StaffService
     review: ReviewService
     exports: ExportService
+    reminders: ReminderService
 
     def notice(self) -> Notice:
         return self.notices.current()

@@ -99,3 +99,20 @@ def test_export_refuses_unknown_values_and_a_running_service(data_dir, tmp_path,
     err = capsys.readouterr().err
     assert "Le service est en marche" in err and "« Exports »" in err
     assert not output.exists()
+
+
+def test_reminders_command_lists_and_refuses_while_the_service_runs(data_dir, capsys):
+    """``reminders --dry-run`` reports its count (the repository's window is over: none due);
+    while the service holds the store, it says the service sends them itself."""
+    assert main(["reminders", "--dry-run"]) == 0
+    assert "0 relance(s) à envoyer." in capsys.readouterr().out
+
+    async def hold() -> int:
+        engine = TinyDBEngine(data_dir / "store")
+        try:
+            return main(["reminders"])
+        finally:
+            await engine.close()
+
+    assert anyio.run(hold) == 1
+    assert "il envoie lui-même les relances" in capsys.readouterr().err
