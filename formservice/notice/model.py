@@ -9,6 +9,7 @@ typed once, in the YAML.
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -267,6 +268,15 @@ class Retention(Model):
     def session_end(self, name: str) -> date | None:
         return next((s.ends for s in self.sessions if s.name == name), None)
 
+    def deleted_on(self, name: str) -> date | None:
+        """The day a session's dossiers, files and accounts are deleted: ``months`` after its end."""
+        end = self.session_end(name)
+        if end is None:
+            return None
+        year, month = divmod(end.month - 1 + self.months, 12)
+        year, month = end.year + year, month + 1
+        return date(year, month, min(end.day, calendar.monthrange(year, month)[1]))
+
     def last_sessions(self) -> list[SessionEnd]:
         """The ``inactive_after_sessions`` most recent sessions, newest first."""
         return sorted(self.sessions, key=lambda s: s.ends, reverse=True)[: self.inactive_after_sessions]
@@ -294,6 +304,7 @@ class Privacy(Model):
     categories: Annotated[list[DataCategory], Field(min_length=1)]
     recipients: Text
     dpo: Dpo
+    complaint_authority: Text
     complaint_url: Url
 
 

@@ -18,6 +18,7 @@ from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
 from formservice.reporting.exports import ExportService
+from formservice.reporting.mydata import MyDataService
 from formservice.reporting.reminders import ReminderService
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
@@ -125,6 +126,9 @@ def build_services(
     reminders = ReminderService(
         store=store, clock=clock, notices=notices.current, audit=audit, mail=mail, links=links, tokens=tokens
     )
+    my_data = MyDataService(
+        store=store, clock=clock, notices=notices.current, audit=audit, files_dir=settings.uploads_dir
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -144,4 +148,5 @@ def build_services(
         review=review,
         exports=exports,
         reminders=reminders,
+        my_data=my_data,
     )

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from formservice.settings import Settings
-from formservice.web.candidate import accounts, dev, enrolment, space, uploads
+from formservice.web.candidate import accounts, dev, enrolment, mydata, space, uploads
 from formservice.web.published_site import PublishedSite
 from formservice.web.staff import access, dossiers, exports, team
 
@@ -88,6 +88,8 @@ def space_routes() -> list[BaseRoute]:
         Route(
             "/espace/changement-adresse", enrolment.address_change, methods=GET_POST, name="address_change"
         ),
+        Route("/espace/mes-donnees", mydata.my_data, methods=["GET"], name="my_data"),
+        Route("/espace/mes-donnees", mydata.my_data_download, methods=["POST"], name="my_data_download"),
     ]
 
 

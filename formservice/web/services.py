@@ -30,6 +30,7 @@ from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
 from formservice.reporting.exports import ExportService
+from formservice.reporting.mydata import MyDataService
 from formservice.reporting.reminders import ReminderService
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
@@ -58,6 +59,7 @@ class Services:
     review: ReviewService
     exports: ExportService
     reminders: ReminderService
+    my_data: MyDataService
 
     def notice(self) -> Notice:
         return self.notices.current()
