@@ -122,6 +122,12 @@ def cmd_reminders(args: argparse.Namespace) -> int:
     return reminders(dry_run=args.dry_run)
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    from formservice.server import retention
+
+    return retention(dry_run=args.dry_run)
+
+
 def cmd_mail(args: argparse.Namespace) -> int:
     """``formservice mail status``: the mails not delivered yet, and those given up."""
     from formservice.store.tinydb.maintenance import read_table
@@ -190,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reminders", help="envoyer les relances dues (une fois par candidat et occasion)")
     p.add_argument("--dry-run", action="store_true", help="lister qui recevrait quoi, sans rien envoyer")
     p.set_defaults(func=cmd_reminders)
+
+    p = sub.add_parser("retention", help="supprimer les données dont la durée de conservation est passée")
+    p.add_argument("--dry-run", action="store_true", help="lister sans rien supprimer ni envoyer")
+    p.set_defaults(func=cmd_retention)
 
     p = sub.add_parser("mail", help="courriels en attente ou en échec")
     p.add_argument("action", choices=["status"])

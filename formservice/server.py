@@ -339,3 +339,40 @@ def reminders(dry_run: bool) -> int:
         return 0
 
     return anyio.run(run)
+
+
+def retention(dry_run: bool) -> int:
+    """``formservice retention [--dry-run]``: deletes what notice.yml's retention says is due,
+    warns the unused accounts; prints ids and pseudonyms only (cron keeps its output)."""
+    svc = _command_services(lambda settings: "arrêtez-le le temps de la commande.")
+    if svc is None:
+        return 1
+
+    async def run() -> int:
+        try:
+            report = await svc.retention.run(dry_run=dry_run)
+            if not dry_run:
+                await svc.mail.drain()
+        finally:
+            svc.close()
+            await svc.store.close()
+        verb = "à supprimer" if dry_run else "supprimé(s)"
+        for session, ids in sorted(report.enrolments.items()):
+            print(f"{session} : {len(ids)} dossier(s) {verb} — {', '.join(ids)}")
+        if not dry_run:
+            print(f"{report.files} fichier(s) supprimé(s).")
+        print(_listed(f"{len(report.accounts)} compte(s) {verb}", report.accounts))
+        warned = "à avertir" if dry_run else "averti(s) par courriel"
+        print(_listed(f"{len(report.warned)} compte(s) inutilisé(s) {warned}", report.warned))
+        for session, count in sorted(report.unknown_sessions.items()):
+            print(
+                f"{session} : {count} dossier(s) conservé(s) : session absente de retention.sessions dans "
+                "notice.yml (ajoutez sa date de fin)."
+            )
+        return 0
+
+    return anyio.run(run)
+
+
+def _listed(head: str, items: list[str]) -> str:
+    return f"{head} : {', '.join(items)}" if items else head

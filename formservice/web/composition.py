@@ -20,6 +20,7 @@ from formservice.ratelimit import Limits
 from formservice.reporting.exports import ExportService
 from formservice.reporting.mydata import MyDataService
 from formservice.reporting.reminders import ReminderService
+from formservice.reporting.retention import RetentionService
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
 from formservice.staff.service import StaffService
@@ -129,6 +130,15 @@ def build_services(
     my_data = MyDataService(
         store=store, clock=clock, notices=notices.current, audit=audit, files_dir=settings.uploads_dir
     )
+    retention = RetentionService(
+        store=store,
+        clock=clock,
+        notices=notices.current,
+        audit=audit,
+        mail=mail,
+        links=links,
+        files_dir=settings.uploads_dir,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -149,4 +159,5 @@ def build_services(
         exports=exports,
         reminders=reminders,
         my_data=my_data,
+        retention=retention,
     )

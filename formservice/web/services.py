@@ -32,6 +32,7 @@ from formservice.ratelimit import Limits
 from formservice.reporting.exports import ExportService
 from formservice.reporting.mydata import MyDataService
 from formservice.reporting.reminders import ReminderService
+from formservice.reporting.retention import RetentionService
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
 from formservice.staff.service import StaffService
@@ -60,6 +61,7 @@ class Services:
     exports: ExportService
     reminders: ReminderService
     my_data: MyDataService
+    retention: RetentionService
 
     def notice(self) -> Notice:
         return self.notices.current()

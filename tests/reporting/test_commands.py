@@ -116,3 +116,11 @@ def test_reminders_command_lists_and_refuses_while_the_service_runs(data_dir, ca
 
     assert anyio.run(hold) == 1
     assert "il envoie lui-même les relances" in capsys.readouterr().err
+
+
+def test_retention_command_dry_run_keeps_everything(data_dir, capsys):
+    """``retention --dry-run`` lists (here: nothing due) and deletes nothing."""
+    assert main(["retention", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "0 compte(s) à supprimer" in out and "0 compte(s) inutilisé(s) à avertir" in out
+    assert len(list((data_dir / "uploads" / ACCOUNT_ID).iterdir())) == 3

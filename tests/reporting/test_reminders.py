@@ -8,50 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from review.dossiers import IN_WINDOW, NOTICE, deposited, in_state, saved
 
-from formservice.accounts.rules import ACTIVE, new_account
+from formservice.accounts.rules import ACTIVE
 from formservice.clock import FrozenClock
 from formservice.enrolment import rules as erules
 from formservice.review.states import State
-from formservice.store.tinydb.engine import TinyDBEngine
-from formservice.web.composition import build_services
+from reporting.world import World
 
 pytestmark = pytest.mark.anyio
 CLOSES = NOTICE.closes_at.astimezone(UTC)
 WEEK_BEFORE = CLOSES - timedelta(days=7) + timedelta(hours=1)
 TWO_DAYS_BEFORE = CLOSES - timedelta(days=2) + timedelta(hours=1)
-
-
-class World:
-    """The services over a TinyDB store in the data directory, reopened by ``restart``."""
-
-    def __init__(self, settings, clock):
-        self.settings, self.clock = settings, clock
-        self.svc = None
-
-    async def open(self):
-        engine = TinyDBEngine(self.settings.store_dir)
-        self.svc = build_services(self.settings, engine=engine, clock=self.clock)
-        return self.svc
-
-    async def close(self):
-        self.svc.close()
-        await self.svc.store.close()
-
-    async def restart(self):
-        await self.close()
-        return await self.open()
-
-    async def candidate(self, name: str, doc=None, *, status: str = ACTIVE, created: datetime | None = None):
-        """An account ``name``@exemple.fr (and its enrolment ``doc``, made with the real rules)."""
-        account_id = name.ljust(32, "0")
-        account = new_account(account_id, f"{name}@exemple.fr", "x", created or self.clock.now())
-        await self.svc.store.engine.insert("accounts", account | {"status": status})
-        if doc is not None:
-            key = f"{account_id}:{NOTICE.session.name}"
-            await self.svc.store.engine.insert(
-                "enrolments", doc | {"id": f"d-{name}", "account_id": account_id, "key": key}
-            )
-        return account_id
 
 
 @pytest.fixture
