@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import anyio
 
@@ -66,7 +66,8 @@ def folder_name(doc: Any) -> str:
     """« Kx3…_DURAND_Camille »: the registration number, then the name, as the list shows it."""
     data = doc.get("data", {})
     last = safe_part(str(data.get("last_name", ""))).upper()
-    return f"{safe_part(doc['id'], 40)}_{last}_{safe_part(str(data.get('first_names', '')))}"
+    number = doc["id"] if re.fullmatch(r"[A-Za-z0-9_-]{1,40}", doc["id"]) else safe_part(doc["id"], 40)
+    return f"{number}_{last}_{safe_part(str(data.get('first_names', '')))}"
 
 
 class ExportService:
@@ -201,9 +202,10 @@ class ExportService:
                 pages = self.dossiers(selection, notice, counts)
                 async with writers.closing(pages):
                     async for page in pages:
-                        for dossier in page:
-                            async for chunk in self._dossier_files(stream, dossier, manifest, counts):
-                                yield chunk
+                        items, lines = self._page_files(page)
+                        done = _recorder(manifest, lines, counts, notice)
+                        async for chunk in stream.add_files(items, done):
+                            yield chunk
                 manifest.seek(0)
                 with stream.entry(MANIFEST, self.clock.now().astimezone(notice.tz), deflate=True) as entry:
                     while text := manifest.read(writers.READ_CHUNK):
@@ -212,31 +214,29 @@ class ExportService:
         finally:
             await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
 
-    async def _dossier_files(
-        self, stream: writers.ZipStream, dossier: Dossier, manifest: TextIO, counts: Counts
-    ) -> AsyncIterator[bytes]:
-        doc, tz = dossier.doc, dossier.notice.tz
-        base = folder_name(doc)
-        ranks: Counter[str] = Counter()
-        for meta in doc.get("files", []):
-            piece = meta["document_id"]
-            ranks[piece] += 1
-            name = f"{base}/{piece}-{ranks[piece]}{Path(meta['stored_name']).suffix}"
-            path = self.files_dir / doc["account_id"] / meta["stored_name"]
-            line = [doc["id"], name, piece, meta["display_name"], str(meta["size"]), meta["sha256"]]
-            if not await anyio.to_thread.run_sync(path.is_file):
-                counts.missing += 1
-                manifest.write(writers.csv_lines([[*line, "absent du disque : non inclus"]], tz).decode())
-                continue
-            with stream.entry(name, from_iso(meta["uploaded_at"]).astimezone(tz)) as entry:
-                async for chunk in writers.file_chunks(path):
-                    entry.write(chunk)
-                    if stream.sink.pending >= writers.CHUNK:
-                        yield stream.take()
-            counts.files += 1
-            manifest.write(writers.csv_lines([[*line, ""]], tz).decode())
-            if stream.sink.pending >= writers.CHUNK:
-                yield stream.take()
+    def _page_files(self, page: list[Dossier]) -> tuple[list[writers.ZipItem], dict[str, list[str]]]:
+        """The files of a page of dossiers, and the manifest's line of each (by name)."""
+        items, lines = [], {}
+        for dossier in page:
+            doc, tz = dossier.doc, dossier.notice.tz
+            base = folder_name(doc)
+            ranks: Counter[str] = Counter()
+            for meta in doc.get("files", []):
+                piece = meta["document_id"]
+                ranks[piece] += 1
+                name = f"{base}/{piece}-{ranks[piece]}{Path(meta['stored_name']).suffix}"
+                path = self.files_dir / doc["account_id"] / meta["stored_name"]
+                when = from_iso(meta["uploaded_at"]).astimezone(tz)
+                items.append(writers.ZipItem(name, when, path, int(meta["size"])))
+                lines[name] = [
+                    doc["id"],
+                    name,
+                    piece,
+                    meta["display_name"],
+                    str(meta["size"]),
+                    meta["sha256"],
+                ]
+        return items, lines
 
     # -- the command line -----------------------------------------------------------------------
     async def write_to(self, export: Export, output: Path) -> None:
@@ -253,6 +253,20 @@ class ExportService:
             handle.close()
             part.unlink(missing_ok=True)
             raise
+
+
+def _recorder(
+    manifest: Any, lines: dict[str, list[str]], counts: Counts, notice: Notice
+) -> Callable[[writers.ZipItem, bool], None]:
+    """What is done once a file is in the archive (or found missing): its manifest line."""
+
+    def done(item: writers.ZipItem, present: bool) -> None:
+        counts.files += present
+        counts.missing += not present
+        remark = "" if present else "absent du disque : non inclus"
+        manifest.write(writers.csv_lines([[*lines[item.name], remark]], notice.tz).decode())
+
+    return done
 
 
 def _private_file(path: Path) -> Any:

@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from formservice.audit import AuditLog
 from formservice.clock import Clock, from_iso
 from formservice.enrolment.rules import LABELS as FIELD_LABELS
@@ -142,11 +140,12 @@ class MyDataService:
         with stream.entry(JSON_NAME, self.clock.now().astimezone(notice.tz), deflate=True) as entry:
             entry.write(json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8"))
         yield stream.take()
-        for name, path, meta in entries:
-            if not await anyio.to_thread.run_sync(path.is_file):
-                continue
-            with stream.entry(name, from_iso(meta["uploaded_at"]).astimezone(notice.tz)) as entry:
-                async for chunk in writers.file_chunks(path):
-                    entry.write(chunk)
-                    yield stream.take()
+        items = [
+            writers.ZipItem(
+                name, from_iso(meta["uploaded_at"]).astimezone(notice.tz), path, int(meta["size"])
+            )
+            for name, path, meta in entries
+        ]
+        async for chunk in stream.add_files(items, lambda item, present: None):  # one gone: skipped
+            yield chunk
         yield stream.close()

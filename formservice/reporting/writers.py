@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
 import queue
 import re
 import secrets
@@ -28,6 +29,7 @@ import threading
 import time
 import zipfile
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -289,6 +291,41 @@ async def xlsx_chunks(
 # -- ZIP ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ZipItem:
+    """A stored file to add: its name in the archive, its date, where it is, its recorded size."""
+
+    name: str
+    when: datetime
+    path: Path
+    size: int
+
+
+def _read_all(paths: list[Path]) -> list[bytes | None]:
+    """Each file's content, None for one that is gone (in a thread: one hop for many files)."""
+    contents: list[bytes | None] = []
+    for path in paths:
+        try:
+            contents.append(path.read_bytes())
+        except FileNotFoundError:
+            contents.append(None)
+    return contents
+
+
+def _batches(items: Sequence[ZipItem]) -> Iterable[list[ZipItem]]:
+    """Runs of small files up to BATCH bytes (read in one hop); a large file alone."""
+    batch: list[ZipItem] = []
+    total = 0
+    for item in items:
+        if batch and (total + item.size > BATCH or item.size > WHOLE):
+            yield batch
+            batch, total = [], 0
+        batch.append(item)
+        total += item.size
+    if batch:
+        yield batch
+
+
 class ZipStream:
     """A ZIP written onto a Sink, entry by entry; the caller takes the bytes as they come."""
 
@@ -305,14 +342,76 @@ class ZipStream:
     def take(self) -> bytes:
         return self.sink.take()
 
+    async def add_file(self, name: str, when: datetime, path: Path) -> AsyncIterator[bytes]:
+        """Add the file at ``path``, yielding the archive's bytes as they reach CHUNK; raises
+        FileNotFoundError before anything is written if the file is gone."""
+        chunks = file_chunks(path)
+        async with closing(chunks):
+            first = await anext(chunks, b"")
+            with self.entry(name, when) as entry:
+                entry.write(first)
+                async for chunk in chunks:
+                    entry.write(chunk)
+                    if self.sink.pending >= CHUNK:
+                        yield self.take()
+        if self.sink.pending >= CHUNK:
+            yield self.take()
+
+    async def add_files(
+        self, items: Sequence[ZipItem], done: Callable[[ZipItem, bool], None]
+    ) -> AsyncIterator[bytes]:
+        """Add the files, small ones read BATCH bytes at a time in one hop to a thread (a hop per
+        file costs more than reading it from the page cache), a large one in chunks; ``done(item,
+        present)`` after each (a file gone from the disk is skipped)."""
+        for batch in _batches(items):
+            if len(batch) == 1 and batch[0].size > WHOLE:
+                try:
+                    async for chunk in self.add_file(batch[0].name, batch[0].when, batch[0].path):
+                        yield chunk
+                except FileNotFoundError:
+                    done(batch[0], False)
+                else:
+                    done(batch[0], True)
+                continue
+            contents = await anyio.to_thread.run_sync(_read_all, [item.path for item in batch])
+            for item, content in zip(batch, contents, strict=True):
+                if content is not None:
+                    with self.entry(item.name, item.when) as entry:
+                        entry.write(content)
+                done(item, content is not None)
+                if self.sink.pending >= CHUNK:
+                    yield self.take()
+
     def close(self) -> bytes:
         self.zip.close()
         return self.sink.take()
 
 
+WHOLE = 4 * 1024 * 1024  # a file up to this size is read in one go (one hop to a thread)
+BATCH = 8 * 1024 * 1024  # small files read together in one hop, up to this many bytes
+
+
+def _open_small(path: Path) -> tuple[Any, bytes | None]:
+    """The file opened, and its whole content if it is small; (None, None) if it is gone."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return None, None
+    if os.fstat(handle.fileno()).st_size <= WHOLE:
+        with handle:
+            return None, handle.read()
+    return handle, None
+
+
 async def file_chunks(path: Path) -> AsyncIterator[bytes]:
-    """A stored file, READ_CHUNK at a time, read in a thread (the event loop never waits on disk)."""
-    handle = await anyio.to_thread.run_sync(path.open, "rb")
+    """A stored file, read in a thread (the event loop never waits on the disk): in one read if
+    it is small, READ_CHUNK at a time otherwise. FileNotFoundError if it is gone."""
+    handle, whole = await anyio.to_thread.run_sync(_open_small, path)
+    if whole is not None:
+        yield whole
+        return
+    if handle is None:
+        raise FileNotFoundError(path)
     try:
         while chunk := await anyio.to_thread.run_sync(handle.read, READ_CHUNK):
             yield chunk
