@@ -227,7 +227,7 @@ class ExportService:
                 name = f"{base}/{piece}-{ranks[piece]}{Path(meta['stored_name']).suffix}"
                 path = self.files_dir / doc["account_id"] / meta["stored_name"]
                 when = from_iso(meta["uploaded_at"]).astimezone(tz)
-                items.append(writers.ZipItem(name, when, path, int(meta["size"])))
+                items.append(writers.ZipItem(name, when, path))
                 lines[name] = [
                     doc["id"],
                     name,

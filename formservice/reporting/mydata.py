@@ -141,9 +141,7 @@ class MyDataService:
             entry.write(json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8"))
         yield stream.take()
         items = [
-            writers.ZipItem(
-                name, from_iso(meta["uploaded_at"]).astimezone(notice.tz), path, int(meta["size"])
-            )
+            writers.ZipItem(name, from_iso(meta["uploaded_at"]).astimezone(notice.tz), path)
             for name, path, meta in entries
         ]
         async for chunk in stream.add_files(items, lambda item, present: None):  # one gone: skipped

@@ -42,7 +42,7 @@ from formservice.durable import private_dir
 from formservice.reporting.columns import Column, Kind, Value
 
 BOM = "\ufeff"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = frozenset("=+-@\t\r")
 LEADING_ZERO = re.compile(r"0\d+")
 CSV_DATETIME = "%d/%m/%Y %H:%M"
 CSV_DATE = "%d/%m/%Y"
@@ -71,14 +71,17 @@ async def closing(items: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
 
 def neutralised(text: str) -> str:
     """A text no spreadsheet reads as a formula, nor as a number that loses its leading zero."""
-    if text.startswith(FORMULA_START):
+    first = text[:1]
+    if first in FORMULA_START and first:
         return "'" + text
-    if LEADING_ZERO.fullmatch(text):
+    if first == "0" and LEADING_ZERO.fullmatch(text):
         return f'="{text}"'
     return text
 
 
 def csv_cell(value: Value, tz: ZoneInfo) -> str:
+    if type(value) is str:  # most cells: checked first
+        return neutralised(value) if value else ""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -293,37 +296,34 @@ async def xlsx_chunks(
 
 @dataclass(frozen=True)
 class ZipItem:
-    """A stored file to add: its name in the archive, its date, where it is, its recorded size."""
+    """A stored file to add: its name in the archive, its date, where it is."""
 
     name: str
     when: datetime
     path: Path
-    size: int
 
 
-def _read_all(paths: list[Path]) -> list[bytes | None]:
-    """Each file's content, None for one that is gone (in a thread: one hop for many files)."""
-    contents: list[bytes | None] = []
+LARGE = object()  # _read_some's mark: this file is to be read in chunks
+
+
+def _read_some(paths: Sequence[Path]) -> list[Any]:
+    """In a thread: the contents of the first files, up to about BATCH bytes read (one hop for
+    many small files); None for a file gone; LARGE for a first file too big to read at once."""
+    contents: list[Any] = []
+    total = 0
     for path in paths:
         try:
-            contents.append(path.read_bytes())
+            with path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > WHOLE or (contents and total + size > BATCH):
+                    if not contents:
+                        contents.append(LARGE)
+                    break
+                contents.append(handle.read())
+                total += size
         except FileNotFoundError:
             contents.append(None)
     return contents
-
-
-def _batches(items: Sequence[ZipItem]) -> Iterable[list[ZipItem]]:
-    """Runs of small files up to BATCH bytes (read in one hop); a large file alone."""
-    batch: list[ZipItem] = []
-    total = 0
-    for item in items:
-        if batch and (total + item.size > BATCH or item.size > WHOLE):
-            yield batch
-            batch, total = [], 0
-        batch.append(item)
-        total += item.size
-    if batch:
-        yield batch
 
 
 class ZipStream:
@@ -360,27 +360,30 @@ class ZipStream:
     async def add_files(
         self, items: Sequence[ZipItem], done: Callable[[ZipItem, bool], None]
     ) -> AsyncIterator[bytes]:
-        """Add the files, small ones read BATCH bytes at a time in one hop to a thread (a hop per
-        file costs more than reading it from the page cache), a large one in chunks; ``done(item,
-        present)`` after each (a file gone from the disk is skipped)."""
-        for batch in _batches(items):
-            if len(batch) == 1 and batch[0].size > WHOLE:
+        """Add the files: small ones read about BATCH bytes at a time in one hop to a thread (a
+        hop per file costs more than reading it from the page cache), a large one in chunks;
+        ``done(item, present)`` after each (a file gone from the disk is skipped)."""
+        start = 0
+        while start < len(items):
+            contents = await anyio.to_thread.run_sync(_read_some, [i.path for i in items[start:]])
+            if contents[0] is LARGE:
+                item, present = items[start], True
                 try:
-                    async for chunk in self.add_file(batch[0].name, batch[0].when, batch[0].path):
+                    async for chunk in self.add_file(item.name, item.when, item.path):
                         yield chunk
                 except FileNotFoundError:
-                    done(batch[0], False)
-                else:
-                    done(batch[0], True)
+                    present = False
+                done(item, present)
+                start += 1
                 continue
-            contents = await anyio.to_thread.run_sync(_read_all, [item.path for item in batch])
-            for item, content in zip(batch, contents, strict=True):
+            for item, content in zip(items[start:], contents, strict=False):
                 if content is not None:
                     with self.entry(item.name, item.when) as entry:
                         entry.write(content)
                 done(item, content is not None)
                 if self.sink.pending >= CHUNK:
                     yield self.take()
+            start += len(contents)
 
     def close(self) -> bytes:
         self.zip.close()
