@@ -319,7 +319,10 @@ def reminders(dry_run: bool) -> int:
     """``formservice reminders [--dry-run]``: the reminders due now, each once per candidate and
     occasion (the running service sends them itself, every hour)."""
     svc = _command_services(
-        lambda settings: "il envoie lui-même les relances toutes les heures ; `--dry-run` attend son arrêt."
+        lambda settings: (
+            "il envoie lui-même les relances toutes les heures (pour --dry-run, arrêtez-le le "
+            "temps de la commande)."
+        )
     )
     if svc is None:
         return 1
