@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
@@ -328,13 +328,7 @@ def reminders(dry_run: bool) -> int:
         return 1
 
     async def run() -> int:
-        try:
-            outcome = await svc.reminders.run(dry_run=dry_run)
-            if not dry_run:
-                await svc.mail.drain()
-        finally:
-            svc.close()
-            await svc.store.close()
+        outcome = await _then_close(svc, svc.reminders.run(dry_run=dry_run), drain=not dry_run)
         verb = "à envoyer" if dry_run else "envoyée(s)"
         print(f"{len(outcome.reminders)} relance(s) {verb}.")
         for r in outcome.reminders:
@@ -352,13 +346,7 @@ def retention(dry_run: bool) -> int:
         return 1
 
     async def run() -> int:
-        try:
-            report = await svc.retention.run(dry_run=dry_run)
-            if not dry_run:
-                await svc.mail.drain()
-        finally:
-            svc.close()
-            await svc.store.close()
+        report = await _then_close(svc, svc.retention.run(dry_run=dry_run), drain=not dry_run)
         verb = "à supprimer" if dry_run else "supprimé(s)"
         for session, ids in sorted(report.enrolments.items()):
             print(f"{session} : {len(ids)} dossier(s) {verb} — {', '.join(ids)}")
@@ -375,6 +363,21 @@ def retention(dry_run: bool) -> int:
         return 0
 
     return anyio.run(run)
+
+
+T = TypeVar("T")
+
+
+async def _then_close(svc: Services, work: Awaitable[T], *, drain: bool) -> T:
+    """The command's work, then (``drain``) the mails it queued delivered, then every service closed."""
+    try:
+        result = await work
+        if drain:
+            await svc.mail.drain()
+        return result
+    finally:
+        svc.close()
+        await svc.store.close()
 
 
 def _listed(head: str, items: list[str]) -> str:

@@ -70,23 +70,14 @@ def folder_name(doc: Any) -> str:
     return f"{number}_{last}_{safe_part(str(data.get('first_names', '')))}"
 
 
+@dataclass(kw_only=True, eq=False)
 class ExportService:
-    def __init__(
-        self,
-        *,
-        store: Store,
-        clock: Clock,
-        notices: Callable[[], Notice],
-        audit: AuditLog,
-        files_dir: Path,
-        tmp_dir: Path,
-    ):
-        self.store = store
-        self.clock = clock
-        self.notices = notices
-        self.audit = audit
-        self.files_dir = files_dir
-        self.tmp_dir = tmp_dir
+    store: Store
+    clock: Clock
+    notices: Callable[[], Notice]  # the notice in force
+    audit: AuditLog
+    files_dir: Path
+    tmp_dir: Path
 
     # -- the scope ------------------------------------------------------------------------------
     def selection(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,15 +99,13 @@ def account_data(account: Account) -> dict[str, Any]:
     }
 
 
+@dataclass(kw_only=True, eq=False)
 class MyDataService:
-    def __init__(
-        self, *, store: Store, clock: Clock, notices: Callable[[], Notice], audit: AuditLog, files_dir: Path
-    ):
-        self.store = store
-        self.clock = clock
-        self.notices = notices
-        self.audit = audit
-        self.files_dir = files_dir
+    store: Store
+    clock: Clock
+    notices: Callable[[], Notice]  # the notice in force
+    audit: AuditLog
+    files_dir: Path
 
     async def export(self, account: Account, ip: str | None = None) -> Export:
         """The candidate's ZIP, read now, streamed as it is written; audited (no name in the log)."""

@@ -145,25 +145,15 @@ class Outcome:
         return sum(1 for r in self.reminders if r.kind is kind)
 
 
+@dataclass(kw_only=True, eq=False)
 class ReminderService:
-    def __init__(
-        self,
-        *,
-        store: Store,
-        clock: Clock,
-        notices: Callable[[], Notice],
-        audit: AuditLog,
-        mail: Outbox,
-        links: Links,
-        tokens: Tokens,
-    ):
-        self.store = store
-        self.clock = clock
-        self.notices = notices
-        self.audit = audit
-        self.mail = mail
-        self.links = links
-        self.tokens = tokens
+    store: Store
+    clock: Clock
+    notices: Callable[[], Notice]  # the notice in force
+    audit: AuditLog
+    mail: Outbox
+    links: Links
+    tokens: Tokens
 
     async def run(self, *, dry_run: bool = False) -> Outcome:
         """One pass over every occasion due now; ``dry_run``: say who would get what, send nothing."""

@@ -56,25 +56,15 @@ def took_part(enrolments: list[Enrolment], notice: Notice) -> bool:
     return any(d.get("session") in recent and d.get("version") for d in enrolments)
 
 
+@dataclass(kw_only=True, eq=False)
 class RetentionService:
-    def __init__(
-        self,
-        *,
-        store: Store,
-        clock: Clock,
-        notices: Callable[[], Notice],
-        audit: AuditLog,
-        mail: Outbox,
-        links: Links,
-        files_dir: Path,
-    ):
-        self.store = store
-        self.clock = clock
-        self.notices = notices
-        self.audit = audit
-        self.mail = mail
-        self.links = links
-        self.files_dir = files_dir
+    store: Store
+    clock: Clock
+    notices: Callable[[], Notice]  # the notice in force
+    audit: AuditLog
+    mail: Outbox
+    links: Links
+    files_dir: Path
 
     def _today(self, notice: Notice) -> date:
         return self.clock.now().astimezone(notice.tz).date()

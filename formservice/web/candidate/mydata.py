@@ -4,9 +4,10 @@ about them (``reporting.mydata``), as a ZIP streamed while it is written."""
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from formservice.web.auth import require_account
+from formservice.web.downloads import attachment
 from formservice.web.forms import client_ip
 from formservice.web.rendering import render
 from formservice.web.services import services
@@ -20,11 +21,4 @@ async def my_data(request: Request) -> Response:
 async def my_data_download(request: Request) -> Response:
     account = await require_account(request)
     export = await services(request).my_data.export(account, client_ip(request))
-    return StreamingResponse(
-        export.chunks,
-        media_type=export.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{export.filename}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return attachment(export)

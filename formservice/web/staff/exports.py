@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from formservice.errors import AppError, NotFound
 from formservice.reporting.columns import columns
 from formservice.review.states import LABELS, State
+from formservice.web.downloads import attachment
 from formservice.web.forms import form_values
 from formservice.web.rendering import render
 from formservice.web.services import services
@@ -57,12 +58,4 @@ async def download(request: Request) -> Response:
         raise
     except AppError as exc:
         return await exports(request, problem=exc.message, values=values)
-    return StreamingResponse(
-        export.chunks,
-        media_type=export.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{export.filename}"',
-            "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return attachment(export)
