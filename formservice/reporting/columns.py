@@ -118,58 +118,62 @@ def _data(name: str, header: str, about: str) -> Column:
     return Column(header, about, lambda d: d.field(name))
 
 
+CANDIDATE = (
+    Column("N° d'inscription", "identifiant du dossier, tel que la gestion l'affiche", _number),
+    Column("État", "état du dossier (brouillon, déposé, en vérification…)", lambda d: LABELS[d.state]),
+    _data("exam", "Examen", "code de l'examen (CS, BP)"),
+    _data("speciality", "Code spécialité", "identifiant de la spécialité dans notice.yml"),
+    Column("Spécialité", "nom de la spécialité", _speciality_name),
+    Column("Pôle", "pôle qui gère la spécialité", _pole_name),
+    _data("last_name", "Nom de naissance", "tel que saisi par le candidat"),
+    _data("usage_name", "Nom d'usage", "vide si aucun"),
+    _data("first_names", "Prénoms", "tels que saisis"),
+    Column("Date de naissance", "date (jour/mois/année)", _birth_date, Kind.DATE),
+    _data("birth_place", "Lieu de naissance", "commune ou pays"),
+    _data("address", "Adresse", "numéro et voie"),
+    _data("address_extra", "Complément d'adresse", "vide si aucun"),
+    _data("postal_code", "Code postal", "texte : les zéros en tête sont gardés"),
+    _data("city", "Commune", ""),
+    _data("country", "Pays", ""),
+    _data("phone", "Téléphone", "texte, tel que saisi (format français ou international)"),
+    Column("Adresse électronique", "celle du compte du candidat", lambda d: d.email),
+    Column(
+        "Situation",
+        "candidat individuel ou formation à distance",
+        lambda d: STATUSES.get(d.field("status"), d.field("status")),
+    ),
+    _data("organisation", "Organisme de formation à distance", "vide pour un candidat individuel"),
+    Column(
+        "Aménagements demandés",
+        "« oui » ou « non » (le motif, donnée de santé, reste dans le dossier)",
+        lambda d: "oui" if d.doc.get("data", {}).get("accommodation") else "non",
+    ),
+)
+DATES = (
+    Column(
+        "Dernier enregistrement",
+        "date et heure (heure de Paris) du dernier « Enregistrer »",
+        lambda d: _instant(d.doc.get("updated_at")),
+        Kind.DATETIME,
+    ),
+    Column(
+        "Dépôt des pièces",
+        "date et heure de « J'ai fourni toutes mes pièces » (vide si pas encore)",
+        lambda d: _instant(d.doc.get("completed_at")),
+        Kind.DATETIME,
+    ),
+    Column(
+        "Décision",
+        "date et heure où le dossier a été déclaré complet ou irrecevable (vide sinon)",
+        _decided_at,
+        Kind.DATETIME,
+    ),
+)
+
+
 def columns(notice: Notice) -> list[Column]:
-    """Every column, in order: the dossier, the candidate, the request, each piece, the dates."""
-    return [
-        Column("N° d'inscription", "identifiant du dossier, tel que la gestion l'affiche", _number),
-        Column("État", "état du dossier (brouillon, déposé, en vérification…)", lambda d: LABELS[d.state]),
-        _data("exam", "Examen", "code de l'examen (CS, BP)"),
-        _data("speciality", "Code spécialité", "identifiant de la spécialité dans notice.yml"),
-        Column("Spécialité", "nom de la spécialité", _speciality_name),
-        Column("Pôle", "pôle qui gère la spécialité", _pole_name),
-        _data("last_name", "Nom de naissance", "tel que saisi par le candidat"),
-        _data("usage_name", "Nom d'usage", "vide si aucun"),
-        _data("first_names", "Prénoms", "tels que saisis"),
-        Column("Date de naissance", "date (jour/mois/année)", _birth_date, Kind.DATE),
-        _data("birth_place", "Lieu de naissance", "commune ou pays"),
-        _data("address", "Adresse", "numéro et voie"),
-        _data("address_extra", "Complément d'adresse", "vide si aucun"),
-        _data("postal_code", "Code postal", "texte : les zéros en tête sont gardés"),
-        _data("city", "Commune", ""),
-        _data("country", "Pays", ""),
-        _data("phone", "Téléphone", "texte, tel que saisi (format français ou international)"),
-        Column("Adresse électronique", "celle du compte du candidat", lambda d: d.email),
-        Column(
-            "Situation",
-            "candidat individuel ou formation à distance",
-            lambda d: STATUSES.get(d.field("status"), d.field("status")),
-        ),
-        _data("organisation", "Organisme de formation à distance", "vide pour un candidat individuel"),
-        Column(
-            "Aménagements demandés",
-            "« oui » ou « non » (le motif, donnée de santé, reste dans le dossier)",
-            lambda d: "oui" if d.doc.get("data", {}).get("accommodation") else "non",
-        ),
-        *(_piece_column(document) for document in notice.documents),
-        Column(
-            "Dernier enregistrement",
-            "date et heure (heure de Paris) du dernier « Enregistrer »",
-            lambda d: _instant(d.doc.get("updated_at")),
-            Kind.DATETIME,
-        ),
-        Column(
-            "Dépôt des pièces",
-            "date et heure de « J'ai fourni toutes mes pièces » (vide si pas encore)",
-            lambda d: _instant(d.doc.get("completed_at")),
-            Kind.DATETIME,
-        ),
-        Column(
-            "Décision",
-            "date et heure où le dossier a été déclaré complet ou irrecevable (vide sinon)",
-            _decided_at,
-            Kind.DATETIME,
-        ),
-    ]
+    """Every column, in order: the dossier and the candidate, each piece, the dates."""
+    return [*CANDIDATE, *(_piece_column(document) for document in notice.documents), *DATES]
 
 
 def row(cols: list[Column], dossier: Dossier) -> list[Value]:
