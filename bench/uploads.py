@@ -25,13 +25,9 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from dataclasses import dataclass
 from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -39,7 +35,15 @@ from typing import TYPE_CHECKING
 
 import anyio
 import httpx
-from common import birth_date_for_age, run_concurrently, valid_enrolment_form
+from common import (
+    Peak,
+    birth_date_for_age,
+    free_port,
+    run_concurrently,
+    status_kib,
+    valid_enrolment_form,
+    wait_for,
+)
 
 if TYPE_CHECKING:
     from formservice.notice import Notice
@@ -162,43 +166,6 @@ def multipart(csrf: str, filename: str, content: bytes) -> tuple[bytes, str]:
         "Content-Type: application/pdf\r\n\r\n"
     ).encode()
     return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
-# -- memory of the server ---------------------------------------------------------------------------
-
-
-def status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
-@dataclass
-class Peak:
-    """The server's peak RSS during a measure: VmHWM reset before (clear_refs 5), and a 5 ms
-    sampler of VmRSS in case the kernel refuses the reset."""
-
-    pid: int
-    kib: int = 0
-    _stop: bool = False
-
-    def __enter__(self) -> Peak:
-        with contextlib.suppress(OSError):
-            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop:
-            self.kib = max(self.kib, status_kib(self.pid, "VmRSS"))
-            time.sleep(0.005)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop = True
-        self._thread.join()
-        self.kib = max(self.kib, status_kib(self.pid, "VmHWM"))
 
 
 # -- the client -----------------------------------------------------------------------------------
@@ -358,25 +325,6 @@ def data_fs(path: Path) -> str:
         if str(path).startswith(parts[1]) and len(parts[1]) > len(best):
             best, kind = parts[1], parts[2]
     return kind
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the server did not start")
 
 
 def main() -> None:

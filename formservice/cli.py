@@ -1,4 +1,5 @@
-"""`formservice check | publish | serve | demo | purge | staff | mail status | store check | store compact`.
+"""`formservice check | publish | serve | demo | purge | staff | export | reminders | retention |
+mail status | store check | store compact`.
 
 Each subcommand is a thin shell over a module that does the work, so the same code runs from
 tests, from `make` and from an editor's terminal.
@@ -109,6 +110,24 @@ def cmd_staff(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from formservice.server import export
+
+    return export(args.format, args.output, args.pole, args.state)
+
+
+def cmd_reminders(args: argparse.Namespace) -> int:
+    from formservice.server import reminders
+
+    return reminders(dry_run=args.dry_run)
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from formservice.server import retention
+
+    return retention(dry_run=args.dry_run)
+
+
 def cmd_mail(args: argparse.Namespace) -> int:
     """``formservice mail status``: the mails not delivered yet, and those given up."""
     from formservice.store.tinydb.maintenance import read_table
@@ -166,6 +185,21 @@ def build_parser() -> argparse.ArgumentParser:
     q = staff_sub.add_parser("disable", help="désactiver un membre (ses sessions sont fermées)")
     q.add_argument("email")
     p.set_defaults(func=cmd_staff)
+
+    p = sub.add_parser("export", help="exporter les dossiers (CSV, XLSX) ou leurs pièces (ZIP)")
+    p.add_argument("--format", required=True, choices=["csv", "xlsx", "zip"])
+    p.add_argument("--pole", help="identifiant du pôle (défaut : tous les pôles)")
+    p.add_argument("--state", help="état des dossiers (brouillon, depose, en_verification…)")
+    p.add_argument("--output", required=True, help="fichier à écrire")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("reminders", help="envoyer les relances dues (une fois par candidat et occasion)")
+    p.add_argument("--dry-run", action="store_true", help="lister qui recevrait quoi, sans rien envoyer")
+    p.set_defaults(func=cmd_reminders)
+
+    p = sub.add_parser("retention", help="supprimer les données dont la durée de conservation est passée")
+    p.add_argument("--dry-run", action="store_true", help="lister sans rien supprimer ni envoyer")
+    p.set_defaults(func=cmd_retention)
 
     p = sub.add_parser("mail", help="courriels en attente ou en échec")
     p.add_argument("action", choices=["status"])

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
@@ -269,3 +270,115 @@ def _staff_line(member: Staff, svc: Services) -> str:
         return "administrateur, tous les pôles"
     names = {p.id: p.name for p in svc.notice().poles}
     return "gestionnaire, " + ", ".join(names.get(p, p) for p in member["poles"])
+
+
+EXPORT_WHILE_RUNNING = (
+    "arrêtez-le le temps de l'export, ou téléchargez-le depuis l'espace de gestion (page « Exports »)."
+)
+
+
+def export(fmt: str, output: str, pole: str | None = None, state: str | None = None) -> int:
+    """``formservice export``: every pôle's dossiers (or one pôle's), written to ``output``."""
+    svc = _command_services(lambda settings: EXPORT_WHILE_RUNNING)
+    if svc is None:
+        return 1
+
+    async def run() -> int:
+        try:
+            every_pole = [p.id for p in svc.notice().poles]
+            if pole and pole not in every_pole:
+                print(f"Pôle inconnu : « {pole} » ; pôles : {', '.join(every_pole)}.", file=sys.stderr)
+                return 1
+            selection = svc.exports.selection(every_pole, pole=pole or "", state=state or "")
+            made = svc.exports.export(fmt, selection, staff_id=None)
+            await svc.exports.write_to(made, Path(output))
+        except AppError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"Écriture impossible dans {output} : {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        finally:
+            svc.close()
+            await svc.store.close()
+        what = f"{made.counts.files} fichier(s) de " if fmt == "zip" else ""
+        print(f"{what}{made.counts.rows} dossier(s) exporté(s) dans {output}.")
+        return 0
+
+    return anyio.run(run)
+
+
+KIND_FR = {
+    "closing": "avant la clôture",
+    "correction": "avant la fin du délai de correction",
+    "activation": "activation",
+}
+
+
+def reminders(dry_run: bool) -> int:
+    """``formservice reminders [--dry-run]``: the reminders due now, each once per candidate and
+    occasion (the running service sends them itself, every hour)."""
+    svc = _command_services(
+        lambda settings: (
+            "il envoie lui-même les relances toutes les heures (pour --dry-run, arrêtez-le le "
+            "temps de la commande)."
+        )
+    )
+    if svc is None:
+        return 1
+
+    async def run() -> int:
+        outcome = await _then_close(svc, svc.reminders.run(dry_run=dry_run), drain=not dry_run)
+        verb = "à envoyer" if dry_run else "envoyée(s)"
+        print(f"{len(outcome.reminders)} relance(s) {verb}.")
+        for r in outcome.reminders:
+            print(f"  {r.to} — {KIND_FR[r.kind]} ({r.occasion}) : {r.what}")
+        return 0
+
+    return anyio.run(run)
+
+
+def retention(dry_run: bool) -> int:
+    """``formservice retention [--dry-run]``: deletes what notice.yml's retention says is due,
+    warns the unused accounts; prints ids and pseudonyms only (cron keeps its output)."""
+    svc = _command_services(lambda settings: "arrêtez-le le temps de la commande.")
+    if svc is None:
+        return 1
+
+    async def run() -> int:
+        report = await _then_close(svc, svc.retention.run(dry_run=dry_run), drain=not dry_run)
+        verb = "à supprimer" if dry_run else "supprimé(s)"
+        for session, ids in sorted(report.enrolments.items()):
+            print(f"{session} : {len(ids)} dossier(s) {verb} — {', '.join(ids)}")
+        if not dry_run:
+            print(f"{report.files} fichier(s) supprimé(s).")
+        print(_listed(f"{len(report.accounts)} compte(s) {verb}", report.accounts))
+        warned = "à avertir" if dry_run else "averti(s) par courriel"
+        print(_listed(f"{len(report.warned)} compte(s) inutilisé(s) {warned}", report.warned))
+        for session, count in sorted(report.unknown_sessions.items()):
+            print(
+                f"{session} : {count} dossier(s) conservé(s) : session absente de retention.sessions dans "
+                "notice.yml (ajoutez sa date de fin)."
+            )
+        return 0
+
+    return anyio.run(run)
+
+
+T = TypeVar("T")
+
+
+async def _then_close(svc: Services, work: Awaitable[T], *, drain: bool) -> T:
+    """The command's work, then (``drain``) the mails it queued delivered, then every service closed."""
+    try:
+        result = await work
+        if drain:
+            await svc.mail.drain()
+        return result
+    finally:
+        svc.close()
+        await svc.store.close()
+
+
+def _listed(head: str, items: list[str]) -> str:
+    return f"{head} : {', '.join(items)}" if items else head

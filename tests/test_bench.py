@@ -40,6 +40,12 @@ EXPECTED: dict[str, list[str]] = {
         for name in ("GET /espace", "list, state filter", "list, name search", "dossier page")
     ]
     + [VERDICT],
+    "exports.py": [rf"^{fmt}\s+[\d,]+\s+\d+\.\d\d\s+\d+\.\d\s+\d+\.\d$" for fmt in ("csv", "xlsx")]
+    + [
+        rf"^(csv|xlsx) of [\d,]+: \d+\.\d\d s, {RATIO} the \d+ s target (OK|TARGET MISSED)$",
+        rf"^zip \d+\.\d MiB/s vs raw read \d+\.\d MiB/s: {RATIO} \(target >= 0\.5x\) (OK|TARGET MISSED)$",
+        VERDICT,
+    ],
     "uploads.py": [rf"^{concurrency}\s+\d+\.\d\s+\d+\.\d\s+{RATIO}\s+>= 0\.8x$" for concurrency in (1, 8)]
     + [r"^server RSS: .* peak at 8 concurrent: service ", VERDICT],
 }

@@ -9,6 +9,7 @@ typed once, in the YAML.
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -242,6 +243,71 @@ class Review(Model):
         return next((r for r in self.ineligibility_reasons if r.id == reason_id), None)
 
 
+class Reminders(Model):
+    """When the service mails a reminder (``formservice reminders`` and the running service)."""
+
+    before_closing: list[Annotated[int, Field(ge=1, le=60)]]
+    before_correction_deadline: list[Annotated[int, Field(ge=1, le=60)]]
+    activation_hours_before_purge: Annotated[int, Field(ge=1, le=719)]
+
+
+class SessionEnd(Model):
+    name: Text
+    ends: date
+
+
+class Retention(Model):
+    """How long the service keeps what it holds (``formservice retention``, the privacy page)."""
+
+    months: Annotated[int, Field(ge=1, le=120)]
+    sessions: Annotated[list[SessionEnd], Field(min_length=1)]
+    inactive_after_sessions: Annotated[int, Field(ge=1, le=10)]
+    warning_days: Annotated[int, Field(ge=1, le=90)]
+    audit_log_months: Annotated[int, Field(ge=1, le=120)]
+
+    def session_end(self, name: str) -> date | None:
+        return next((s.ends for s in self.sessions if s.name == name), None)
+
+    def deleted_on(self, name: str) -> date | None:
+        """The day a session's dossiers, files and accounts are deleted: ``months`` after its end."""
+        end = self.session_end(name)
+        if end is None:
+            return None
+        year, month = divmod(end.month - 1 + self.months, 12)
+        year, month = end.year + year, month + 1
+        return date(year, month, min(end.day, calendar.monthrange(year, month)[1]))
+
+    def last_sessions(self) -> list[SessionEnd]:
+        """The ``inactive_after_sessions`` most recent sessions, newest first."""
+        return sorted(self.sessions, key=lambda s: s.ends, reverse=True)[: self.inactive_after_sessions]
+
+
+class DataCategory(Model):
+    name: Text
+    details: Text
+    sensitive: bool = False
+
+
+class Dpo(Model):
+    name: Text
+    email: Email
+    address: Text
+
+
+class Privacy(Model):
+    """What the page « Données personnelles » says: the office's facts, none typed in a template."""
+
+    controller: Text
+    purpose: Text
+    legal_basis: Text
+    health_legal_basis: Text
+    categories: Annotated[list[DataCategory], Field(min_length=1)]
+    recipients: Text
+    dpo: Dpo
+    complaint_authority: Text
+    complaint_url: Url
+
+
 class Step(Model):
     id: Id
     title: Text
@@ -260,6 +326,9 @@ class Notice(Model):
     documents: list[Document]
     uploads: Uploads
     review: Review
+    reminders: Reminders
+    retention: Retention
+    privacy: Privacy
     steps: Annotated[list[Step], Field(min_length=1)]
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, ignored_types=(cached_property,))

@@ -217,6 +217,21 @@ def steps_use_known_placeholders(data: dict[str, Any]) -> Iterator[Finding]:
                 )
 
 
+def session_has_an_end(data: dict[str, Any]) -> Iterator[Finding]:
+    """La session de la notice figure dans retention.sessions, avec sa date de fin : les durées
+    de conservation en partent."""
+    session, retention = data.get("session"), data.get("retention")
+    if not isinstance(session, dict) or not isinstance(retention, dict):
+        return
+    name = session.get("name")
+    names = [s.get("name") for _, s in _entries(retention, "sessions")]
+    if isinstance(name, str) and isinstance(retention.get("sessions"), list) and name not in names:
+        yield (
+            ("retention", "sessions"),
+            f"la session « {name} » (session.name) n'y figure pas : ajoutez-la avec sa date de fin (ends)",
+        )
+
+
 # In this order, which is the order of the problems that share a line and a field.
 RULES: tuple[Rule, ...] = (
     known_timezone,
@@ -234,6 +249,7 @@ RULES: tuple[Rule, ...] = (
     unique_speciality_ids,
     documents_name_known_exams,
     steps_use_known_placeholders,
+    session_has_an_end,
 )
 
 

@@ -7,7 +7,7 @@ rewrite them; the features re-export the ones they work with (``accounts.records
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 # -- accounts ----------------------------------------------------------------------------------
@@ -19,6 +19,8 @@ class Account(TypedDict):
     created_at: str
     activated_at: str | None
     password_changed_at: str
+    # Reminders mailed (reporting.reminders): occasion -> when, written with the mail, in one step.
+    reminders: NotRequired[dict[str, str]]
 
 
 class Session(TypedDict):
@@ -102,6 +104,7 @@ class Enrolment(_EnrolmentBase, total=False):
     deposited_on: str | None
     decided_in: int | None
     refusals: str | None
+    reminders: dict[str, str]  # reminders mailed (reporting.reminders): occasion -> when
 
 
 # -- the mail outbox ----------------------------------------------------------------------------

@@ -95,6 +95,13 @@ class Accounts(_Repository):
     async def count_by_status(self) -> dict[str, int]:
         return {str(k): n for k, n in (await self.engine.tally(self.table, "status")).items()}
 
+    async def all_paged(self, *, page_size: int = 500) -> AsyncIterator[list[Account]]:
+        """Every account, ``page_size`` at a time, in id order (batch jobs: reminders, retention).
+        The memory held is the ids' and one page's."""
+        ids = await self.engine.ids(self.table)
+        for start in range(0, len(ids), page_size):
+            yield cast(list[Account], await self.engine.get_many(self.table, ids[start : start + page_size]))
+
 
 class Sessions(_Repository):
     table = "sessions"
@@ -214,6 +221,10 @@ class Enrolments(_Repository):
         ids = await self.engine.ids(self.table, where={**(where or {}), "session": [session_name]})
         async for page in self._pages(ids, page_size):
             yield page
+
+    async def delete_if(self, enrolment_id: str, predicate: Callable[[Enrolment], bool]) -> bool:
+        """Remove the enrolment if ``predicate`` holds under the store's lock (retention)."""
+        return await self.engine.delete(self.table, enrolment_id, cast(Any, predicate))
 
 
 class Outbox(_Repository):

@@ -2,8 +2,8 @@
 
 The routes are in ``routes.py``, the services in ``composition.py``. Middlewares (outermost
 first): access log, security headers, session cookie, CSRF/Origin — each configured through its
-constructor. The lifespan opens the store (unless an engine was given), starts the mail worker
-and the periodic purge, and closes everything on shutdown.
+constructor. The lifespan opens the store (unless an engine was given), starts the mail worker,
+the periodic purge and the reminders, and closes everything on shutdown.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from starlette.middleware import Middleware
 from formservice.clock import Clock
 from formservice.enrolment.reconcile import reconcile_files
 from formservice.mail import Mailer
+from formservice.reporting.reminders import RUN_EVERY
 from formservice.settings import Settings
 from formservice.store import Engine, factory
 from formservice.web.composition import build_services
@@ -69,6 +70,18 @@ async def listing_loop(svc: Services) -> None:
         await anyio.sleep(max(svc.settings.notice_check_interval, 1.0))
 
 
+async def reminder_loop(svc: Services) -> None:
+    """Every ``reminders.RUN_EVERY``: the reminders due (each once per candidate and occasion)."""
+    while True:
+        await anyio.sleep(RUN_EVERY.total_seconds())
+        try:
+            outcome = await svc.reminders.run()
+            if outcome.reminders:
+                log.info("relances : %d courriel(s)", len(outcome.reminders))
+        except Exception:
+            log.exception("relances en échec ; nouvel essai au prochain passage")
+
+
 async def reconcile(svc: Services) -> None:
     """Before the first request: remove the files a crash left behind (a removal committed but
     not done, uploads in flight), and say which records lost their file."""
@@ -95,6 +108,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             await tg.start(svc.mail.run)
             tg.start_soon(purge_loop, svc)
             tg.start_soon(listing_loop, svc)
+            tg.start_soon(reminder_loop, svc)
             try:
                 yield
             finally:

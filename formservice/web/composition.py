@@ -17,6 +17,10 @@ from formservice.mail import Mailer, MailRenderer, OutboxMailer, SmtpMailer
 from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
+from formservice.reporting.exports import ExportService
+from formservice.reporting.mydata import MyDataService
+from formservice.reporting.reminders import ReminderService
+from formservice.reporting.retention import RetentionService
 from formservice.review.listing import with_listing
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
@@ -115,6 +119,29 @@ def build_services(
         links=links,
         files_dir=settings.uploads_dir,
     )
+    exports = ExportService(
+        store=store,
+        clock=clock,
+        notices=notices.current,
+        audit=audit,
+        files_dir=settings.uploads_dir,
+        tmp_dir=settings.tmp_dir,
+    )
+    reminders = ReminderService(
+        store=store, clock=clock, notices=notices.current, audit=audit, mail=mail, links=links, tokens=tokens
+    )
+    my_data = MyDataService(
+        store=store, clock=clock, notices=notices.current, audit=audit, files_dir=settings.uploads_dir
+    )
+    retention = RetentionService(
+        store=store,
+        clock=clock,
+        notices=notices.current,
+        audit=audit,
+        mail=mail,
+        links=links,
+        files_dir=settings.uploads_dir,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -132,4 +159,8 @@ def build_services(
         enrolment=enrolment,
         staff=staff,
         review=review,
+        exports=exports,
+        reminders=reminders,
+        my_data=my_data,
+        retention=retention,
     )

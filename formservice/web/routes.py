@@ -21,9 +21,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from formservice.settings import Settings
-from formservice.web.candidate import accounts, dev, enrolment, space, uploads
+from formservice.web.candidate import accounts, dev, enrolment, mydata, space, uploads
 from formservice.web.published_site import PublishedSite
-from formservice.web.staff import access, dossiers, mails, statistics, team
+from formservice.web.staff import access, dossiers, exports, mails, statistics, team
 
 STATIC_DIR = Path(__file__).parent / "static"
 GET_POST = ["GET", "POST"]
@@ -88,6 +88,8 @@ def space_routes() -> list[BaseRoute]:
         Route(
             "/espace/changement-adresse", enrolment.address_change, methods=GET_POST, name="address_change"
         ),
+        Route("/espace/mes-donnees", mydata.my_data, methods=["GET"], name="my_data"),
+        Route("/espace/mes-donnees", mydata.my_data_download, methods=["POST"], name="my_data_download"),
     ]
 
 
@@ -129,6 +131,15 @@ def staff_routes() -> list[BaseRoute]:
             dossiers.piece_page,
             name="staff_piece_page",
         ),
+        *export_routes(),
+    ]
+
+
+def export_routes() -> list[BaseRoute]:
+    """Exports (staff/exports.py): the form, and the file it streams (POST, CSRF-checked)."""
+    return [
+        Route("/gestion/exports", exports.exports, methods=["GET"], name="staff_exports"),
+        Route("/gestion/exports", exports.download, methods=["POST"], name="staff_exports_download"),
     ]
 
 

@@ -29,6 +29,10 @@ from formservice.notice import Notice
 from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
+from formservice.reporting.exports import ExportService
+from formservice.reporting.mydata import MyDataService
+from formservice.reporting.reminders import ReminderService
+from formservice.reporting.retention import RetentionService
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
 from formservice.staff.service import StaffService
@@ -54,6 +58,10 @@ class Services:
     enrolment: EnrolmentService
     staff: StaffService
     review: ReviewService
+    exports: ExportService
+    reminders: ReminderService
+    my_data: MyDataService
+    retention: RetentionService
 
     def notice(self) -> Notice:
         return self.notices.current()

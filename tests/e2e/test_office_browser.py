@@ -5,10 +5,12 @@ mail. Every staff page met on the way passes axe-core (WCAG 2.x A/AA)."""
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from pathlib import Path
 
+import openpyxl
 import pyotp
 import pytest
 from account_helpers import Mailbox, wait_until
@@ -104,6 +106,14 @@ def test_the_office_enrols_logs_in_and_asks_for_a_correction(live: Live, mailbox
             admin.get_by_label(svc.notice().pole("sah").name).check()
             admin.get_by_role("button", name="Envoyer l'invitation").click()
             expect(admin.get_by_role("status")).to_contain_text("L'invitation est envoyée")
+            admin.get_by_role("link", name="Exports").click()
+            check(admin, "exports")
+            admin.get_by_label("Classeur Excel (XLSX)").check()
+            with admin.expect_download() as download:
+                admin.get_by_role("button", name="Télécharger").click()
+            assert download.value.suggested_filename.endswith(".xlsx")
+            sheet = openpyxl.load_workbook(io.BytesIO(download.value.path().read_bytes())).active
+            assert sheet.max_row == 2 and sheet["A2"].value == dossier_id  # the header, the dossier
 
             office = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR").new_page()
             other = enrol(office, "gestion.sah@ac-poitiers.fr", "gestionnaire")
@@ -133,5 +143,6 @@ def test_the_office_enrols_logs_in_and_asks_for_a_correction(live: Live, mailbox
         timeout=10,
     )
     assert {label: found for label, found in problems.items() if found} == {}
-    # invitation, codes and code step twice; dashboard, statistics, failed mails, team, list, dossier, piece
-    assert len(problems) == 13
+    # invitation, codes and code step twice; dashboard, statistics, failed mails, team, exports, list,
+    # dossier, piece
+    assert len(problems) == 14

@@ -88,10 +88,12 @@ def test_service_pages_have_no_wcag_violation_on_a_phone(live: Live, mailbox: Ma
                 ("uploads", "/espace/justificatifs"),
                 ("address change", "/espace/changement-adresse"),
                 ("printable summary", "/espace/documents/recapitulatif"),
+                ("my data", "/espace/mes-donnees"),
+                ("privacy", "/compte/donnees-personnelles"),
             ):
                 page.goto(base + path)
                 check(page, label)
         finally:
             browser.close()
     assert {label: problems for label, problems in checked.items() if problems} == {}
-    assert len(checked) == 16
+    assert len(checked) == 18

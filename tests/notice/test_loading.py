@@ -265,6 +265,17 @@ def _rule_cases() -> list[Case]:
         ),
         _step_placeholder_case(),
         *_duplicate_reason_cases(),
+        Case(
+            "session-without-end",
+            old=f"- name: {MODEL.session.name}",
+            new="- name: Session juin 2099",
+            field="retention.sessions",
+            message=f"la session « {MODEL.session.name} » (session.name) n'y figure pas : ajoutez-la "
+            "avec sa date de fin (ends)",
+            after="sessions:",
+            reported_at="sessions:",
+            rule="session_has_an_end",
+        ),
     ]
 
 
