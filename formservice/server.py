@@ -290,6 +290,9 @@ def export(fmt: str, output: str, pole: str | None = None, state: str | None = N
                 print(f"Pôle inconnu : « {pole} » ; pôles : {', '.join(every_pole)}.", file=sys.stderr)
                 return 1
             selection = svc.exports.selection(every_pole, pole=pole or "", state=state or "")
+            # The list fields of dossiers written by an older release or under another notice
+            # (the running service does this at start; the service is stopped here).
+            await svc.review.refresh_listing()
             made = svc.exports.export(fmt, selection, staff_id=None)
             await svc.exports.write_to(made, Path(output))
         except AppError as exc:

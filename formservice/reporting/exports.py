@@ -26,6 +26,8 @@ from formservice.errors import BadRequest, NotFound
 from formservice.notice import Notice
 from formservice.reporting import writers
 from formservice.reporting.columns import Column, Dossier, Selection, Value, columns, row
+from formservice.review.records import Enrolment
+from formservice.review.service import DossierFilter
 from formservice.review.states import State
 from formservice.store import Store
 
@@ -105,19 +107,30 @@ class ExportService:
         self, selection: Selection, notice: Notice, counts: Counts | None = None
     ) -> AsyncIterator[list[Dossier]]:
         """The selection's dossiers of the notice's session, a page at a time, with each
-        candidate's e-mail (from their account)."""
-        pages = self.store.enrolments.of_session(str(notice.session.name), page_size=PAGE)
+        candidate's e-mail. The store's indexes pick the selection (``DossierFilter.where``);
+        ``matches`` checks each dossier again as it is read."""
+        where = DossierFilter(
+            poles=selection.poles, exam=selection.exam, speciality=selection.speciality, state=selection.state
+        ).where(notice)
+        pages = self.store.enrolments.of_session(str(notice.session.name), page_size=PAGE, where=where)
         async with writers.closing(pages):
             async for batch in pages:
                 page = []
                 for doc in batch:
                     if selection.matches(doc, notice):
-                        account = await self.store.accounts.get(doc["account_id"])
-                        page.append(Dossier(doc, account["email"] if account else "", notice))
+                        page.append(Dossier(doc, await self._email(doc), notice))
                 if counts is not None:
                     counts.rows += len(page)
                 if page:
                     yield page
+
+    async def _email(self, doc: Enrolment) -> str:
+        """The candidate's e-mail: copied into the dossier at its first save, or (a dossier saved
+        before that) read from the account."""
+        if doc.get("email"):
+            return str(doc["email"])
+        account = await self.store.accounts.get(doc["account_id"])
+        return account["email"] if account else ""
 
     async def _rows(
         self, cols: list[Column], selection: Selection, notice: Notice, counts: Counts
