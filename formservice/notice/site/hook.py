@@ -40,6 +40,7 @@ from formservice.notice import (
     load_notice,
     notice_to_json,
 )
+from formservice.typography import french_html
 
 NOTICE_ENV = "FORMSERVICE_NOTICE"
 ICS_NAME = "calendrier.ics"
@@ -304,6 +305,16 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     files.append(File.generated(config, ICS_NAME, content=calendar_ics(notice)))
     files.append(File.generated(config, JSON_NAME, content=notice_json(notice)))
     return files
+
+
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    """French typography on every page, as the service applies it to its own (one module)."""
+    return french_html(output)
+
+
+def on_post_template(output_content: str, template_name: str, config: MkDocsConfig) -> str:
+    """The theme's own pages (404.html) too; sitemap.xml and the like are not prose."""
+    return french_html(output_content) if template_name.endswith(".html") else output_content
 
 
 def on_post_build(config: MkDocsConfig) -> None:

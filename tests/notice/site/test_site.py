@@ -11,10 +11,12 @@ from pathlib import Path
 import icalendar
 import pytest
 from site_fixtures import NOTICE, PAGES, ROOT, published_site, read_page
+from typography_helpers import breakable_punctuation, page_text
 
 from formservice.frenchdates import MONTHS, date_fr, datetime_fr
 from formservice.notice import Notice, load_notice, notice_from_json
 from formservice.notice.site.hook import exam_label
+from formservice.typography import french_text
 
 NOTICE_MODEL = load_notice(NOTICE)
 
@@ -55,8 +57,9 @@ def facts(notice: Notice) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("page", "fact"), facts(NOTICE_MODEL))
 def test_fact_appears_in_page(site: Path, page: str, fact: str) -> None:
-    """Each fact of notice.yml (date in French, phone, e-mail, exam, speciality, document) is on its page."""
-    assert fact in read_page(site / page).text
+    """Each fact of notice.yml (date in French, phone, e-mail, exam, speciality, document) is on its page,
+    typeset in French (no-break spaces in a phone number, before a colon)."""
+    assert french_text(fact) in read_page(site / page).text
 
 
 def test_site_builds_with_strict(site: Path) -> None:
@@ -81,7 +84,7 @@ def test_announcement_bar_states_the_dates_on_every_page(site: Path) -> None:
 def test_home_warns_and_links_to_the_service(site: Path) -> None:
     """The home page has the seed's warnings and the stable links to the form service."""
     home = read_page(site / "index.html")
-    assert "ATTENTION : aucune inscription ne sera reçue après cette date" in home.text
+    assert "ATTENTION\u00a0: aucune inscription ne sera reçue après cette date" in home.text
     assert "uniquement par internet" in home.text
     assert "Inscrivez-vous rapidement, sans attendre les derniers jours" in home.text
     hrefs = home.hrefs()
@@ -120,7 +123,7 @@ def test_documents_per_exam_with_condition_and_example_mark(site: Path) -> None:
         section = docs.section(exam.id.lower())
         documents = NOTICE_MODEL.documents_for_exam(exam.id)
         for document in documents:
-            entry = f"{document.name} : {NOTICE_MODEL.condition_text(document)}."
+            entry = french_text(f"{document.name} : {NOTICE_MODEL.condition_text(document)}.")
             assert entry in section
             marked = entry + " exemple, à confirmer" in section
             assert marked == document.example, document.id
@@ -173,6 +176,19 @@ def test_no_third_party_resource(site: Path) -> None:
         urls = re.findall(r"url\(\s*[\"']?([^\"')]+)", sheet.read_text(encoding="utf-8"))
         assert not [u for u in urls if re.match(r"(https?:)?//", u)], sheet
         assert not re.search(r"@import\s+(url\()?[\"']?(https?:)?//", sheet.read_text(encoding="utf-8"))
+
+
+def test_no_line_of_a_site_page_can_start_with_a_punctuation_mark(site: Path) -> None:
+    """French typography on every page of the site (the hook typesets them as the service does its
+    own): no ordinary space before ``: ; ? ! »`` nor after ``«``, phones in one piece, 1er in <sup>."""
+    for page in (*PAGES, "404.html"):
+        html = (site / page).read_text(encoding="utf-8")
+        assert breakable_punctuation(page_text(html)) == [], page
+    contacts = (site / "contacts/index.html").read_text(encoding="utf-8")
+    for phone in (p for pole in NOTICE_MODEL.poles for p in pole.phones):
+        assert phone.replace(" ", "\u00a0") in contacts and f">{phone}<" not in contacts
+    if NOTICE_MODEL.registration.age_reference_date.day == 1:  # « moins de 25 ans au 1er juin »
+        assert "1<sup>er</sup>" in (site / "pieces-justificatives/index.html").read_text(encoding="utf-8")
 
 
 def test_pages_are_french(site: Path) -> None:

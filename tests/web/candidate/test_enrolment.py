@@ -99,7 +99,7 @@ async def test_save_then_change_mails_what_changed(
     assert response.status_code == 303
     await settle(app)
     text = mailbox.text(mailbox.to(candidate.email)[-1])
-    assert "Commune : La Rochelle -> Rochefort" in text and "Code postal : 17000 -> 17300" in text
+    assert "Commune\u00a0: La Rochelle -> Rochefort" in text and "Code postal\u00a0: 17000 -> 17300" in text
     assert "version 2" in (await client.page("/espace/inscription")).text
 
 
