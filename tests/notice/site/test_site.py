@@ -191,6 +191,24 @@ def test_no_line_of_a_site_page_can_start_with_a_punctuation_mark(site: Path) ->
         assert "1<sup>er</sup>" in (site / "pieces-justificatives/index.html").read_text(encoding="utf-8")
 
 
+def test_the_404_page_is_french_with_ways_back(site: Path) -> None:
+    """Material's « 404 - Not found » is replaced: a French page linking home, to the candidate's
+    space and to the contacts, with links that work from any depth (the service serves it for
+    every unknown path)."""
+    page = read_page(site / "404.html")
+    assert "Page introuvable" in page.text and "Not found" not in page.text
+    assert {"/", "/espace", "/contacts/"} <= page.hrefs()
+
+
+def test_every_page_has_the_service_header_and_a_link_to_the_space(site: Path) -> None:
+    """One product: the header names the académie and the session as the service's does, and the
+    menu and the header lead to « Mon espace candidat »."""
+    for name in (*PAGES, "404.html"):
+        page = read_page(site / name)
+        assert f"{NOTICE_MODEL.academie.name} Note aux candidats · {NOTICE_MODEL.session.name}" in page.text
+        assert ("/espace", "Mon espace candidat") in page.links, name
+
+
 def test_pages_are_french(site: Path) -> None:
     """Every page declares lang="fr"."""
     for page in PAGES:
