@@ -48,3 +48,48 @@ def page_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     return "".join(parser.chunks)
+
+
+# In a real browser: the characters that Chromium laid out at the start of a line (or a « at its
+# end), and the phone numbers it split over two lines, each with a few characters around it.
+LINE_BREAK_PROBLEMS_JS = r"""
+() => {
+  const problems = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+    acceptNode(node) {
+      const el = node.parentElement;
+      if (!el || el.closest("script, style, pre, code, textarea")) return NodeFilter.FILTER_REJECT;
+      return NodeFilter.FILTER_ACCEPT;
+    },
+  });
+  const range = document.createRange();
+  const rectOf = (node, i) => {
+    range.setStart(node, i);
+    range.setEnd(node, i + 1);
+    const rect = range.getClientRects()[0];
+    return rect && (rect.width || rect.height) ? rect : null;
+  };
+  const excerpt = (node, i) => node.data.slice(Math.max(0, i - 15), i + 10);
+  let previous = null;
+  let openGuillemet = null;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.data.length; i++) {
+      const ch = node.data[i];
+      if (/[ \t\n\r\f]/.test(ch)) continue;
+      const rect = rectOf(node, i);
+      if (!rect) continue;
+      const newLine = previous && rect.top >= previous.bottom - 1;
+      if (newLine && ":;?!»".includes(ch)) problems.push("line starts with " + ch + ": " + excerpt(node, i));
+      if (newLine && openGuillemet) problems.push("line ends with «: " + openGuillemet);
+      openGuillemet = ch === "«" ? excerpt(node, i) : null;
+      previous = rect;
+    }
+    for (const match of node.data.matchAll(/0[1-9](?:[ \u00a0]\d\d){4}/g)) {
+      const first = rectOf(node, match.index);
+      const last = rectOf(node, match.index + match[0].length - 1);
+      if (first && last && last.top >= first.bottom - 1) problems.push("phone split: " + match[0]);
+    }
+  }
+  return problems;
+}
+"""
