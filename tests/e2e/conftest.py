@@ -81,9 +81,12 @@ class Live:
 
 
 @contextlib.contextmanager
-def running_service(tmp_path: Path, mailbox: Mailbox, site_source: Path | None) -> Iterator[Live]:
+def running_service(
+    tmp_path: Path, mailbox: Mailbox, site_source: Path | None, *, outbox: bool = False
+) -> Iterator[Live]:
     """The service in a real uvicorn over a copy of `site_source` (a minimal home page if None),
-    window open around today, notice.yml re-read at each request."""
+    window open around today, notice.yml re-read at each request; mails to `mailbox`, or with
+    `outbox` to the development outbox (and its page)."""
     notice = tmp_path / "notice.yml"
     notice.write_text(demo_notice_text((REPO / "notice.yml").read_text(encoding="utf-8"), date.today()))
     site = tmp_path / "site"
@@ -98,7 +101,7 @@ def running_service(tmp_path: Path, mailbox: Mailbox, site_source: Path | None) 
         site_dir=site,
         base_url=f"http://127.0.0.1:{port}",
         secret_keys=(SECRET,),
-        smtp=("127.0.0.1", mailbox.port),
+        smtp=None if outbox else ("127.0.0.1", mailbox.port),
         argon2=FAST_ARGON2,
         hash_concurrency=1,
         notice_check_interval=0,
@@ -139,6 +142,13 @@ def live(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
 def live_site(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[Live]:
     """The same, serving the site published from the repository's notice.yml (built once)."""
     with running_service(tmp_path, mailbox, published_site(tmp_path_factory)) as running:
+        yield running
+
+
+@pytest.fixture
+def live_outbox(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
+    """The service without SMTP: mails go to the development outbox, listed at /_service/courriels."""
+    with running_service(tmp_path, mailbox, None, outbox=True) as running:
         yield running
 
 
