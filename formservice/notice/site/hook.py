@@ -40,6 +40,7 @@ from formservice.notice import (
     load_notice,
     notice_to_json,
 )
+from formservice.notice.site.stamp import NoticeVersion, write_stamp
 from formservice.typography import french_html
 
 NOTICE_ENV = "FORMSERVICE_NOTICE"
@@ -256,6 +257,10 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     path = notice_path(config)
     config.watch.append(str(path))  # `mkdocs serve` rebuilds when an editor saves notice.yml
     try:
+        version = NoticeVersion.of_file(path)  # read first: the site then shows at most this one
+    except OSError:
+        version = None  # load_notice says why in the editor's words
+    try:
         notice = load_notice(path)
     except NoticeError as exc:
         raise PluginError(f"{len(exc.problems)} problème(s) dans {path} :\n{exc.report()}") from None
@@ -273,7 +278,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     )
     pages.filters.update(FILTERS)
     pages.globals.update(template_context(notice))
-    _state.update(notice=notice, pages=pages, sources=sources)
+    _state.update(notice=notice, pages=pages, sources=sources, version=version)
     return config
 
 
@@ -318,9 +323,12 @@ def on_post_template(output_content: str, template_name: str, config: MkDocsConf
 
 
 def on_post_build(config: MkDocsConfig) -> None:
-    """The service's Content-Security-Policy allows exactly the theme's inline scripts."""
+    """The service's Content-Security-Policy allows exactly the theme's inline scripts; the stamp
+    says which notice.yml the site was built from (``stamp.py``)."""
     hashes: set[str] = set()
     for page in sorted(Path(config.site_dir).rglob("*.html")):
         hashes |= inline_script_hashes(page.read_text(encoding="utf-8"))
     target = Path(config.site_dir) / CSP_NAME
     target.write_text(json.dumps({"script_hashes": sorted(hashes)}, indent=2) + "\n", encoding="utf-8")
+    if _state.get("version") is not None:  # which notice.yml this site shows (site/publication.json)
+        write_stamp(Path(config.site_dir), _state["version"], _build_stamp())

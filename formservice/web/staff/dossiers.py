@@ -53,6 +53,7 @@ async def home(request: Request) -> Response:
         "poles": [p for p in notice.poles if p.id in poles],
         "counts": [(state, LABELS[state], counts.get(state, 0)) for state in State],
         "total": listing.total,
+        "site": svc.site_status(),
     }
     return await render_page(request, "staff/home.html", context)
 
