@@ -263,7 +263,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     try:
         notice = load_notice(path)
     except NoticeError as exc:
-        raise PluginError(f"{len(exc.problems)} problème(s) dans {path} :\n{exc.report()}") from None
+        raise PluginError(f"{exc.summary(path)} :\n{exc.report()}") from None
     config.site_name = notice.academie.name
     config.site_description = f"{notice.session.name} : {notice.session.audience}"
     _state.clear()

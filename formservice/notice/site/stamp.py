@@ -90,8 +90,11 @@ def site_status(
     *,
     publishing: bool = False,
     failure: str | None = None,
+    subject: str = "la notice en vigueur",
+    todo: str = "lancez formservice publish",
 ) -> SiteStatus:
-    """``publishing``: a rebuild is under way; ``failure``: why the last one failed, if it did."""
+    """``publishing``: a rebuild is under way; ``failure``: why the last one failed, if it did;
+    ``subject``: how to name ``in_force``; ``todo``: what to do when nothing is under way."""
 
     def when(moment: datetime) -> str:
         return datetime_fr(moment.astimezone(tz))
@@ -100,20 +103,16 @@ def site_status(
         return SiteStatus(
             True,
             f"Site publié le {when(stamp.published)} à partir de la notice du "
-            f"{when(stamp.notice.modified)} : il montre la notice en vigueur.",
+            f"{when(stamp.notice.modified)} : il montre {subject}.",
         )
-    shown = (
-        "le site n'est pas publié"
-        if stamp is None
-        else f"le site publié le {when(stamp.published)} montre la notice du {when(stamp.notice.modified)}"
-    )
     if publishing:
-        todo = "sa republication est en cours"
+        todo = "sa publication est en cours"
     elif failure:
-        todo = f"sa republication a échoué ({failure}) ; corrigez, puis lancez formservice publish"
-    else:
-        todo = "lancez formservice publish"
+        todo = f"sa publication a échoué ({failure}) ; corrigez, puis {todo}"
+    if stamp is None:
+        return SiteStatus(False, f"Attention : le site n'est pas publié : {todo}.")
     return SiteStatus(
         False,
-        f"Attention : {shown}, pas la notice en vigueur (celle du {when(in_force.modified)}) : {todo}.",
+        f"Attention : le site publié le {when(stamp.published)} montre la notice du "
+        f"{when(stamp.notice.modified)}, pas {subject} (du {when(in_force.modified)}) : {todo}.",
     )
