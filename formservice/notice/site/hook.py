@@ -16,6 +16,7 @@ import json
 import os
 import re
 import traceback
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,7 +136,7 @@ def _activation_reminder(notice: Notice) -> str:
 
 
 class _CalendarDate(NamedTuple):
-    key: str  # also the start of the event's UID
+    key: str  # also the start of the event's UID (with the session: stable when the date moves)
     when: datetime
     summary: str
     description: str
@@ -184,11 +185,18 @@ def _two_days_before(summary: str) -> Alarm:
     return alarm
 
 
-def _calendar_event(date: _CalendarDate, uid_host: str, stamp: datetime) -> Event:
-    """One VEVENT, with a reminder two days before the closing. Its UID is made of the date's
-    key and time and the académie's host, so every build of the same notice gives the same UID."""
+def _slug(text: str) -> str:
+    """'session-juin-2026' from 'Session juin 2026': ASCII, lower case, dashes."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "session"
+
+
+def _calendar_event(date: _CalendarDate, session: str, uid_host: str, stamp: datetime) -> Event:
+    """One VEVENT, with a reminder two days before the closing. Its UID names the kind of date,
+    the session and the académie's host, never the date itself: when an editor moves the
+    closing, the candidate's calendar updates its event instead of adding a second one."""
     event = Event()
-    event.add("uid", f"{date.key}-{date.when:%Y%m%dT%H%M}@{uid_host}")
+    event.add("uid", f"{date.key}-{_slug(session)}@{uid_host}")
     event.add("dtstamp", stamp)
     event.add("dtstart", date.when)
     event.add("summary", date.summary)
@@ -209,7 +217,7 @@ def calendar_ics(notice: Notice) -> bytes:
     cal.add("x-wr-calname", f"{notice.session.name} — inscriptions")
     stamp = _build_stamp()
     for date in _calendar_dates(notice):
-        cal.add_component(_calendar_event(date, uid_host, stamp))
+        cal.add_component(_calendar_event(date, notice.session.name, uid_host, stamp))
     year = timedelta(days=366)
     cal.add_missing_timezones(
         first_date=(notice.opens_at - year).date(), last_date=(notice.closes_at + year).date()

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import icalendar
 import pytest
+from notice_factory import notice_with
 from site_fixtures import NOTICE, PAGES, ROOT, published_site, read_page
 from typography_helpers import breakable_punctuation, page_text
 
 from formservice.frenchdates import MONTHS, date_fr, datetime_fr
-from formservice.notice import Notice, load_notice, notice_from_json
-from formservice.notice.site.hook import exam_label
+from formservice.notice import Notice, load_notice, notice_from_json, parse_notice
+from formservice.notice.site.hook import calendar_ics, exam_label
 from formservice.typography import french_text
 
 NOTICE_MODEL = load_notice(NOTICE)
@@ -145,6 +146,25 @@ def test_calendar_parses_with_the_right_instants(site: Path) -> None:
     local = NOTICE_MODEL.registration.closes
     assert f"DTSTART;TZID={NOTICE_MODEL.timezone}:{local:%Y%m%dT%H%M%S}" in raw.decode()
     assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == [NOTICE_MODEL.timezone]
+
+
+def test_calendar_uids_do_not_change_when_a_date_moves() -> None:
+    """An event's UID names its kind and the session, not its date: a moved closing updates the
+    candidate's calendar event instead of adding another one."""
+    moved = notice_with(closes="2025-11-20 18:00", documents_deadline="2025-11-27 18:00")
+
+    def uids(notice: Notice) -> dict[str, str]:
+        calendar = icalendar.Calendar.from_ical(calendar_ics(notice))
+        return {str(e["SUMMARY"]).split(" —")[0]: str(e["UID"]) for e in calendar.walk("VEVENT")}
+
+    before, after = uids(NOTICE_MODEL), uids(moved)
+    assert before.items() <= after.items()  # the documents' deadline, now apart, is one more event
+    assert not [uid for uid in after.values() if re.search(r"\d{8}", uid)]  # no date in a UID
+    name = NOTICE_MODEL.session.name
+    next_session = parse_notice(
+        NOTICE.read_text(encoding="utf-8").replace(f"name: {name}", f"name: {name} bis")
+    )
+    assert not set(uids(next_session).values()) & set(before.values())  # another session, other events
 
 
 def test_notice_json_round_trips(site: Path) -> None:
