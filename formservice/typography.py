@@ -47,7 +47,12 @@ _HTML_RULES = _rules(r"\s")
 _ORDINAL = re.compile(r"(?<![\w&#.,/@-])(\d+)(er|re|e|nd|nde)(?![\w@])(?![.-]\w)")
 
 
+_TRIGGER = re.compile(r"[:;!?«»\d]")  # a text without any of them has nothing to change
+
+
 def _apply(text: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
+    if not _TRIGGER.search(text):  # most text nodes: indentation, plain words
+        return text
     for pattern, replacement in rules:
         if replacement == "phone":
             text = pattern.sub(lambda m: m.group(0).replace(" ", NBSP), text)
@@ -72,6 +77,8 @@ _TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
 
 
 def _text_node(text: str, sup: bool) -> str:
+    if not _TRIGGER.search(text):
+        return text
     text = _apply(text, _HTML_RULES)
     return _ORDINAL.sub(r"\1<sup>\2</sup>", text) if sup else text
 
