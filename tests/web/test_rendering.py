@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import pypdf
 import pytest
 from account_helpers import Candidate, Client, Mailbox, log_in, settle
 from enrolment_forms import valid_enrolment_form
@@ -58,7 +61,7 @@ SPACE_PAGES = (
 async def test_no_line_of_a_service_page_can_start_with_a_punctuation_mark(
     client: Client, candidate: Candidate, notice: Notice, mailbox: Mailbox, app: Starlette
 ):
-    """On every page a candidate meets (and in the mails), no ordinary space stands before
+    """On every page a candidate meets (and in the PDF and the mails), no ordinary space stands before
     ``: ; ? ! »`` or after ``«``: whatever the screen's width, no line starts with one of them;
     phone numbers hold together and 1er is written with a superscript."""
     found = {}
@@ -75,6 +78,9 @@ async def test_no_line_of_a_service_page_can_start_with_a_punctuation_mark(
     for path in SPACE_PAGES:
         await read(path)
     assert {path: excerpts for path, excerpts in found.items() if excerpts} == {}
+    pdf = await client.get("/espace/documents/recapitulatif/pdf")  # rendered from the same template
+    pdf_text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    assert breakable_punctuation(pdf_text) == [] and "\u00a0:" in pdf_text
     space = (await client.get("/espace")).text
     phone = notice.poles[0].phones[0]
     assert phone.replace(" ", "\u00a0") in space and f">{phone}<" not in space
