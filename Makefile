@@ -6,8 +6,11 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
+# `make demo` keeps its accounts, dossiers, files and mails apart from `make run`'s ./var:
+# `make demo-reset` deletes them all.
+DEMO_DATA ?= var-demo
 
-.PHONY: run demo test test-fast lint site bench check clean system-deps system-deps-test
+.PHONY: run demo demo-reset test test-fast lint site bench check clean system-deps system-deps-test
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,7 +29,10 @@ run: $(STAMP) system-deps
 	$(BIN)/formservice serve --host $(HOST) --port $(PORT)
 
 demo: $(STAMP) system-deps
-	$(BIN)/formservice demo --host $(HOST) --port $(PORT)
+	FORMSERVICE_DATA_DIR=$(DEMO_DATA) $(BIN)/formservice demo --host $(HOST) --port $(PORT)
+
+demo-reset:
+	rm -rf $(DEMO_DATA)
 
 site: $(STAMP)
 	$(BIN)/formservice publish

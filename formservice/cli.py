@@ -8,10 +8,17 @@ tests, from `make` and from an editor's terminal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from formservice.settings import data_dir_from, notice_path_from, store_dir_of
+from formservice.settings import data_dir_from, notice_path_from, site_dir_from, store_dir_of
+from formservice.typography import plural
+
+if TYPE_CHECKING:
+    from formservice.notice import Notice
 
 
 def _notice_path(args: argparse.Namespace) -> Path:
@@ -19,17 +26,73 @@ def _notice_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Problems fail the check; warnings (advice) and the site's state are said, never fail it."""
     from formservice.notice import NoticeError, load_notice
 
     path = _notice_path(args)
     try:
-        load_notice(path)
+        notice = load_notice(path)
     except NoticeError as exc:
         print(exc.report(), file=sys.stderr)
-        print(f"\n{len(exc.problems)} problème(s) dans {path} : rien n'a été publié.", file=sys.stderr)
+        print(f"\n{exc.summary(path)} : rien n'a été publié.", file=sys.stderr)
         return 1
     print(f"{path} : aucun problème.")
+    _print_advice(path, notice, _enrolled(Path(args.data_dir) if args.data_dir else data_dir_from(), notice))
+    _print_site_state(path, notice, Path(args.site_dir) if args.site_dir else site_dir_from())
     return 0
+
+
+def _print_advice(path: Path, notice: Notice, enrolled: dict[str, int] | None) -> None:
+    from formservice.notice.advice import located, notice_advice
+
+    findings = notice_advice(notice, enrolled)
+    if findings:
+        print(f"\n{plural(len(findings), 'avertissement')} (la notice reste valide) :")
+        for line in located(path.name, path.read_text(encoding="utf-8"), findings):
+            print(f"  {line}")
+
+
+def _enrolled(data_dir: Path, notice: Notice) -> dict[str, int] | None:
+    """Candidates of the notice's session by speciality, read from the store (the service may be
+    running: the files are read without the lock, as ``store check`` does); None if there is none."""
+    from collections import Counter
+
+    from formservice.store.tinydb.lockfile import holder_pid, is_locked
+    from formservice.store.tinydb.maintenance import read_table
+
+    store_dir = store_dir_of(data_dir)
+    if not store_dir.is_dir():
+        print(f"Inscriptions : pas de dossier de données dans {data_dir} : aucune à comparer à la notice.")
+        return None
+    if is_locked(store_dir):
+        print(
+            f"Inscriptions : le service est en marche (processus {holder_pid(store_dir) or '?'}) et tient "
+            f"le dossier de données {data_dir} : elles sont lues sans le verrou, telles qu'enregistrées "
+            "à l'instant."
+        )
+    enrolments = read_table(store_dir, "enrolments")
+    if enrolments is None:
+        return None
+    return dict(
+        Counter(
+            str(doc.get("data", {}).get("speciality", ""))
+            for doc in enrolments
+            if doc.get("session") == notice.session.name and doc.get("version", 0) >= 1
+        )
+    )
+
+
+def _print_site_state(path: Path, notice: Notice, site_dir: Path) -> None:
+    from formservice.notice.site.stamp import NoticeVersion, read_stamp, site_status
+
+    status = site_status(
+        read_stamp(site_dir),
+        NoticeVersion.of_file(path),
+        notice.tz,
+        subject="cette notice",
+        todo="lancez formservice publish (un service en marche sur cette notice le fait de lui-même)",
+    )
+    print(f"\nSite ({site_dir}) : {status.message}")
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -94,8 +157,9 @@ def _check_files(store_dir: Path, uploads_dir: Path) -> int:
         )
     if orphans:
         print(
-            f"Justificatifs : {len(orphans)} fichier(s) sans inscription dans {uploads_dir} : ils seront "
-            "supprimés au prochain démarrage du service (suppression confirmée avant un arrêt brutal)."
+            f"Justificatifs : {plural(len(orphans), 'fichier')} sans inscription dans {uploads_dir} : "
+            "ils seront supprimés au prochain démarrage du service (suppression confirmée avant un arrêt "
+            "brutal)."
         )
     if not missing:
         print(f"Justificatifs : chaque fichier référencé est présent ({uploads_dir}).")
@@ -138,28 +202,80 @@ def cmd_mail(args: argparse.Namespace) -> int:
         return 1
     pending = sorted((m for m in mails if m.get("state") == "pending"), key=lambda m: m["created_at"])
     failed = sorted((m for m in mails if m.get("state") == "failed"), key=lambda m: m["created_at"])
-    print(f"{len(pending)} courriel(s) en attente d'envoi, {len(failed)} en échec définitif.")
+    print(f"{plural(len(pending), 'courriel')} en attente d'envoi, {len(failed)} en échec définitif.")
     for title, group in (("En attente", pending), ("En échec", failed)):
         for mail in group:
             error = f" — {mail['last_error']}" if mail.get("last_error") else ""
             print(
                 f"  {title} : « {mail['subject']} » à {mail['to']}, créé le {mail['created_at']}, "
-                f"{mail['attempts']} essai(s){error}"
+                f"{plural(mail['attempts'], 'essai')}{error}"
             )
     return 1 if failed else 0
 
 
+# argparse's own words (usage, errors, the -h help), in French. argparse looks its messages up
+# through its module's ``_`` at the moment it needs them: ``_french_argparse`` swaps it in for the
+# time of building the parser and reading the command line.
+ARGPARSE_FR = {
+    "usage: ": "utilisation : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": (
+        "choix invalide : %(value)r (possibles : %(choices)s)"
+    ),
+    "invalid %(type)s value: %(value)r": "valeur invalide : %(value)r",
+    "unrecognized arguments: %s": "arguments inconnus : %s",
+    "expected one argument": "une valeur est attendue",
+    "expected at most one argument": "une valeur au plus est attendue",
+    "expected at least one argument": "une valeur au moins est attendue",
+    "ambiguous option: %(option)s could match %(matches)s": (
+        "option ambiguë : %(option)s peut être %(matches)s"
+    ),
+    "not allowed with argument %s": "impossible avec l'argument %s",
+    "one of the arguments %s is required": "l'un des arguments %s est obligatoire",
+    "ignored explicit argument %r": "valeur %r ignorée",
+    "unexpected option string: %s": "option inattendue : %s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+}
+
+
+@contextlib.contextmanager
+def _french_argparse() -> Iterator[None]:
+    module = vars(argparse)
+    saved = module["_"]
+    module["_"] = lambda text: ARGPARSE_FR.get(text, text)
+    try:
+        yield
+    finally:
+        module["_"] = saved
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir", metavar="DOSSIER", help="dossier de données (défaut : $FORMSERVICE_DATA_DIR ou ./var)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="formservice", description="Note aux candidats et inscriptions.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, title="commandes", metavar="COMMANDE")
+    notice_help = "chemin de notice.yml (défaut : $FORMSERVICE_NOTICE ou ./notice.yml)"
+    site_help = "dossier du site publié (défaut : $FORMSERVICE_SITE_DIR ou ./site)"
 
     p = sub.add_parser("check", help="vérifier notice.yml sans rien publier")
-    p.add_argument("--notice", help="chemin de notice.yml (défaut : $FORMSERVICE_NOTICE ou ./notice.yml)")
+    p.add_argument("--notice", metavar="CHEMIN", help=notice_help)
+    p.add_argument("--site-dir", metavar="DOSSIER", help=site_help + " : montre-t-il cette notice ?")
+    _add_data_dir(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("publish", help="vérifier notice.yml puis publier le site dans site/")
-    p.add_argument("--notice")
-    p.add_argument("--site-dir", default="site")
+    p.add_argument("--notice", metavar="CHEMIN", help=notice_help)
+    p.add_argument(
+        "--site-dir", metavar="DOSSIER", default="site", help="dossier du site à publier (défaut : ./site)"
+    )
     p.set_defaults(func=cmd_publish)
 
     for name, func, text in (
@@ -167,8 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
         ("demo", cmd_demo, "démonstration : fenêtre d'inscription ouverte autour d'aujourd'hui"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8000)
+        p.add_argument(
+            "--host", metavar="ADRESSE", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)"
+        )
+        p.add_argument("--port", type=int, default=8000, help="port d'écoute (défaut : 8000)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("purge", help="supprimer les comptes non activés dans le délai")
@@ -176,14 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser("staff", help="membres de la gestion : inviter, lister, désactiver")
-    staff_sub = p.add_subparsers(dest="action", required=True)
+    staff_sub = p.add_subparsers(dest="action", required=True, title="actions", metavar="ACTION")
     q = staff_sub.add_parser("invite", help="inviter (un lien valable 72 h est envoyé par courriel)")
-    q.add_argument("email")
-    q.add_argument("--role", required=True, choices=["gestionnaire", "administrateur"])
-    q.add_argument("--pole", action="append", default=[], help="identifiant de pôle (répétable)")
+    q.add_argument("email", metavar="ADRESSE", help="adresse électronique du membre")
+    q.add_argument("--role", required=True, choices=["gestionnaire", "administrateur"], help="rôle du membre")
+    q.add_argument(
+        "--pole", metavar="PÔLE", action="append", default=[], help="identifiant de pôle (répétable)"
+    )
     staff_sub.add_parser("list", help="lister les membres et leur état")
     q = staff_sub.add_parser("disable", help="désactiver un membre (ses sessions sont fermées)")
-    q.add_argument("email")
+    q.add_argument("email", metavar="ADRESSE", help="adresse électronique du membre")
     p.set_defaults(func=cmd_staff)
 
     p = sub.add_parser("export", help="exporter les dossiers (CSV, XLSX) ou leurs pièces (ZIP)")
@@ -202,19 +322,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_retention)
 
     p = sub.add_parser("mail", help="courriels en attente ou en échec")
-    p.add_argument("action", choices=["status"])
-    p.add_argument("--data-dir")
+    p.add_argument("action", choices=["status"], help="status : état de la file des courriels")
+    _add_data_dir(p)
     p.set_defaults(func=cmd_mail)
 
     p = sub.add_parser("store", help="vérifier ou compacter le dossier de données")
-    p.add_argument("action", choices=["check", "compact"])
-    p.add_argument("--data-dir")
+    p.add_argument(
+        "action",
+        choices=["check", "compact"],
+        help="check : vérifier (sans rien modifier) ; compact : compacter",
+    )
+    _add_data_dir(p)
     p.set_defaults(func=cmd_store)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    with _french_argparse():
+        args = build_parser().parse_args(argv)
     return int(args.func(args))
 
 

@@ -39,6 +39,7 @@ import anyio.to_thread
 import jinja2
 
 from formservice.durable import open_private, private_dir
+from formservice.typography import french_text
 
 log = logging.getLogger("formservice.mail")
 
@@ -85,7 +86,9 @@ def new_message_id(domain: str) -> str:
 
 
 class MailRenderer:
-    """French text + HTML from the mail templates, with what every template receives."""
+    """French text + HTML from the mail templates, with what every template receives. The
+    service's environment (``web.rendering.make_env``) typesets both parts; the subject, which is
+    no template, is typeset here."""
 
     def __init__(
         self, env: jinja2.Environment, context: Callable[[], dict[str, Any]] = dict, domain: str = ""
@@ -97,7 +100,7 @@ class MailRenderer:
     def render(
         self, to: str, subject: str, template: str, context: dict[str, Any], *, reply_to: str | None = None
     ) -> Mail:
-        subject = header_text(subject)
+        subject = header_text(french_text(subject))
         values = {**self.context(), **context, "subject": subject}
         text = self.env.get_template(f"mail/{template}.txt").render(values)
         html = self.env.get_template(f"mail/{template}.html").render(values)

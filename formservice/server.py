@@ -1,8 +1,9 @@
 """``formservice serve | demo | purge``: settings from the environment, then one uvicorn process.
 
 One process only: the embedded store holds a lock on the data directory, and the rate limits
-live in memory. ``demo`` serves a copy of notice.yml (in the data directory) whose window is
-moved around today, so the whole journey can be walked; notice.yml itself is never edited.
+live in memory. ``demo`` serves a copy of notice.yml (in the data directory) whose dates are all moved so that
+registration opened a week ago, so the whole journey can be walked; notice.yml itself is never
+edited.
 """
 
 from __future__ import annotations
@@ -45,16 +46,26 @@ def _settings(default_base_url: str) -> Settings | None:
         return None
 
 
+_DEMO_DATES_RE = re.compile(
+    r"(?m)^(\s+)(opens|closes|documents_deadline|age_reference_date):[ \t]*(\S[^#\n]*?)[ \t]*$"
+)
+
+
 def demo_notice_text(text: str, today: date) -> str:
-    """notice.yml's text with the window moved: opens 7 days ago, closes in 14 days (comments kept)."""
-    opens = datetime.combine(today - timedelta(days=7), datetime.min.time()).replace(hour=9)
-    closes = datetime.combine(today + timedelta(days=14), datetime.min.time()).replace(hour=19)
-    values = {"opens": opens, "closes": closes, "documents_deadline": closes}
+    """notice.yml's text with every date moved by the same number of days, so that registration
+    opened 7 days ago (at its usual hour): the closing, the documents' deadline and the date ages
+    are counted at keep their distances from the opening. Comments are kept."""
+    found = {m.group(2): m.group(3).strip("\"'") for m in _DEMO_DATES_RE.finditer(text)}
+    opens = datetime.strptime(found["opens"], "%Y-%m-%d %H:%M")
+    shift = (today - timedelta(days=7)) - opens.date()
 
     def move(match: re.Match[str]) -> str:
-        return f"{match.group(1)}{match.group(2)}: {values[match.group(2)]:%Y-%m-%d %H:%M}"
+        key, value = match.group(2), match.group(3).strip("\"'")
+        if key == "age_reference_date":
+            return f"{match.group(1)}{key}: {date.fromisoformat(value) + shift:%Y-%m-%d}"
+        return f"{match.group(1)}{key}: {datetime.strptime(value, '%Y-%m-%d %H:%M') + shift:%Y-%m-%d %H:%M}"
 
-    return re.sub(r"(?m)^(\s+)(opens|closes|documents_deadline):\s*\S.*$", move, text)
+    return _DEMO_DATES_RE.sub(move, text)
 
 
 def prepare_demo(settings: Settings, today: date | None = None, *, publish_site: bool = True) -> Settings:

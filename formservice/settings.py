@@ -9,6 +9,8 @@ Environment variables:
 - ``FORMSERVICE_NOTICE``: path of notice.yml (default ``./notice.yml``)
 - ``FORMSERVICE_DATA_DIR``: data directory (default ``./var``)
 - ``FORMSERVICE_SITE_DIR``: published site (default ``./site``)
+- ``FORMSERVICE_SITE_AUTOPUBLISH``: ``off`` keeps the running service from republishing the site
+  when notice.yml changes (default: it does; the site is then built elsewhere, by CI say)
 - ``FORMSERVICE_BASE_URL``: public address, used for every link in e-mails; never derived from
   the request's Host header
 - ``FORMSERVICE_SMTP``: ``host:port`` of an SMTP server; unset, mails go to the development outbox
@@ -100,6 +102,9 @@ class Settings:
     cpu_workers: int = 2  # threads decoding uploaded images and rendering PDFs
     max_connections: int = 400  # uvicorn's limit_concurrency: beyond, an immediate 503
     echo_outbox: bool = True  # the development outbox prints each mail's links on the console
+    # The service republishes site_dir when a new notice comes in force (notice/site/autopublish.py).
+    # Off unless asked (tests build Settings directly); from_env turns it on.
+    site_autopublish: bool = False
 
     def __post_init__(self) -> None:
         if not self.secret_keys:
@@ -197,7 +202,9 @@ class Settings:
         return cls(
             notice_path=notice_path_from(env_vars),
             data_dir=data_dir,
-            site_dir=Path(env_vars.get("FORMSERVICE_SITE_DIR", "site")),
+            site_dir=site_dir_from(env_vars),
+            site_autopublish=env_vars.get("FORMSERVICE_SITE_AUTOPUBLISH", "").strip().lower()
+            not in ("off", "0", "non", "no", "false"),
             base_url=base_url,
             secret_keys=keys,
             env=env,
@@ -347,6 +354,11 @@ def data_dir_from(environ: Mapping[str, str] | None = None) -> Path:
 
 def store_dir_of(data_dir: Path) -> Path:
     return Path(data_dir) / "store"
+
+
+def site_dir_from(environ: Mapping[str, str] | None = None) -> Path:
+    """FORMSERVICE_SITE_DIR (default ./site)."""
+    return Path((os.environ if environ is None else environ).get("FORMSERVICE_SITE_DIR", "site"))
 
 
 def notice_path_from(environ: Mapping[str, str] | None = None) -> Path:

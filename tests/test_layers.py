@@ -4,10 +4,10 @@ Every import counts, including those inside functions and under ``TYPE_CHECKING`
 only shows at run time is still a cycle. The rule (README, « Organisation du code »):
 
 - ``errors``, ``clock``, ``frenchdates``, ``durable``, ``phones`` are the kernel: they import
-  nothing of the package but each other; ``settings``, ``audit``, ``mail``, ``ratelimit`` are
-  shared services over the kernel;
-- ``notice`` imports the kernel only (its ``site/`` builder may also read settings-free helpers
-  of the notice);
+  nothing of the package but each other; ``settings``, ``audit``, ``mail``, ``ratelimit``,
+  ``typography`` are shared services over the kernel;
+- ``notice`` imports the kernel only, and ``typography`` (pure text: the site's hook typesets the
+  pages as the service does);
 - the store contract (``store`` without its engines) imports the kernel only; an engine
   (``store.tinydb``) imports only the store contract and the kernel; ``store.factory`` alone picks an engine;
 - the features (``accounts``, ``enrolment``, ``uploads``, ``outbox``) import the kernel, the shared services,
@@ -33,7 +33,16 @@ KERNEL = {
     "formservice.durable",
     "formservice.phones",
 }
-SHARED = {"formservice.settings", "formservice.audit", "formservice.mail", "formservice.ratelimit"}
+SHARED = {
+    "formservice.settings",
+    "formservice.audit",
+    "formservice.mail",
+    "formservice.ratelimit",
+    "formservice.typography",
+}
+# Shared modules the notice may use: pure text helpers that import nothing of the package (the
+# site's hook typesets the pages as the service does, and the editor's messages count in French).
+NOTICE_MAY_USE = {"formservice.typography"}
 FEATURES = (
     "formservice.accounts",
     "formservice.enrolment",
@@ -49,6 +58,7 @@ PURE = (
     "formservice.clock",
     "formservice.frenchdates",
     "formservice.ratelimit",
+    "formservice.typography",
     "formservice.accounts.rules",
     "formservice.accounts.tokens",
     "formservice.enrolment.rules",
@@ -124,7 +134,7 @@ def allowed(importer: str, target: str) -> bool:
     if importer in SHARED:
         return target in KERNEL | SHARED
     if within(importer, "formservice.notice"):
-        return target in KERNEL or within(target, "formservice.notice")
+        return target in KERNEL | NOTICE_MAY_USE or within(target, "formservice.notice")
     if within(importer, "formservice.store.tinydb"):
         return target in KERNEL or (
             within(target, "formservice.store") and not within(target, "formservice.store.factory")

@@ -14,13 +14,19 @@ from formservice.store import StoreError, StoreLocked
 from formservice.store.memory import MemoryEngine
 
 
-def test_demo_notice_moves_the_window_around_today(notice_path, tmp_path):
-    """The demo copy opens 7 days ago and closes in 14 days at 19:00, stays valid, keeps the comments."""
+def test_demo_notice_moves_every_date_by_the_same_days(notice_path, tmp_path):
+    """The demo copy opened 7 days ago at the usual hour; the closing, the documents' deadline and
+    the date ages are counted at move by as many days (the window keeps its length); it stays
+    valid and keeps the comments."""
+    real = load_notice(notice_path).registration
     text = server.demo_notice_text(notice_path.read_text(), date(2026, 3, 10))
     demo = parse_notice(text)
-    assert demo.registration.opens == datetime(2026, 3, 3, 9, 0)
-    assert demo.registration.closes == datetime(2026, 3, 24, 19, 0)
-    assert demo.registration.documents_deadline == demo.registration.closes
+    shift = demo.registration.opens - real.opens
+    assert demo.registration.opens == datetime(2026, 3, 3, real.opens.hour, real.opens.minute)
+    assert shift.seconds == 0  # whole days: every hour stays as written
+    assert demo.registration.closes == real.closes + shift
+    assert demo.registration.documents_deadline == real.documents_deadline + shift
+    assert demo.registration.age_reference_date == real.age_reference_date + shift
     assert "# Délai pour cliquer" in text
     assert demo.poles == load_notice(notice_path).poles
 
@@ -31,7 +37,7 @@ def test_prepare_demo_writes_a_copy_and_never_edits_notice_yml(notice_path, tmp_
     settings = Settings(notice_path=notice_path, data_dir=tmp_path / "var", secret_keys=("k" * 40,))
     demo = server.prepare_demo(settings, date(2026, 3, 10), publish_site=False)
     assert demo.notice_path == tmp_path / "var" / "demo" / "notice.yml"
-    assert load_notice(demo.notice_path).registration.closes.date() == date(2026, 3, 24)
+    assert load_notice(demo.notice_path).registration.opens.date() == date(2026, 3, 3)
     assert notice_path.read_text() == before
 
 

@@ -20,12 +20,14 @@ from formservice.notice.model import Notice
 from formservice.notice.validation import cross_checks
 from formservice.notice.wording import error_message, field_name
 from formservice.notice.yamldoc import YamlDocument, YamlSyntaxError, compose, line_at
+from formservice.typography import plural
 
 
 class NoticeProblem(BaseModel):
     line: int
     field: str
     message: str
+    column: int | None = None  # YAML's syntax errors know it
 
 
 class NoticeError(Exception):
@@ -38,8 +40,14 @@ class NoticeError(Exception):
 
     def lines(self) -> list[str]:
         return [
-            f"{self.filename}, ligne {p.line} : {p.field or '(fichier)'} : {p.message}" for p in self.problems
+            f"{self.filename}, ligne {p.line}{f', colonne {p.column}' if p.column else ''} : "
+            f"{p.field or '(fichier)'} : {p.message}"
+            for p in self.problems
         ]
+
+    def summary(self, where: object = None) -> str:
+        """« 3 problèmes dans notice.yml » (``where``: the path to name, the file's name by default)."""
+        return f"{plural(len(self.problems), 'problème')} dans {where or self.filename}"
 
     def report(self) -> str:
         return "\n".join(self.lines())
@@ -72,7 +80,8 @@ def parse_notice(text: str, filename: str = "notice.yml") -> Notice:
     try:
         doc = compose(text)
     except YamlSyntaxError as exc:
-        raise NoticeError(filename, [NoticeProblem(line=exc.line, field="", message=exc.message)]) from None
+        problem = NoticeProblem(line=exc.line, field="", message=exc.message, column=exc.column)
+        raise NoticeError(filename, [problem]) from None
     problems = [NoticeProblem(line=line, field="", message=message) for line, message in doc.problems]
     problems += [_problem(doc, path, message) for path, message in doc.unreadable.items()]
     notice: Notice | None = None

@@ -5,7 +5,9 @@ a mistake is logged with the loader's line-numbered French report, and the last 
 stays in force, so a typo never takes the service down.
 
 Use ``request.app.state.services.notices.current()`` (or ``services(request).notice()``): it costs
-at most one ``stat()`` per ``check_interval`` seconds.
+at most one ``stat()`` per ``check_interval`` seconds. ``version`` is the fingerprint of the file
+in force (compared with the published site's stamp); ``on_change`` callbacks run after a new
+notice came in force (the site's republication, ``site/autopublish.py``).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from formservice.notice import Notice, NoticeError, load_notice
+from formservice.notice.site.stamp import NoticeVersion
 
 log = logging.getLogger("formservice.notice")
 
@@ -28,9 +33,22 @@ class NoticeSource:
         self.check_interval = check_interval
         self._lock = threading.Lock()
         self._signature = self._stat()
+        self.version = self._version()
         self._notice = load_notice(self.path)
         self._checked_at = time.monotonic()
         self.last_error: NoticeError | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` each time a new valid notice comes in force."""
+        self._listeners.append(callback)
+
+    def _version(self) -> NoticeVersion:
+        """The file's fingerprint, read before it is parsed: what is in force is at most as new."""
+        try:
+            return NoticeVersion.of_file(self.path)
+        except OSError:  # load_notice reports it in the editor's words
+            return NoticeVersion("", datetime.now(UTC).replace(microsecond=0))
 
     def _stat(self) -> tuple[int, ...] | None:
         """What changes when an editor saves: the inode too, for editors that write a new file
@@ -55,6 +73,7 @@ class NoticeSource:
             if signature == self._signature:
                 return False
             self._signature = signature
+            version = self._version()
             try:
                 notice = load_notice(self.path)
             except NoticeError as exc:
@@ -65,6 +84,10 @@ class NoticeSource:
                 )
                 return False
             self._notice = notice
+            changed = version.sha256 != self.version.sha256  # not merely saved again as it was
+            self.version = version
             self.last_error = None
             log.info("notice.yml rechargé")
-            return True
+        for callback in self._listeners if changed else ():
+            callback()
+        return True

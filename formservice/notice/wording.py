@@ -19,15 +19,46 @@ from formservice.notice.yamldoc import Scalar, YamlDocument
 Wording = Callable[[ErrorDetails, Scalar | None], str]
 
 
+# What an item of each list of notice.yml is, for an editor: (noun, feminine).
+ITEM_NAMES: dict[str, tuple[str, bool]] = {
+    "poles": ("pôle", False),
+    "phones": ("téléphone", False),
+    "exams": ("examen", False),
+    "specialities": ("spécialité", True),
+    "documents": ("pièce", True),
+    "downloads": ("document à télécharger", False),
+    "steps": ("étape", True),
+    "refusal_reasons": ("motif de refus", False),
+    "ineligibility_reasons": ("motif d'irrecevabilité", False),
+}
+
+
+def ordinal(n: int, feminine: bool = False) -> str:
+    """« 1er », « 1re », « 2e »: French ordinals as typography writes them."""
+    return ("1re" if feminine else "1er") if n == 1 else f"{n}e"
+
+
 def field_name(path: tuple[Any, ...]) -> str:
-    """``poles[2].email`` from ``("poles", 1, "email")``: list positions counted from 1."""
-    out = ""
-    for part in path:
+    """Where a value is, in words: ``1er pôle, 2e téléphone`` from ``("poles", 0, "phones", 1)``,
+    ``2e pôle, email``, ``registration.closes``. A list's item is named by what it is (counted
+    from 1), keys keep the names written in the file."""
+    parts: list[str] = []
+    keys: list[str] = []
+    for i, part in enumerate(path):
         if isinstance(part, int):
-            out += f"[{part + 1}]"
+            listed = str(path[i - 1]) if i and not isinstance(path[i - 1], int) else ""
+            if listed and keys and keys[-1] == listed:
+                keys.pop()
+            if keys:
+                parts.append(".".join(keys))
+                keys = []
+            noun, feminine = ITEM_NAMES.get(listed, (f"élément de {listed}" if listed else "élément", False))
+            parts.append(f"{ordinal(part + 1, feminine)} {noun}")
         else:
-            out += ("." if out else "") + str(part)
-    return out
+            keys.append(str(part))
+    if keys:
+        parts.append(".".join(keys))
+    return ", ".join(parts)
 
 
 def error_message(err: ErrorDetails, doc: YamlDocument) -> str:
@@ -55,7 +86,8 @@ def _unknown_key(err: ErrorDetails, scalar: Scalar | None) -> str:
 
 
 _QUOTE_IT = ' : écrivez-le entre guillemets, "{raw}"'
-_READ_AS_NUMBER = "« {raw} » a été lu comme un nombre (un 0 en tête est perdu)" + _QUOTE_IT
+_READ_AS_NUMBER = "« {raw} » a été lu comme un nombre" + _QUOTE_IT
+_READ_AS_NUMBER_ZERO = "« {raw} » a été lu comme un nombre (le 0 du début est perdu)" + _QUOTE_IT
 _READ_AS_BOOL = "« {raw} » a été lu comme oui/non (vrai/faux), pas comme un texte" + _QUOTE_IT
 
 # How YAML read an unquoted value where a text was expected (by the end of its tag), and what to say.
@@ -73,6 +105,8 @@ def _not_a_text(err: ErrorDetails, scalar: Scalar | None) -> str:
     if scalar is not None and scalar.plain:
         for tag_end, sentence in _MISREAD:
             if scalar.tag.endswith(tag_end):
+                if sentence is _READ_AS_NUMBER and scalar.raw.lstrip("+-").startswith("0"):
+                    sentence = _READ_AS_NUMBER_ZERO  # 0516526455: the phone loses its 0
                 return sentence.format(raw=scalar.raw)
     return "un texte est attendu ici"
 

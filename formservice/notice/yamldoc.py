@@ -24,9 +24,10 @@ from formservice.notice.dates import impossible_date
 
 
 class YamlSyntaxError(Exception):
-    def __init__(self, line: int, message: str):
+    def __init__(self, line: int, message: str, column: int | None = None):
         super().__init__(message)
         self.line = line
+        self.column = column
         self.message = message
 
 
@@ -219,21 +220,103 @@ def line_at(text: str, position: int) -> int:
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 _TAB = "'\\t'"  # how PyYAML names a tab in its message
+_SYNTAX = "syntaxe YAML incorrecte : "
+_CHECK_LINE = "vérifiez l'indentation, les deux-points et les guillemets de cette ligne et de la précédente"
+
+# PyYAML's English problems, and what they mean to an editor: (pattern, sentence, whether to point
+# at where the construct began rather than where PyYAML gave up, as for a quote never closed).
+_PROBLEMS: tuple[tuple[re.Pattern[str], str, bool], ...] = tuple(
+    (re.compile(pattern), sentence, at_start)
+    for pattern, sentence, at_start in (
+        (
+            r"^mapping values are not allowed",
+            "deux-points inattendu : un texte qui contient « : » s'écrit entre guillemets "
+            "(\"…\"), sinon cette clé n'est pas à sa place (vérifiez l'indentation)",
+            False,
+        ),
+        (
+            r"^could not find expected ':'",
+            "deux-points manquant : une clé s'écrit « clé: valeur », ou la ligne est mal indentée",
+            False,
+        ),
+        (
+            r"but found '<scalar>'",
+            "valeur inattendue : après un texte entre guillemets, rien ne doit suivre sur la ligne ; "
+            "sinon la ligne est mal indentée",
+            False,
+        ),
+        (
+            r"^expected <block end>|^did not find expected (key|'-')",
+            "indentation incohérente : cette ligne n'est pas alignée sur les autres clés (ou les "
+            "autres « - ») du même bloc ; utilisez le même nombre d'espaces",
+            False,
+        ),
+        (r"unexpected end of stream", "guillemet jamais refermé : fermez le texte qui commence ici", True),
+        (
+            r"^expected ',' or '\]'",
+            "crochet « [ » jamais refermé, ou virgule manquante entre deux éléments de la liste "
+            "qui commence ici",
+            True,
+        ),
+        (
+            r"^expected ',' or '\}'",
+            "accolade « { » jamais refermée, ou virgule manquante dans le bloc qui commence ici",
+            True,
+        ),
+        (
+            r"^found unknown escape character '(.*)'",
+            "séquence « \\{0} » inconnue entre guillemets doubles : écrivez \\\\ pour une barre "
+            "oblique inverse, ou mettez le texte entre guillemets simples (')",
+            False,
+        ),
+        (
+            r"^found character '(.)' that cannot start any token",
+            "le caractère « {0} » ne peut pas commencer une valeur : écrivez la valeur entre guillemets",
+            False,
+        ),
+        (
+            r"^found undefined alias '(.*)'",
+            "référence *{0} inconnue : aucune valeur n'est marquée &{0} plus haut dans le fichier",
+            False,
+        ),
+        (r"^second occurrence", "marque &… définie deux fois : donnez-lui un autre nom", False),
+        (
+            r"^expected alphabetic or numeric character",
+            "nom de marque manquant après & ou * (lettres et chiffres seulement)",
+            False,
+        ),
+        (
+            r"^expected chomping or indentation indicators",
+            "rien ne doit suivre « | » ou « > » sur la ligne : le texte commence à la ligne suivante",
+            False,
+        ),
+        (
+            r"^but found another document|^expected '<document start>'",
+            "le fichier ne doit contenir qu'un document : retirez les lignes « --- » ou « ... »",
+            False,
+        ),
+    )
+)
+
+
+def _at(mark: yaml.Mark | None, message: str) -> YamlSyntaxError:
+    return YamlSyntaxError(mark.line + 1 if mark else 1, message, mark.column + 1 if mark else None)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlSyntaxError:
-    mark = exc.problem_mark or exc.context_mark
-    line = mark.line + 1 if mark else 1
-    problem = exc.problem or "erreur"
+    """PyYAML's error in French, at its line and column: never the parser's English."""
+    problem = exc.problem or ""
     if _TAB in problem:
-        return YamlSyntaxError(
-            line, "tabulation interdite : YAML n'accepte que des espaces, remplacez-la par des espaces"
+        return _at(
+            exc.problem_mark or exc.context_mark,
+            "tabulation interdite : YAML n'accepte que des espaces, remplacez-la par des espaces",
         )
-    return YamlSyntaxError(
-        line,
-        "syntaxe YAML incorrecte (" + problem + ") : vérifiez l'indentation, les deux-points "
-        "et les guillemets de cette ligne et de la précédente",
-    )
+    for pattern, sentence, at_start in _PROBLEMS:
+        match = pattern.search(problem)
+        if match:
+            mark = (exc.context_mark if at_start else None) or exc.problem_mark or exc.context_mark
+            return _at(mark, _SYNTAX + sentence.format(*(shorten(g, 10) for g in match.groups() if g)))
+    return _at(exc.problem_mark or exc.context_mark, _SYNTAX + _CHECK_LINE)
 
 
 def compose(text: str) -> YamlDocument:
@@ -262,7 +345,7 @@ def compose(text: str) -> YamlDocument:
             loader.get_mark().line + 1,
             "trop de niveaux imbriqués (crochets, accolades ou indentation) : le fichier ne peut pas être lu",
         ) from None
-    except yaml.YAMLError as exc:
-        raise YamlSyntaxError(1, f"syntaxe YAML incorrecte ({exc})") from None
+    except yaml.YAMLError:
+        raise YamlSyntaxError(1, _SYNTAX + _CHECK_LINE) from None
     finally:
         loader.dispose()

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -82,6 +83,20 @@ async def reminder_loop(svc: Services) -> None:
             log.exception("relances en échec ; nouvel essai au prochain passage")
 
 
+async def watch_notice(svc: Services) -> None:
+    """Look at notice.yml every second even when no page asks for it (the site's pages never do):
+    a new valid notice then republishes the site within seconds. At start, a site that does not
+    show the notice in force (never published, or published before the last edit) is rebuilt."""
+    assert svc.site is not None
+    if not svc.site_status().in_sync:
+        svc.site.request()
+    status = svc.site_status()
+    (log.info if status.in_sync else log.warning)("%s", status.message)
+    while True:
+        await anyio.sleep(max(1.0, svc.settings.notice_check_interval))
+        await anyio.to_thread.run_sync(svc.notices.current)
+
+
 async def reconcile(svc: Services) -> None:
     """Before the first request: remove the files a crash left behind (a removal committed but
     not done, uploads in flight), and say which records lost their file."""
@@ -109,6 +124,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             tg.start_soon(purge_loop, svc)
             tg.start_soon(listing_loop, svc)
             tg.start_soon(reminder_loop, svc)
+            if svc.site is not None:
+                tg.start_soon(watch_notice, svc)
             try:
                 yield
             finally:

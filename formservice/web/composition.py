@@ -14,6 +14,7 @@ from formservice.audit import AuditLog
 from formservice.clock import Clock, SystemClock
 from formservice.enrolment.service import EnrolmentService
 from formservice.mail import Mailer, MailRenderer, OutboxMailer, SmtpMailer
+from formservice.notice.site.autopublish import SitePublisher
 from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
@@ -60,6 +61,9 @@ def build_services(
     clock = clock or SystemClock()
     mailer = mailer or default_mailer(settings)
     notices = NoticeSource(settings.notice_path, check_interval=settings.notice_check_interval)
+    site = SitePublisher(settings.notice_path, settings.site_dir) if settings.site_autopublish else None
+    if site is not None:
+        notices.on_change(site.request)  # the site never lags behind the notice in force
     env = make_env()
     audit = AuditLog(settings.audit_path, settings.secret_keys[0], clock)
     hasher = Hasher(settings.argon2, settings.hash_concurrency)
@@ -163,4 +167,5 @@ def build_services(
         reminders=reminders,
         my_data=my_data,
         retention=retention,
+        site=site,
     )

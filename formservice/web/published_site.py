@@ -1,8 +1,9 @@
 """The published site (``formservice publish`` output, ``site/``), served at ``/``.
 
-Its pages get their own CSP: Material's inline scripts are allowed by the hashes that the build
-writes to ``site/csp.json`` (``{"script_hashes": ["sha256-..."]}``), nothing else inline. If the
-site has not been published, ``/`` says so in French and the service still works.
+Its answers get their own CSP: Material's inline scripts are allowed by the hashes that the build
+writes to ``site/csp.json`` (``{"script_hashes": ["sha256-..."]}``), nothing else inline; every
+answer of the site carries it, a ``304 Not Modified`` included. If the site has not been
+published, ``/`` says so in French and the service still works.
 """
 
 from __future__ import annotations
@@ -70,14 +71,13 @@ class PublishedSite:
         assets = "/assets/" in str(scope.get("path", ""))
 
         async def send_with_headers(message: Message) -> None:
+            # Whatever the answer: a 304 carries no Content-Type, and the browser merges its headers
+            # into the copy it keeps; were they the service's strict CSP, Material's scripts and
+            # the search index would be refused on every visit after the first.
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                ctype = headers.get("content-type", "")
-                if ctype.startswith("text/html"):
-                    headers["Content-Security-Policy"] = csp
-                    headers.setdefault("Cache-Control", "no-cache")
-                else:
-                    headers.setdefault("Cache-Control", "public, max-age=3600" if assets else "no-cache")
+                headers["Content-Security-Policy"] = csp
+                headers.setdefault("Cache-Control", "public, max-age=3600" if assets else "no-cache")
             await send(message)
 
         await self.files(scope, receive, send_with_headers)

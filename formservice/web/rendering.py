@@ -9,6 +9,10 @@ Every page receives, besides its own context:
 - ``phase``: "before" | "open" | "closed" for the registration window;
 - filters ``datetime_fr``, ``date_fr``, ``duration_fr`` (aware datetimes shown in Paris time).
 
+Every template of the environment comes out typeset in French (``formservice.typography``): a
+page, a printable document and its PDF, a mail's two parts. Templates are written with ordinary
+spaces; the no-break ones are added here, once, after rendering.
+
 Templates type no fact: names, dates, phones and addresses come from ``notice``.
 """
 
@@ -27,12 +31,27 @@ from formservice import frenchdates
 from formservice.enrolment.deadlines import registration_window
 from formservice.enrolment.rules import files_for
 from formservice.notice import Notice
+from formservice.typography import french_html, french_text
 from formservice.uploads import size_fr
 from formservice.web.auth import current_account
 from formservice.web.middleware.csrf import csrf_token
 from formservice.web.services import services
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+class TypesetTemplate(jinja2.Template):
+    """A template whose rendering is typeset: ``.html`` as HTML (text nodes only), ``.txt`` as
+    plain text. Includes and macros are rendered inside their page, so a page is typeset once."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        output = super().render(*args, **kwargs)
+        name = self.name or ""
+        if name.endswith(".html"):
+            return french_html(output)
+        if name.endswith(".txt"):
+            return french_text(output)
+        return output
 
 
 def make_env(extra_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
@@ -43,6 +62,7 @@ def make_env(extra_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.template_class = TypesetTemplate
     env.filters["date_fr"] = _date_fr
     env.filters["datetime_fr"] = _datetime_fr
     env.filters["duration_fr"] = _duration_fr

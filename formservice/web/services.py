@@ -7,6 +7,7 @@
     svc.accounts           # AccountService: signup, activation, login, reset, purge
     svc.enrolment          # EnrolmentService: save, upload, remove, complete, address change
     svc.audit              # AuditLog: svc.audit.event("name", account_id=..., ip=..., **fields)
+    svc.site_status()      # whether the published site shows the notice in force
 
 Views call the use cases; they do not reach the store.
 """
@@ -26,6 +27,8 @@ from formservice.clock import Clock
 from formservice.enrolment.service import EnrolmentService
 from formservice.mail import Mailer
 from formservice.notice import Notice
+from formservice.notice.site.autopublish import SitePublisher
+from formservice.notice.site.stamp import SiteStatus, read_stamp, site_status
 from formservice.notice.source import NoticeSource
 from formservice.outbox import Outbox
 from formservice.ratelimit import Limits
@@ -62,9 +65,20 @@ class Services:
     reminders: ReminderService
     my_data: MyDataService
     retention: RetentionService
+    site: SitePublisher | None = None  # republishes the site on a new notice (settings.site_autopublish)
 
     def notice(self) -> Notice:
         return self.notices.current()
+
+    def site_status(self) -> SiteStatus:
+        """Whether the published site shows the notice in force (the staff home says it)."""
+        return site_status(
+            read_stamp(self.settings.site_dir),
+            self.notices.version,
+            self.notice().tz,
+            publishing=self.site is not None and self.site.publishing,
+            failure=self.site.failure if self.site is not None else None,
+        )
 
     def close(self) -> None:
         """Release the threads and files of every use case (the lifespan calls it last)."""

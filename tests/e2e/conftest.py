@@ -4,6 +4,7 @@ moved around today, mails to the aiosmtpd mailbox, notice.yml re-read at each re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import shutil
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import uvicorn
 from account_helpers import FAST_ARGON2, SECRET, Mailbox, free_port, wait_until
+from site_fixtures import published_site
 
 from formservice.notice import Notice, load_notice
 from formservice.server import demo_notice_text
@@ -78,14 +80,18 @@ class Live:
         return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
-@pytest.fixture
-def live(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
-    """The service in a real uvicorn, window open around today, notice.yml re-read at each request."""
+@contextlib.contextmanager
+def running_service(
+    tmp_path: Path, mailbox: Mailbox, site_source: Path | None, *, outbox: bool = False
+) -> Iterator[Live]:
+    """The service in a real uvicorn over a copy of `site_source` (a minimal home page if None),
+    window open around today, notice.yml re-read at each request; mails to `mailbox`, or with
+    `outbox` to the development outbox (and its page)."""
     notice = tmp_path / "notice.yml"
     notice.write_text(demo_notice_text((REPO / "notice.yml").read_text(encoding="utf-8"), date.today()))
     site = tmp_path / "site"
-    if (REPO / "site" / "index.html").exists():
-        shutil.copytree(REPO / "site", site)
+    if site_source is not None:
+        shutil.copytree(site_source, site)
     else:
         minimal_site(site)
     port = free_port()
@@ -95,7 +101,7 @@ def live(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
         site_dir=site,
         base_url=f"http://127.0.0.1:{port}",
         secret_keys=(SECRET,),
-        smtp=("127.0.0.1", mailbox.port),
+        smtp=None if outbox else ("127.0.0.1", mailbox.port),
         argon2=FAST_ARGON2,
         hash_concurrency=1,
         notice_check_interval=0,
@@ -121,6 +127,29 @@ def live(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
+    """The service in a real uvicorn, window open around today, notice.yml re-read at each request
+    (the repository's site/ if it was published, else a minimal home page)."""
+    source = REPO / "site" if (REPO / "site" / "index.html").exists() else None
+    with running_service(tmp_path, mailbox, source) as running:
+        yield running
+
+
+@pytest.fixture
+def live_site(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[Live]:
+    """The same, serving the site published from the repository's notice.yml (built once)."""
+    with running_service(tmp_path, mailbox, published_site(tmp_path_factory)) as running:
+        yield running
+
+
+@pytest.fixture
+def live_outbox(tmp_path: Path, mailbox: Mailbox) -> Iterator[Live]:
+    """The service without SMTP: mails go to the development outbox, listed at /_service/courriels."""
+    with running_service(tmp_path, mailbox, None, outbox=True) as running:
+        yield running
 
 
 def fill_signup(page: Page, email: str, password: str) -> None:

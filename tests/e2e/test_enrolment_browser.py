@@ -190,8 +190,8 @@ def test_enrolment_on_a_phone_then_the_deadline_moved_into_the_past(live: Live, 
             said(page, "Vos modifications sont enregistrées")
             expect(page.get_by_text("version 2")).to_be_visible()
             changed = Mailbox.text(mail(mailbox, EMAIL, "Modification de votre inscription"))
-            assert f"{labels['city']} : Poitiers -> Chasseneuil-du-Poitou" in changed, changed
-            assert f"{labels['postal_code']} : 86000 -> 86360" in changed, changed
+            assert f"{labels['city']}\u00a0: Poitiers -> Chasseneuil-du-Poitou" in changed, changed
+            assert f"{labels['postal_code']}\u00a0: 86000 -> 86360" in changed, changed
             assert labels["last_name"] not in changed  # only what changed is listed
 
             # -- « Mes documents »: the PDF summary, version 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -629,8 +630,46 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# How an editor reads a place in the file: a list's item by what it is, counted from 1.
+NOUNS = {
+    "poles": "pôle",
+    "phones": "téléphone",
+    "exams": "examen",
+    "specialities": "spécialité",
+    "documents": "pièce",
+    "downloads": "document à télécharger",
+    "steps": "étape",
+    "refusal_reasons": "motif de refus",
+    "ineligibility_reasons": "motif d'irrecevabilité",
+}
+FEMININE = {"spécialité", "pièce", "étape"}
+
+
+def shown(field: str) -> str:
+    """``poles[2].phones[1]`` as the report writes it: « 2e pôle, 1er téléphone »."""
+    parts: list[str] = []
+    keys: list[str] = []
+    for key, index in re.findall(r"([^.\[\]]+)?(?:\[(\d+)\])?\.?", field):
+        if key:
+            keys.append(key)
+        if index:
+            listed = keys.pop()
+            noun = NOUNS.get(listed, f"élément de {listed}")
+            if keys:
+                parts.append(".".join(keys))
+                keys = []
+            n = int(index)
+            parts.append(f"{('1re' if noun in FEMININE else '1er') if n == 1 else f'{n}e'} {noun}")
+    return ", ".join([*parts, ".".join(keys)] if keys else parts)
+
+
 def expected_line(case: Case, line: int) -> str:
-    return f"notice.yml, ligne {line} : {case.field} : "
+    return f"notice.yml, ligne {line} : {shown(case.field)} : "
+
+
+def reported(lines: list[str]) -> list[str]:
+    """The report's lines without the column that YAML's syntax errors add to the line."""
+    return [re.sub(r"^(notice\.yml, ligne \d+), colonne \d+", r"\1", x) for x in lines]
 
 
 def test_repository_notice_is_valid() -> None:
@@ -646,7 +685,7 @@ def test_mistake_is_reported_with_its_line(case: Case) -> None:
     text, line = edit(GOOD_TEXT, case)
     with pytest.raises(NoticeError) as caught:
         parse_notice(text, "notice.yml")
-    matching = [x for x in caught.value.lines() if x.startswith(expected_line(case, line))]
+    matching = [x for x in reported(caught.value.lines()) if x.startswith(expected_line(case, line))]
     assert matching, caught.value.report()
     assert case.message in matching[0]
 
@@ -657,7 +696,9 @@ def test_cross_field_rule_is_reported_with_its_line(case: Case) -> None:
     text, line = edit(GOOD_TEXT, case)
     with pytest.raises(NoticeError) as caught:
         parse_notice(text, "notice.yml")
-    assert f"{expected_line(case, line)}{case.message}" in caught.value.lines(), caught.value.report()
+    assert f"{expected_line(case, line)}{case.message}" in reported(caught.value.lines()), (
+        caught.value.report()
+    )
 
 
 @pytest.mark.parametrize("case", REVIEW_CASES, ids=[c.id for c in REVIEW_CASES])
@@ -666,7 +707,9 @@ def test_review_mistake_is_reported_with_its_line(case: Case) -> None:
     text, line = edit(GOOD_TEXT, case)
     with pytest.raises(NoticeError) as caught:
         parse_notice(text, "notice.yml")
-    assert f"{expected_line(case, line)}{case.message}" in caught.value.lines(), caught.value.report()
+    assert f"{expected_line(case, line)}{case.message}" in reported(caught.value.lines()), (
+        caught.value.report()
+    )
 
 
 def _review_block(text: str) -> tuple[list[str], int, int]:
@@ -730,7 +773,7 @@ def test_mistake_stops_check_and_publish(case: Case, site: Path, tmp_path: Path)
 
     for done in (checked, published):
         assert done.returncode == 1
-        report = [x for x in done.stderr.splitlines() if x.startswith(expected_line(case, line))]
+        report = [x for x in reported(done.stderr.splitlines()) if x.startswith(expected_line(case, line))]
         assert report and case.message in report[0], done.stderr
     assert "le site en ligne n'a pas changé" in published.stderr
     assert snapshot(site) == before
@@ -747,7 +790,7 @@ def test_every_mistake_is_reported_at_once() -> None:
         parse_notice(text, "notice.yml")
     report = caught.value.report()
     for case in chosen:
-        assert f" : {case.field} : " in report and case.message in report
+        assert f" : {shown(case.field)} : " in report and case.message in report
     numbers = [int(x.split("ligne ")[1].split(" ")[0]) for x in caught.value.lines()]
     assert numbers == sorted(numbers)
 
@@ -775,7 +818,9 @@ def test_input_that_crashed_is_reported_with_its_line(case: Case) -> None:
     text, line = edit(GOOD_TEXT, case)
     with pytest.raises(NoticeError) as caught:
         parse_notice(text, "notice.yml")
-    assert f"{expected_line(case, line)}{case.message}" in caught.value.lines(), caught.value.report()
+    assert f"{expected_line(case, line)}{case.message}" in reported(caught.value.lines()), (
+        caught.value.report()
+    )
 
 
 def _speciality_of(pole_id: str) -> tuple[str, str]:
@@ -806,7 +851,7 @@ def test_pole_without_a_text_id_is_not_among_the_declared_ones(written: str) -> 
     with pytest.raises(NoticeError) as caught:
         parse_notice(text, "notice.yml")
     wanted = (
-        f"notice.yml, ligne {_line_of(text, content, 'exams:')} : {field} : "
+        f"notice.yml, ligne {_line_of(text, content, 'exams:')} : {shown(field)} : "
         f"pôle « {sah.id} » inconnu ; pôles déclarés : {declared}"
     )
     assert wanted in caught.value.lines(), caught.value.report()
@@ -834,7 +879,7 @@ def test_number_instead_of_the_list_of_poles() -> None:
         "une liste est attendue ici (des lignes commençant par « - »)"
     ) in lines, caught.value.report()
     assert (
-        f"notice.yml, ligne {_line_of(text, content, 'exams:')} : {field} : "
+        f"notice.yml, ligne {_line_of(text, content, 'exams:')} : {shown(field)} : "
         f"pôle « {pole} » inconnu ; pôles déclarés : aucun"
     ) in lines, caught.value.report()
 
@@ -943,3 +988,43 @@ def test_input_that_crashed_stops_check_without_a_traceback(case: Case, tmp_path
     assert done.returncode == 1
     assert f"{expected_line(case, line)}{case.message}" in done.stderr.splitlines(), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_leading_zero_is_said_lost_only_when_there_was_one() -> None:
+    """« 0516526455 » loses its 0; « 2025 » read as a number loses nothing: neither sentence lies."""
+    previous = MODEL.session.previous_session
+    text = GOOD_TEXT.replace(f'previous_session: "{previous}"', f"previous_session: {previous}")
+    with pytest.raises(NoticeError) as caught:
+        parse_notice(text, "notice.yml")
+    [line] = caught.value.lines()
+    assert f"« {previous} » a été lu comme un nombre : écrivez-le entre guillemets" in line
+    assert "0" not in line.split("nombre")[1].split(":")[0]  # no « 0 … perdu » about 2025
+    digits = MODEL.poles[0].phones[0].replace(" ", "")
+    text = GOOD_TEXT.replace(f'phones: ["{MODEL.poles[0].phones[0]}"', f"phones: [{digits}")
+    with pytest.raises(NoticeError) as caught:
+        parse_notice(text, "notice.yml")
+    assert "(le 0 du début est perdu)" in caught.value.report()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "column", "sentence"),
+    [
+        (f"name: {MODEL.academie.name}", f"name: {MODEL.academie.name}: oups", None, "deux-points inattendu"),
+        ("timezone: Europe/Paris", "timezone: @Europe/Paris", 11, "le caractère « @ »"),
+        ("timezone: Europe/Paris", "timezone: *paris", 11, "référence *paris inconnue"),
+        ("timezone: Europe/Paris", 'timezone: "Europe\\qParis"', 19, "séquence « \\q » inconnue"),
+    ],
+)
+def test_yaml_syntax_errors_are_french_with_line_and_column(old, new, column, sentence) -> None:
+    """YAML's own mistakes say what is wrong in French, on the line and column where it starts,
+    never in the parser's English."""
+    text = GOOD_TEXT.replace(old, new, 1)
+    with pytest.raises(NoticeError) as caught:
+        parse_notice(text, "notice.yml")
+    [line] = caught.value.lines()
+    where = _line_of(text, new.strip())
+    assert line.startswith(f"notice.yml, ligne {where}, colonne ")
+    if column is not None:
+        assert f", colonne {column} :" in line
+    assert "syntaxe YAML incorrecte : " in line and sentence in line
+    assert not re.search(r"\b(found|expected|while|mapping|scalar|token|alias)\b", line), line

@@ -13,6 +13,8 @@ import pytest
 from account_helpers import log_in, make_client
 from staff_helpers import dossier
 
+from formservice.typography import french_text
+
 pytestmark = pytest.mark.anyio
 
 
@@ -66,7 +68,7 @@ async def test_the_privacy_page_says_what_notice_yml_says(client, notice_path, n
         assert category.name.replace("'", "&#39;") in page
     assert "(donnée de santé)" in page
     assert privacy.dpo.email in page and privacy.complaint_url in page
-    assert f"{notice.retention.months} mois" in page and "31 juillet 2027" in page
+    assert french_text(f"{notice.retention.months} mois") in page and "31 juillet 2027" in page
     assert all(p.name in page for p in notice.poles)
     edited = notice_path.read_text().replace(privacy.dpo.email, "protection.donnees@ac-poitiers.fr")
     notice_path.write_text(edited)

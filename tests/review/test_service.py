@@ -24,6 +24,7 @@ from formservice.review.service import ReviewService
 from formservice.review.states import State, TransitionRefused, state_of
 from formservice.store import Store
 from formservice.store.memory import MemoryEngine
+from formservice.typography import french_text
 from formservice.web.rendering import make_env
 from review.dossiers import ACCOUNT_ID, NOTICE, OTHER_ACCOUNT, STAFF_ID, deposited, file_meta, piece_ids
 
@@ -128,8 +129,8 @@ async def test_the_whole_correction_loop(world: World):
     )
     text = text_of(mail)
     for document_id, reason in ((first, "Document illisible"), (third, "Document périmé")):
-        assert f"- {name_of(document_id)}\n  Motif : {reason}\n" in text
-    assert "Message du pôle : Le verso\n    manque." in text
+        assert french_text(f"- {name_of(document_id)}\n  Motif : {reason}\n") in text
+    assert "Message du pôle\u00a0: Le verso\n    manque." in text
     assert name_of(second) not in text
     assert f"jusqu'au {DEADLINE_FR} (heure de Paris)" in text
     assert "http://x/my_uploads" in text
@@ -147,8 +148,8 @@ async def test_the_whole_correction_loop(world: World):
     assert pole_mail["To"] == pole.email and pole_mail["Reply-To"] == EMAIL
     assert pole_mail["Subject"].startswith("Corrections reçues — Camille Durand")
     pole_text = text_of(pole_mail)
-    assert f"- {name_of(first)} : 2 fichier(s) ; refusée pour : Document illisible" in pole_text
-    assert f"- {name_of(third)} : 2 fichier(s) ; refusée pour : Document périmé" in pole_text
+    assert french_text(f"- {name_of(first)} : 2 fichier(s) ; refusée pour : Document illisible") in pole_text
+    assert french_text(f"- {name_of(third)} : 2 fichier(s) ; refusée pour : Document périmé") in pole_text
     assert stored["id"] in pole_text and EMAIL in pole_text
 
     await svc.decide(STAFF_ID, dossier, first, rules.CONFORME)
@@ -227,7 +228,7 @@ async def test_irrecevable_tells_the_candidate_why(world: World):
     pole = rules.pole_of_enrolment(NOTICE, stored)
     assert pole is not None
     text = text_of(mail)
-    assert "Motif : Candidature relevant d'une autre académie" in text and pole.email in text
+    assert "Motif\u00a0: Candidature relevant d'une autre académie" in text and pole.email in text
     assert world.audit()[-1]["reason_id"] == "autre_academie"
 
 

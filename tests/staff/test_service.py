@@ -76,7 +76,7 @@ async def test_an_invitation_mail_says_who_invited_for_which_pôles_and_until_wh
         assert pole_name(world, "industriel-tertiaire") not in body.split("Ce courriel")[0]
         assert "gestionnaire" in body
         assert "samedi 25 octobre 2025 à 10\u00a0h\u00a000" in body  # 72 h later, Paris time
-        assert "3 jours" in body
+        assert "3\u00a0jours" in body
         assert f"https://gestion.example/staff_invitation/{world.invitation_token(AGENT)}" in body
     assert set(world.links_asked) == {"staff_invitation"}  # the one route the mails link to
 

@@ -258,7 +258,7 @@ async def test_mail_status_lists_pending_and_failed_mails(tmp_path, capsys):
     )
     assert main(["mail", "status", "--data-dir", str(data_dir)]) == 1  # read while the engine runs
     out = capsys.readouterr().out
-    assert out.startswith("1 courriel(s) en attente d'envoi, 1 en échec définitif.")
+    assert out.startswith("1 courriel en attente d'envoi, 1 en échec définitif.")
     assert "« Activez » à x@exemple.fr" in out and "550 inconnu" in out
     await engine.close()
 
@@ -301,6 +301,6 @@ async def test_store_check_reports_a_record_whose_file_is_missing(tmp_path, caps
     assert main(["store", "check", "--data-dir", str(data_dir)]) == 1
     out = capsys.readouterr().out
     assert "Justificatifs, problème : l'inscription e1 référence le fichier f1, absent du disque" in out
-    assert "1 fichier(s) sans inscription" in out
+    assert "1 fichier sans inscription" in out
     (data_dir / "uploads" / "acc" / ("a" * 32 + ".pdf")).write_bytes(b"%PDF")
     assert main(["store", "check", "--data-dir", str(data_dir)]) == 0

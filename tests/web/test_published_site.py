@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
+from site_fixtures import published_site
 
 pytestmark = pytest.mark.anyio
 
@@ -37,3 +39,35 @@ async def test_site_pages_get_the_hashes_of_csp_json(client, settings):
     )
     (site / "csp.json").write_text("pas du json")
     assert "sha256-abc=" not in (await client.get("/")).headers["content-security-policy"]
+
+
+async def test_a_second_visit_gets_the_site_headers_on_304(client, settings):
+    """A page or script asked again (If-None-Match) answers 304 with the site's CSP and caching, as
+    on 200: the browser merges them into its copy, and the service's CSP would block the search."""
+    site = settings.site_dir
+    (site / "assets").mkdir(parents=True)
+    (site / "index.html").write_text("<!doctype html><title>Note</title>")
+    (site / "assets" / "search.js").write_text("fetch('search/search_index.json')")
+    (site / "csp.json").write_text(json.dumps({"script_hashes": ["sha256-abc="]}))
+    for path in ("/", "/assets/search.js"):
+        first = await client.get(path)
+        again = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
+        assert first.status_code == 200 and again.status_code == 304, path
+        for name in ("content-security-policy", "cache-control"):
+            assert again.headers[name] == first.headers[name], (path, name)
+        assert "'sha256-abc='" in again.headers["content-security-policy"]
+        assert "connect-src 'self'" in again.headers["content-security-policy"]
+
+
+async def test_an_unknown_path_answers_the_sites_french_404(client, settings, tmp_path_factory):
+    """Any unknown address (under /espace too) gets the site's French 404, with a way home and to
+    the candidate's space; without a published site, the service's own French page says the same."""
+    bare = await client.get("/une/page/disparue")
+    assert bare.status_code == 404 and "introuvable" in bare.text and 'href="/espace"' in bare.text
+    shutil.copytree(published_site(tmp_path_factory), settings.site_dir)
+    for path in ("/une/page/disparue", "/espace/nulle-part", "/inscription/ancienne-page.html"):
+        missing = await client.get(path)
+        assert missing.status_code == 404, path
+        assert "Page introuvable" in missing.text and "Not found" not in missing.text
+        assert 'href="/"' in missing.text and 'href="/espace"' in missing.text
+        assert "'sha256-" in missing.headers["content-security-policy"]

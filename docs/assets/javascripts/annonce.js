@@ -27,9 +27,11 @@
     var days = Math.floor(s / 86400);
     var hours = Math.floor((s % 86400) / 3600);
     var minutes = Math.floor((s % 3600) / 60);
-    var text = hours + " h " + pad(minutes) + " min " + pad(s % 60) + " s";
+    // No-break spaces (as formservice/typography.py puts them): a number never leaves its unit.
+    var nb = "\u00a0";
+    var text = hours + nb + "h" + nb + pad(minutes) + nb + "min " + pad(s % 60) + nb + "s";
     if (days > 0) {
-      text = days + (days > 1 ? " jours " : " jour ") + text;
+      text = days + nb + (days > 1 ? "jours " : "jour ") + text;
     }
     return text;
   }

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import traceback
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,8 @@ from formservice.notice import (
     load_notice,
     notice_to_json,
 )
+from formservice.notice.site.stamp import NoticeVersion, write_stamp
+from formservice.typography import french_html
 
 NOTICE_ENV = "FORMSERVICE_NOTICE"
 ICS_NAME = "calendrier.ics"
@@ -133,7 +136,7 @@ def _activation_reminder(notice: Notice) -> str:
 
 
 class _CalendarDate(NamedTuple):
-    key: str  # also the start of the event's UID
+    key: str  # also the start of the event's UID (with the session: stable when the date moves)
     when: datetime
     summary: str
     description: str
@@ -182,11 +185,18 @@ def _two_days_before(summary: str) -> Alarm:
     return alarm
 
 
-def _calendar_event(date: _CalendarDate, uid_host: str, stamp: datetime) -> Event:
-    """One VEVENT, with a reminder two days before the closing. Its UID is made of the date's
-    key and time and the académie's host, so every build of the same notice gives the same UID."""
+def _slug(text: str) -> str:
+    """'session-juin-2026' from 'Session juin 2026': ASCII, lower case, dashes."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "session"
+
+
+def _calendar_event(date: _CalendarDate, session: str, uid_host: str, stamp: datetime) -> Event:
+    """One VEVENT, with a reminder two days before the closing. Its UID names the kind of date,
+    the session and the académie's host, never the date itself: when an editor moves the
+    closing, the candidate's calendar updates its event instead of adding a second one."""
     event = Event()
-    event.add("uid", f"{date.key}-{date.when:%Y%m%dT%H%M}@{uid_host}")
+    event.add("uid", f"{date.key}-{_slug(session)}@{uid_host}")
     event.add("dtstamp", stamp)
     event.add("dtstart", date.when)
     event.add("summary", date.summary)
@@ -207,7 +217,7 @@ def calendar_ics(notice: Notice) -> bytes:
     cal.add("x-wr-calname", f"{notice.session.name} — inscriptions")
     stamp = _build_stamp()
     for date in _calendar_dates(notice):
-        cal.add_component(_calendar_event(date, uid_host, stamp))
+        cal.add_component(_calendar_event(date, notice.session.name, uid_host, stamp))
     year = timedelta(days=366)
     cal.add_missing_timezones(
         first_date=(notice.opens_at - year).date(), last_date=(notice.closes_at + year).date()
@@ -255,9 +265,13 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     path = notice_path(config)
     config.watch.append(str(path))  # `mkdocs serve` rebuilds when an editor saves notice.yml
     try:
+        version = NoticeVersion.of_file(path)  # read first: the site then shows at most this one
+    except OSError:
+        version = None  # load_notice says why in the editor's words
+    try:
         notice = load_notice(path)
     except NoticeError as exc:
-        raise PluginError(f"{len(exc.problems)} problème(s) dans {path} :\n{exc.report()}") from None
+        raise PluginError(f"{exc.summary(path)} :\n{exc.report()}") from None
     config.site_name = notice.academie.name
     config.site_description = f"{notice.session.name} : {notice.session.audience}"
     _state.clear()
@@ -272,7 +286,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     )
     pages.filters.update(FILTERS)
     pages.globals.update(template_context(notice))
-    _state.update(notice=notice, pages=pages, sources=sources)
+    _state.update(notice=notice, pages=pages, sources=sources, version=version)
     return config
 
 
@@ -306,10 +320,23 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     return files
 
 
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    """French typography on every page, as the service applies it to its own (one module)."""
+    return french_html(output)
+
+
+def on_post_template(output_content: str, template_name: str, config: MkDocsConfig) -> str:
+    """The theme's own pages (404.html) too; sitemap.xml and the like are not prose."""
+    return french_html(output_content) if template_name.endswith(".html") else output_content
+
+
 def on_post_build(config: MkDocsConfig) -> None:
-    """The service's Content-Security-Policy allows exactly the theme's inline scripts."""
+    """The service's Content-Security-Policy allows exactly the theme's inline scripts; the stamp
+    says which notice.yml the site was built from (``stamp.py``)."""
     hashes: set[str] = set()
     for page in sorted(Path(config.site_dir).rglob("*.html")):
         hashes |= inline_script_hashes(page.read_text(encoding="utf-8"))
     target = Path(config.site_dir) / CSP_NAME
     target.write_text(json.dumps({"script_hashes": sorted(hashes)}, indent=2) + "\n", encoding="utf-8")
+    if _state.get("version") is not None:  # which notice.yml this site shows (site/publication.json)
+        write_stamp(Path(config.site_dir), _state["version"], _build_stamp())

@@ -86,9 +86,7 @@ def _validate_and_build(config: Path, notice_path: Path, target: Path) -> None:
         except NoticeError as exc:
             build.kill()
             build.communicate()
-            raise PublishError(
-                f"{len(exc.problems)} problème(s) dans {notice_path} :\n{exc.report()}"
-            ) from None
+            raise PublishError(f"{exc.summary(notice_path)} :\n{exc.report()}") from None
         try:
             stdout, stderr = build.communicate(timeout=BUILD_TIMEOUT_S)
         except subprocess.TimeoutExpired:

@@ -6,9 +6,11 @@ it shows activation and reset links to whoever opens it, which is its whole poin
 
 from __future__ import annotations
 
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,11 +21,23 @@ from formservice.web.services import services
 
 
 def _summary(raw: bytes) -> dict[str, object]:
+    """What the page shows of one mail: who, what, when (an aware instant, shown in Paris time by
+    the template), its links and its text part as the candidate reads it."""
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(msg, EmailMessage)
     body = msg.get_body(preferencelist=("plain",))
     text = body.get_content() if body is not None else ""
-    return {"to": msg["To"], "subject": msg["Subject"], "date": msg["Date"], "links": LINK_RE.findall(text)}
+    try:
+        sent: datetime | None = parsedate_to_datetime(str(msg["Date"]))
+    except (TypeError, ValueError):
+        sent = None
+    return {
+        "to": msg["To"],
+        "subject": msg["Subject"],
+        "date": sent if sent is not None and sent.tzinfo is not None else None,
+        "links": LINK_RE.findall(text),
+        "text": text,
+    }
 
 
 async def outbox(request: Request) -> Response:

@@ -71,6 +71,7 @@ async def home(request: Request) -> Response:
         "by_pole": [(p, by_pole.get(p.id, 0)) for p in notice.poles if p.id in visible],
         "waiting": [(w, WAITING_LABELS[w], waiting.get(w.value, 0)) for w in Waiting],
         "total": sum(by_state.values()),
+        "site": svc.site_status(),
     }
     return await render_page(request, "staff/home.html", context)
 

@@ -21,6 +21,7 @@ from formservice.frenchdates import datetime_fr
 from formservice.notice import load_notice, notice_from_json
 from formservice.notice.site import hook as site_hook
 from formservice.notice.site.publish import PublishError, mkdocs_problems, publish
+from formservice.typography import french_text
 
 MODEL = load_notice(NOTICE)
 
@@ -68,7 +69,7 @@ def test_editing_a_copy_and_republishing_changes_the_site(site: Path, tmp_path: 
     home, contacts = read_page(target / "index.html"), read_page(target / "contacts/index.html")
     window = home.section("dates")  # the documents deadline, unchanged, is stated elsewhere on the page
     assert datetime_fr(new_closes) in window and datetime_fr(old_closes) not in window
-    assert new_phone in contacts.text and old_phone not in contacts.text
+    assert french_text(new_phone) in contacts.text and french_text(old_phone) not in contacts.text
     assert "tel:+33" + new_phone.replace(" ", "")[1:] in contacts.hrefs()
     calendar = icalendar.Calendar.from_ical((target / "calendrier.ics").read_bytes())
     closing = next(e for e in calendar.walk("VEVENT") if str(e["UID"]).startswith("cloture"))

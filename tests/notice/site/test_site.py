@@ -10,11 +10,14 @@ from pathlib import Path
 
 import icalendar
 import pytest
+from notice_factory import notice_with
 from site_fixtures import NOTICE, PAGES, ROOT, published_site, read_page
+from typography_helpers import breakable_punctuation, page_text
 
 from formservice.frenchdates import MONTHS, date_fr, datetime_fr
-from formservice.notice import Notice, load_notice, notice_from_json
-from formservice.notice.site.hook import exam_label
+from formservice.notice import Notice, load_notice, notice_from_json, parse_notice
+from formservice.notice.site.hook import calendar_ics, exam_label
+from formservice.typography import french_text
 
 NOTICE_MODEL = load_notice(NOTICE)
 
@@ -55,8 +58,9 @@ def facts(notice: Notice) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("page", "fact"), facts(NOTICE_MODEL))
 def test_fact_appears_in_page(site: Path, page: str, fact: str) -> None:
-    """Each fact of notice.yml (date in French, phone, e-mail, exam, speciality, document) is on its page."""
-    assert fact in read_page(site / page).text
+    """Each fact of notice.yml (date in French, phone, e-mail, exam, speciality, document) is on its page,
+    typeset in French (no-break spaces in a phone number, before a colon)."""
+    assert french_text(fact) in read_page(site / page).text
 
 
 def test_site_builds_with_strict(site: Path) -> None:
@@ -81,7 +85,7 @@ def test_announcement_bar_states_the_dates_on_every_page(site: Path) -> None:
 def test_home_warns_and_links_to_the_service(site: Path) -> None:
     """The home page has the seed's warnings and the stable links to the form service."""
     home = read_page(site / "index.html")
-    assert "ATTENTION : aucune inscription ne sera reçue après cette date" in home.text
+    assert "ATTENTION\u00a0: aucune inscription ne sera reçue après cette date" in home.text
     assert "uniquement par internet" in home.text
     assert "Inscrivez-vous rapidement, sans attendre les derniers jours" in home.text
     hrefs = home.hrefs()
@@ -120,7 +124,7 @@ def test_documents_per_exam_with_condition_and_example_mark(site: Path) -> None:
         section = docs.section(exam.id.lower())
         documents = NOTICE_MODEL.documents_for_exam(exam.id)
         for document in documents:
-            entry = f"{document.name} : {NOTICE_MODEL.condition_text(document)}."
+            entry = french_text(f"{document.name} : {NOTICE_MODEL.condition_text(document)}.")
             assert entry in section
             marked = entry + " exemple, à confirmer" in section
             assert marked == document.example, document.id
@@ -142,6 +146,25 @@ def test_calendar_parses_with_the_right_instants(site: Path) -> None:
     local = NOTICE_MODEL.registration.closes
     assert f"DTSTART;TZID={NOTICE_MODEL.timezone}:{local:%Y%m%dT%H%M%S}" in raw.decode()
     assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == [NOTICE_MODEL.timezone]
+
+
+def test_calendar_uids_do_not_change_when_a_date_moves() -> None:
+    """An event's UID names its kind and the session, not its date: a moved closing updates the
+    candidate's calendar event instead of adding another one."""
+    moved = notice_with(closes="2025-11-20 18:00", documents_deadline="2025-11-27 18:00")
+
+    def uids(notice: Notice) -> dict[str, str]:
+        calendar = icalendar.Calendar.from_ical(calendar_ics(notice))
+        return {str(e["SUMMARY"]).split(" —")[0]: str(e["UID"]) for e in calendar.walk("VEVENT")}
+
+    before, after = uids(NOTICE_MODEL), uids(moved)
+    assert before.items() <= after.items()  # the documents' deadline, now apart, is one more event
+    assert not [uid for uid in after.values() if re.search(r"\d{8}", uid)]  # no date in a UID
+    name = NOTICE_MODEL.session.name
+    next_session = parse_notice(
+        NOTICE.read_text(encoding="utf-8").replace(f"name: {name}", f"name: {name} bis")
+    )
+    assert not set(uids(next_session).values()) & set(before.values())  # another session, other events
 
 
 def test_notice_json_round_trips(site: Path) -> None:
@@ -173,6 +196,37 @@ def test_no_third_party_resource(site: Path) -> None:
         urls = re.findall(r"url\(\s*[\"']?([^\"')]+)", sheet.read_text(encoding="utf-8"))
         assert not [u for u in urls if re.match(r"(https?:)?//", u)], sheet
         assert not re.search(r"@import\s+(url\()?[\"']?(https?:)?//", sheet.read_text(encoding="utf-8"))
+
+
+def test_no_line_of_a_site_page_can_start_with_a_punctuation_mark(site: Path) -> None:
+    """French typography on every page of the site (the hook typesets them as the service does its
+    own): no ordinary space before ``: ; ? ! »`` nor after ``«``, phones in one piece, 1er in <sup>."""
+    for page in (*PAGES, "404.html"):
+        html = (site / page).read_text(encoding="utf-8")
+        assert breakable_punctuation(page_text(html)) == [], page
+    contacts = (site / "contacts/index.html").read_text(encoding="utf-8")
+    for phone in (p for pole in NOTICE_MODEL.poles for p in pole.phones):
+        assert phone.replace(" ", "\u00a0") in contacts and f">{phone}<" not in contacts
+    if NOTICE_MODEL.registration.age_reference_date.day == 1:  # « moins de 25 ans au 1er juin »
+        assert "1<sup>er</sup>" in (site / "pieces-justificatives/index.html").read_text(encoding="utf-8")
+
+
+def test_the_404_page_is_french_with_ways_back(site: Path) -> None:
+    """Material's « 404 - Not found » is replaced: a French page linking home, to the candidate's
+    space and to the contacts, with links that work from any depth (the service serves it for
+    every unknown path)."""
+    page = read_page(site / "404.html")
+    assert "Page introuvable" in page.text and "Not found" not in page.text
+    assert {"/", "/espace", "/contacts/"} <= page.hrefs()
+
+
+def test_every_page_has_the_service_header_and_a_link_to_the_space(site: Path) -> None:
+    """One product: the header names the académie and the session as the service's does, and the
+    menu and the header lead to « Mon espace candidat »."""
+    for name in (*PAGES, "404.html"):
+        page = read_page(site / name)
+        assert f"{NOTICE_MODEL.academie.name} Note aux candidats · {NOTICE_MODEL.session.name}" in page.text
+        assert ("/espace", "Mon espace candidat") in page.links, name
 
 
 def test_pages_are_french(site: Path) -> None:

@@ -123,7 +123,7 @@ async def test_a_refused_piece_is_shown_with_its_reason_message_and_deadline(
         "Document illisible",
         COMMENT,
         DEADLINE_FR,
-        "Décision du pôle : conforme",
+        "Décision du pôle\u00a0: conforme",
     ):
         assert expected in home, expected
 

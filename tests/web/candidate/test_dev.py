@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from account_helpers import make_client, sign_up
 
@@ -19,6 +21,9 @@ async def test_outbox_lists_mails_and_links_in_development(settings, clock, caps
         await sign_up(c, app, "dev@exemple.fr")
         page = await c.get("/_service/courriels")
     assert page.status_code == 200 and "/compte/activer/" in page.text
+    assert "Lire le courriel" in page.text and "Bonjour" in page.text  # the mail's text is there
+    assert re.search(r", le (lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) ", page.text)
+    assert "+0000" not in page.text and "GMT" not in page.text  # French, Paris time
     assert list((dev.data_dir / "outbox").glob("*.eml"))
     assert "http://testserver/compte/activer/" in capsys.readouterr().out
 

@@ -99,7 +99,7 @@ async def test_save_then_change_mails_what_changed(
     assert response.status_code == 303
     await settle(app)
     text = mailbox.text(mailbox.to(candidate.email)[-1])
-    assert "Commune : La Rochelle -> Rochefort" in text and "Code postal : 17000 -> 17300" in text
+    assert "Commune\u00a0: La Rochelle -> Rochefort" in text and "Code postal\u00a0: 17000 -> 17300" in text
     assert "version 2" in (await client.page("/espace/inscription")).text
 
 
@@ -354,3 +354,20 @@ async def test_returning_candidate_starts_from_last_session(
     page = await client.page("/espace/inscription")
     assert 'value="Ancien"' in page.text and 'value="Poitiers"' in page.text
     assert "déjà présenté" in page.text
+
+
+async def test_after_validation_one_green_message_only(
+    client: Client, candidate: Candidate, notice: Notice, app: Starlette
+) -> None:
+    """Right after « J'ai fourni toutes mes pièces », the page says it once (no second green box
+    repeating the first); on a later visit, the lasting message is there."""
+    await logged_in(client, candidate)
+    await save(client, notice)
+    for document in required_documents(notice, enrol_form(notice)):
+        assert (await upload(client, document.id, "scan.pdf", pdf_bytes())).status_code == 303
+    page = await client.page("/espace/justificatifs")
+    done = await client.post("/espace/justificatifs/valider", data={"csrf_token": client.csrf(page.text)})
+    after = await client.get(done.headers["location"])
+    assert after.text.count("alert--success") == 1 and "vous avez fourni toutes vos pièces" in after.text
+    later = await client.page("/espace/justificatifs")
+    assert later.text.count("alert--success") == 1 and "Vous avez validé" in later.text

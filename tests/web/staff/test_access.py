@@ -209,3 +209,26 @@ async def test_the_list_is_in_surname_order_as_it_shows_names(app, settings, mai
         await staff_login(office, clock, "ordre@ac-poitiers.fr", secret)
         text = (await office.get("/gestion/dossiers")).text
     assert text.index("ABEL Zoé") < text.index("ZOLA Adam")
+
+
+async def test_the_home_says_whether_the_site_shows_the_notice_in_force(
+    app, settings, mailbox, clock, tmp_path_factory
+):
+    """The dashboard states when the site was published and from which notice; after an edit of
+    notice.yml that the site does not show yet, it says so as a warning."""
+    import shutil
+
+    from site_fixtures import published_site
+
+    async with make_client(app, settings) as office:
+        secret = await enrol_staff(app, office, mailbox, clock, "admin@ac-poitiers.fr", "administrateur", [])
+        await staff_login(office, clock, "admin@ac-poitiers.fr", secret)
+        unpublished = (await office.get("/gestion/")).text
+        assert "le site n&#39;est pas publié" in unpublished and "alert--warning" in unpublished
+        shutil.copytree(published_site(tmp_path_factory), settings.site_dir)  # from this very notice
+        home = (await office.get("/gestion/")).text
+        assert "Site publié le " in home and "il montre la notice en vigueur" in home
+        text = settings.notice_path.read_text(encoding="utf-8")
+        settings.notice_path.write_text(text.replace("activation_hours: 48", "activation_hours: 72"))
+        edited = (await office.get("/gestion/")).text
+        assert "pas la notice en vigueur" in edited and "formservice publish" in edited
