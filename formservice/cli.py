@@ -70,34 +70,48 @@ def cmd_store(args: argparse.Namespace) -> int:
     if args.action == "compact":
         return compact(store_dir)
     status = check(store_dir)
-    return max(status, _check_files(store_dir, data_dir / "uploads")) if status != 2 else status
+    return max(status, _check_files(store_dir, data_dir)) if status != 2 else status
 
 
-def _check_files(store_dir: Path, uploads_dir: Path) -> int:
+def _check_files(store_dir: Path, data_dir: Path) -> int:
     """The candidates' files against the records: each record's file is there, no file is left
     without a record (reported only; the service removes such files at its next start)."""
     from typing import cast
 
     from formservice.enrolment.reconcile import file_report
+    from formservice.files import FilesUnavailable
+    from formservice.files.factory import open_files
+    from formservice.settings import SettingsError, files_config_from
     from formservice.store.records import Enrolment
     from formservice.store.tinydb.maintenance import read_table
 
     enrolments = read_table(store_dir, "enrolments")
     if enrolments is None:
         return 1
-    missing, orphans = file_report(cast(list[Enrolment], enrolments), uploads_dir)
+    try:
+        files = open_files(files_config_from(), root=data_dir / "uploads", scratch=data_dir / "tmp")
+    except SettingsError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    try:
+        missing, orphans = file_report(cast(list[Enrolment], enrolments), files)
+    except FilesUnavailable as exc:
+        print(f"Justificatifs : {files.describe()} ne répond pas ({exc}).", file=sys.stderr)
+        return 1
+    finally:
+        files.close()
     for enrolment_id, file_id in missing:
         print(
             f"Justificatifs, problème : l'inscription {enrolment_id} référence le fichier {file_id}, "
-            "absent du disque"
+            "absent du stockage"
         )
     if orphans:
         print(
-            f"Justificatifs : {len(orphans)} fichier(s) sans inscription dans {uploads_dir} : ils seront "
-            "supprimés au prochain démarrage du service (suppression confirmée avant un arrêt brutal)."
+            f"Justificatifs : {len(orphans)} fichier(s) sans inscription dans {files.describe()} : ils "
+            "seront supprimés au prochain démarrage du service (suppression confirmée avant un arrêt brutal)."
         )
     if not missing:
-        print(f"Justificatifs : chaque fichier référencé est présent ({uploads_dir}).")
+        print(f"Justificatifs : chaque fichier référencé est présent ({files.describe()}).")
     return 1 if missing else 0
 
 

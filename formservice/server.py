@@ -96,6 +96,8 @@ def serve(host: str, port: int, demo: bool) -> int:
     if settings is None:
         return 1
     _warn_if_secret_generated(settings)
+    if not _files_reachable(settings):
+        return 1
     engine = _open_store(settings)
     if engine is None:
         return 1
@@ -145,6 +147,28 @@ def _warn_if_secret_generated(settings: Settings) -> None:
             "clé secrète générée pour le développement (%s) : jamais en production",
             settings.secret_path,
         )
+
+
+def _files_reachable(settings: Settings) -> bool:
+    """An object store that cannot be reached (address, keys, bucket) is said before serving, not
+    discovered by the first candidate whose upload fails."""
+    if not settings.files.s3:
+        return True
+    from formservice.files import FilesUnavailable
+    from formservice.files.factory import open_files
+
+    files = open_files(settings.files, root=settings.uploads_dir, scratch=settings.tmp_dir)
+    try:
+        files.check()
+    except FilesUnavailable as exc:
+        print(
+            f"Le stockage des justificatifs {files.describe()} ne répond pas ou refuse l'accès : {exc}",
+            file=sys.stderr,
+        )
+        return False
+    finally:
+        files.close()
+    return True
 
 
 def _open_store(settings: Settings) -> Engine | None:
