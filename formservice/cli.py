@@ -1,4 +1,5 @@
-"""`formservice check | publish | serve | demo | purge | staff | mail status | store check | store compact`.
+"""`formservice check | publish | serve | demo | purge | staff | mail status | store check | store compact |
+deploy nginx`.
 
 Each subcommand is a thin shell over a module that does the work, so the same code runs from
 tests, from `make` and from an editor's terminal.
@@ -144,6 +145,67 @@ def cmd_mail(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """``formservice deploy nginx``: the reverse proxy's configuration, from notice.yml's limits,
+    the published site and the service's own headers (see ``web/deploy.py``)."""
+    import os
+    from urllib.parse import urlsplit
+
+    from formservice.notice import NoticeError, load_notice
+    from formservice.web.deploy import NginxSite, nginx_config
+
+    notice_path = _notice_path(args)
+    try:
+        notice = load_notice(notice_path)
+    except NoticeError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
+    name = args.server_name or urlsplit(os.environ.get("FORMSERVICE_BASE_URL", "")).hostname
+    if not name:
+        print("Indiquez le nom du site : --server-name ou FORMSERVICE_BASE_URL.", file=sys.stderr)
+        return 2
+    site_dir = Path(args.site_dir or os.environ.get("FORMSERVICE_SITE_DIR", "site")).resolve()
+    if not (site_dir / "index.html").is_file():
+        print(
+            f"Attention : {site_dir} ne contient pas de site publié (formservice publish).", file=sys.stderr
+        )
+    letsencrypt = Path("/etc/letsencrypt/live") / name
+    site = NginxSite(
+        server_name=name,
+        site_dir=site_dir,
+        certificate=Path(args.certificate or letsencrypt / "fullchain.pem"),
+        certificate_key=Path(args.certificate_key or letsencrypt / "privkey.pem"),
+        upstreams=tuple(args.upstream or ["127.0.0.1:8000"]),
+        listen=args.listen,
+        http_listen=None if args.http_listen == "non" else args.http_listen,
+        trusted=os.environ.get("FORMSERVICE_TRUSTED_PROXIES", "127.0.0.1"),
+    )
+    text = nginx_config(site, notice, notice_path)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Configuration nginx écrite dans {args.output} : vérifiez-la avec « nginx -t ».")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _add_deploy(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("deploy", help="configuration de production : nginx en frontal")
+    p.add_argument("what", choices=["nginx"])
+    p.add_argument("--notice")
+    p.add_argument("--server-name", help="nom du site (défaut : celui de FORMSERVICE_BASE_URL)")
+    p.add_argument("--site-dir", help="site publié (défaut : $FORMSERVICE_SITE_DIR ou ./site)")
+    p.add_argument("--certificate", help="défaut : /etc/letsencrypt/live/NOM/fullchain.pem")
+    p.add_argument("--certificate-key", help="défaut : /etc/letsencrypt/live/NOM/privkey.pem")
+    p.add_argument("--upstream", action="append", help="hôte:port d'un service (répétable ; 127.0.0.1:8000)")
+    p.add_argument("--listen", default="443", help="adresse d'écoute https (443)")
+    p.add_argument(
+        "--http-listen", default="80", help="écoute http qui redirige vers https (« non » : aucune)"
+    )
+    p.add_argument("--output", help="fichier à écrire (défaut : la sortie standard)")
+    p.set_defaults(func=cmd_deploy)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="formservice", description="Note aux candidats et inscriptions.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["check", "compact"])
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_store)
+    _add_deploy(sub)
     return parser
 
 

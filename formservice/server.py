@@ -109,7 +109,8 @@ def serve(host: str, port: int, demo: bool) -> int:
         port=port,
         server_header=False,
         access_log=False,  # formservice.access logs without tokens
-        proxy_headers=True,
+        proxy_headers=True,  # X-Forwarded-For/-Proto, believed from the trusted proxies only
+        forwarded_allow_ips=settings.trusted_proxies,
         log_level="info",
         log_config=None,
         # Beyond this many connections, uvicorn answers 503 at once rather than queueing requests

@@ -106,6 +106,9 @@ class Settings:
     upload_min_rate: float = 10 * 1024  # bytes/s on average, after upload_grace_s: else a 408
     upload_grace_s: float = 10.0
     files: FilesConfig = FilesConfig()
+    # Who may tell the service, in X-Forwarded-For / X-Forwarded-Proto, the client's address and
+    # scheme (uvicorn's forwarded_allow_ips): the reverse proxy only. Anyone else's are ignored.
+    trusted_proxies: str = "127.0.0.1"
     mail_from: str = ""
     site_dir: Path = Path("site")
     secrets_generated: bool = False
@@ -216,6 +219,7 @@ class Settings:
         smtp_security = _read_smtp_security(env_vars, problems)
         clamd_socket = _read_clamd(env_vars, env, problems)
         files = _read_files(env_vars, env, problems)
+        trusted_proxies = _read_trusted_proxies(env_vars, env, problems)
         data_dir = data_dir_from(env_vars)
         keys, generated = _read_secret_keys(env_vars, env, data_dir, problems)
         if problems:
@@ -231,6 +235,7 @@ class Settings:
             smtp_security=smtp_security,
             clamd_socket=clamd_socket,
             files=files,
+            trusted_proxies=trusted_proxies,
             smtp_user=env_vars.get("FORMSERVICE_SMTP_USER", "").strip() or None,
             smtp_password=env_vars.get("FORMSERVICE_SMTP_PASSWORD") or None,
             smtp_cafile=env_vars.get("FORMSERVICE_SMTP_CAFILE", "").strip() or None,
@@ -290,6 +295,23 @@ def _read_clamd(environ: Mapping[str, str], env: Env, problems: list[str]) -> st
     if not raw.startswith("/"):
         problems.append(f"FORMSERVICE_CLAMD : « {raw} » doit être le chemin absolu du socket Unix de clamd")
         return None
+    return raw
+
+
+def _read_trusted_proxies(environ: Mapping[str, str], env: Env, problems: list[str]) -> str:
+    """FORMSERVICE_TRUSTED_PROXIES (or uvicorn's own FORWARDED_ALLOW_IPS): the addresses of the
+    reverse proxies, comma-separated; 127.0.0.1 by default (nginx on the same machine). ``*``
+    would let any client choose the address the rate limits count it under."""
+    raw = (
+        environ.get("FORMSERVICE_TRUSTED_PROXIES", "").strip()
+        or environ.get("FORWARDED_ALLOW_IPS", "").strip()
+        or "127.0.0.1"
+    )
+    if "*" in raw and env == "production":
+        problems.append(
+            "FORMSERVICE_TRUSTED_PROXIES : « * » ferait croire l'adresse que n'importe quel client "
+            "annonce ; indiquez l'adresse du frontal nginx (127.0.0.1 s'il est sur la même machine)"
+        )
     return raw
 
 

@@ -25,6 +25,7 @@ import boto3
 import pytest
 from account_helpers import free_port
 from botocore.config import Config
+from process_helpers import terminate
 
 from formservice.files.factory import open_files
 from formservice.files.s3 import MIN_PART_BYTES, S3FileStore
@@ -159,13 +160,7 @@ class SeaweedFS:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it lingers."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        terminate(self.process, timeout=15)
 
     def kill(self) -> None:
         """A crash: SIGKILL, nothing flushed or closed by the server itself."""

@@ -199,7 +199,11 @@ def test_files_are_local_by_default_and_in_s3_when_named(tmp_path):
     )
     files = settings.files
     assert files.s3 and files.url == "s3://justificatifs/poitiers/2026"
-    assert (files.endpoint, files.region, files.access_key) == ("https://s3.exemple.fr", "fr-par", "formservice")
+    assert (files.endpoint, files.region, files.access_key) == (
+        "https://s3.exemple.fr",
+        "fr-par",
+        "formservice",
+    )
     assert files.secret_key == "tr3s-secret-Xk29" and "tr3s-secret" not in repr(settings)
 
 

@@ -28,6 +28,13 @@ SITE_CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
+# How long a browser may keep what the site serves: pages and data are checked again each time
+# (a new closing date shows at once), the theme's assets for an hour. The reverse proxy serving
+# the site itself uses the same values (``web/deploy.py``).
+ASSETS_PATH = "/assets/"
+ASSETS_CACHE = "public, max-age=3600"
+PAGES_CACHE = "no-cache"
+
 
 class PublishedSite:
     def __init__(self, directory: Path):
@@ -67,7 +74,7 @@ class PublishedSite:
                 return
             raise HTTPException(status_code=404)
         csp = self.csp()
-        assets = "/assets/" in str(scope.get("path", ""))
+        assets = ASSETS_PATH in str(scope.get("path", ""))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -75,9 +82,9 @@ class PublishedSite:
                 ctype = headers.get("content-type", "")
                 if ctype.startswith("text/html"):
                     headers["Content-Security-Policy"] = csp
-                    headers.setdefault("Cache-Control", "no-cache")
+                    headers.setdefault("Cache-Control", PAGES_CACHE)
                 else:
-                    headers.setdefault("Cache-Control", "public, max-age=3600" if assets else "no-cache")
+                    headers.setdefault("Cache-Control", ASSETS_CACHE if assets else PAGES_CACHE)
             await send(message)
 
         await self.files(scope, receive, send_with_headers)
