@@ -125,7 +125,12 @@ def cmd_staff(args: argparse.Namespace) -> int:
 
 
 def cmd_mail(args: argparse.Namespace) -> int:
-    """``formservice mail status``: the mails not delivered yet, and those given up."""
+    """``formservice mail status``: the mails not delivered yet, and those given up;
+    ``formservice mail deliver``: the delivery worker alone (``server.deliver_mail``)."""
+    if args.action == "deliver":
+        from formservice.server import deliver_mail
+
+        return deliver_mail()
     from formservice.store.tinydb.maintenance import read_table
 
     store_dir = store_dir_of(Path(args.data_dir) if args.data_dir else data_dir_from())
@@ -243,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("email")
     p.set_defaults(func=cmd_staff)
 
-    p = sub.add_parser("mail", help="courriels en attente ou en échec")
-    p.add_argument("action", choices=["status"])
+    p = sub.add_parser("mail", help="courriels : en attente ou en échec (status), livraison seule (deliver)")
+    p.add_argument("action", choices=["status", "deliver"])
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_mail)
 

@@ -243,6 +243,41 @@ def purge(dry_run: bool) -> int:
     return anyio.run(run)
 
 
+MAIL_LOCKED_EXIT = 3  # `formservice mail deliver` beside a service holding the embedded store
+
+
+def deliver_mail() -> int:
+    """``formservice mail deliver``: the outbox's delivery alone, without HTTP, until SIGTERM
+    (systemd's formservice-mail.service). For a store several processes share (PostgreSQL): the
+    embedded store is held by the running service, which delivers its own mails; the command
+    then says so and exits with MAIL_LOCKED_EXIT, which the unit does not restart on."""
+    import signal
+
+    svc = _command_services(
+        lambda settings: "il livre lui-même ses courriels (base embarquée) ; ce service-ci est inutile."
+    )
+    if svc is None:
+        return MAIL_LOCKED_EXIT
+
+    async def run() -> int:
+        try:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async with anyio.create_task_group() as tg:
+                    await tg.start(svc.mail.run)
+                    print("Livraison des courriels en marche.", flush=True)
+                    async for _ in signals:
+                        break
+                    with anyio.move_on_after(10, shield=True):
+                        await svc.mail.drain()
+                    tg.cancel_scope.cancel()
+        finally:
+            svc.close()
+            await svc.store.close()
+        return 0
+
+    return anyio.run(run)
+
+
 STAFF_WHILE_RUNNING = (
     "arrêtez-le le temps de la commande, ou invitez et désactivez depuis l'espace de gestion "
     "(compte administrateur)."

@@ -224,3 +224,17 @@ def test_the_example_in_deploy_is_what_the_command_generates(
     assert EXAMPLE.read_text(encoding="utf-8") == generated
     body = re.search(r"client_max_body_size (\d+);", generated)
     assert body and int(body.group(1)) > load_notice(REPO / "notice.yml").uploads.max_file_mb * MIB
+
+
+@pytest.mark.parametrize("unit", ["formservice.service", "formservice-mail.service"])
+def test_the_systemd_units_run_commands_that_exist(unit: str) -> None:
+    """Each unit's ExecStart is a command line the CLI accepts (a renamed option fails here, not
+    on the production machine), run as its own user with a private umask."""
+    from formservice.cli import build_parser
+
+    text = (REPO / "deploy" / "systemd" / unit).read_text(encoding="utf-8")
+    (exec_start,) = re.findall(r"^ExecStart=(.+)$", text, flags=re.M)
+    binary, *args = [a for a in exec_start.split() if not a.startswith("$")]
+    assert binary.endswith("/.venv/bin/formservice")
+    build_parser().parse_args(args)
+    assert "User=formservice" in text and "UMask=0077" in text and "NoNewPrivileges=yes" in text
