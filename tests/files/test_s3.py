@@ -145,6 +145,7 @@ def test_a_server_killed_mid_upload_leaves_no_half_object(
     files.close()
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_frozen_server_times_out_and_a_late_object_is_an_orphan(
     seaweedfs: SeaweedFS, s3_prefix: str, scratch: Path

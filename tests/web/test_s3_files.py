@@ -93,6 +93,7 @@ async def test_upload_look_download_remove_with_s3(
     assert list(settings.tmp_dir.iterdir()) == []  # nothing left on its way to or from S3
 
 
+@pytest.mark.slow
 async def test_an_upload_while_the_store_is_frozen_is_refused_and_nothing_recorded(
     s3_app: Starlette, s3_settings: Settings, mailbox, seaweedfs: SeaweedFS, s3_prefix: str
 ) -> None:
@@ -120,6 +121,7 @@ async def test_an_upload_while_the_store_is_frozen_is_refused_and_nothing_record
     assert seaweedfs.uploads_in_progress(s3_prefix) == []
 
 
+@pytest.mark.slow
 async def test_a_download_while_the_store_is_down_is_a_french_503(
     s3_app: Starlette, s3_settings: Settings, mailbox, seaweedfs: SeaweedFS
 ) -> None:
