@@ -291,3 +291,19 @@ def test_mail_deliver_beside_the_running_service_says_it_is_not_needed(
 
     assert anyio.run(hold) == server.MAIL_LOCKED_EXIT
     assert "livre lui-même ses courriels" in capsys.readouterr().err
+
+
+def test_serve_refuses_an_object_store_it_cannot_reach(serve_env, monkeypatch, capsys):
+    """FORMSERVICE_FILES=s3://… with nothing listening at the endpoint: said before serving,
+    exit 1, uvicorn never started."""
+    from account_helpers import free_port
+
+    monkeypatch.setenv("FORMSERVICE_FILES", "s3://justificatifs/poitiers")
+    monkeypatch.setenv("FORMSERVICE_S3_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "cle")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-de-test")
+    assert server.serve("127.0.0.1", 8000, demo=False) == 1
+    assert (
+        "Le stockage des justificatifs s3://justificatifs/poitiers ne répond pas" in capsys.readouterr().err
+    )
+    assert "options" not in serve_env

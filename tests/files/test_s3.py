@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from account_helpers import free_port
-from s3_helpers import SeaweedFS
+from s3_helpers import BUCKET, SeaweedFS
 
 from formservice.enrolment.reconcile import reconcile_files
 from formservice.files import FilesUnavailable, StoredFileMissing
@@ -172,3 +172,35 @@ async def test_a_frozen_server_times_out_and_a_late_object_is_an_orphan(
     )
     assert seaweedfs.keys(s3_prefix) == [] and report.missing == []
     files.close()
+
+
+@pytest.mark.anyio
+async def test_store_check_compares_the_records_with_the_bucket(
+    seaweedfs: SeaweedFS, s3_prefix: str, files: S3FileStore, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """`formservice store check` with FORMSERVICE_FILES=s3://…: a record whose object is gone is a
+    problem (exit 1), an object without a record is announced for the next start."""
+    from formservice.cli import main
+    from formservice.store.tinydb.engine import TinyDBEngine
+
+    data_dir = tmp_path / "var"
+    engine = TinyDBEngine(data_dir / "store")
+    recorded = {"id": "f1", "document_id": "piece", "stored_name": "a" * 32 + ".pdf", "size": 4}
+    enrolment = {"id": "e1", "key": "acc:s", "account_id": "acc", "session": "s", "version": 1}
+    await engine.insert("enrolments", {**enrolment, "status": "saved", "data": {}, "files": [recorded]})
+    await engine.close()
+    files.put("acc", "b" * 32 + ".pdf", io.BytesIO(b"%PDF"), "application/pdf")
+    config = seaweedfs.files_config(s3_prefix)
+    for name, value in {
+        "FORMSERVICE_FILES": config.url,
+        "FORMSERVICE_S3_ENDPOINT": seaweedfs.endpoint,
+        "AWS_ACCESS_KEY_ID": seaweedfs.access_key,
+        "AWS_SECRET_ACCESS_KEY": seaweedfs.secret_key,
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["store", "check", "--data-dir", str(data_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "l'inscription e1 référence le fichier f1, absent du stockage" in out
+    assert f"1 fichier(s) sans inscription dans s3://{BUCKET}/{s3_prefix}" in out
+    files.put("acc", "a" * 32 + ".pdf", io.BytesIO(b"%PDF"), "application/pdf")
+    assert main(["store", "check", "--data-dir", str(data_dir)]) == 0
