@@ -152,11 +152,14 @@ class SeaweedFS:
         pytest.fail(f"SeaweedFS did not answer within {timeout_s} s:\n{self.log()}")
 
     def _answers(self) -> bool:
+        """Ready once an object can be written and read back (after a restart, the gateway
+        answers before the volume server has registered again)."""
         try:
-            self.client().head_bucket(Bucket=BUCKET)
+            client = self.client()
+            client.put_object(Bucket=BUCKET, Key="ready/probe", Body=b"ok")
+            return bool(client.get_object(Bucket=BUCKET, Key="ready/probe")["Body"].read() == b"ok")
         except Exception:
             return False
-        return True
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it lingers."""
