@@ -1,5 +1,5 @@
 """`formservice check | publish | serve | demo | purge | staff | export | reminders | retention |
-mail status | store check | store compact`.
+mail status | mail deliver | store check | store compact | deploy nginx`.
 
 Each subcommand is a thin shell over a module that does the work, so the same code runs from
 tests, from `make` and from an editor's terminal.
@@ -134,35 +134,49 @@ def cmd_store(args: argparse.Namespace) -> int:
     if args.action == "compact":
         return compact(store_dir)
     status = check(store_dir)
-    return max(status, _check_files(store_dir, data_dir / "uploads")) if status != 2 else status
+    return max(status, _check_files(store_dir, data_dir)) if status != 2 else status
 
 
-def _check_files(store_dir: Path, uploads_dir: Path) -> int:
+def _check_files(store_dir: Path, data_dir: Path) -> int:
     """The candidates' files against the records: each record's file is there, no file is left
     without a record (reported only; the service removes such files at its next start)."""
     from typing import cast
 
     from formservice.enrolment.reconcile import file_report
+    from formservice.files import FilesUnavailable
+    from formservice.files.factory import open_files
+    from formservice.settings import SettingsError, files_config_from
     from formservice.store.records import Enrolment
     from formservice.store.tinydb.maintenance import read_table
 
     enrolments = read_table(store_dir, "enrolments")
     if enrolments is None:
         return 1
-    missing, orphans = file_report(cast(list[Enrolment], enrolments), uploads_dir)
+    try:
+        files = open_files(files_config_from(), root=data_dir / "uploads", scratch=data_dir / "tmp")
+    except SettingsError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    try:
+        missing, orphans = file_report(cast(list[Enrolment], enrolments), files)
+    except FilesUnavailable as exc:
+        print(f"Justificatifs : {files.describe()} ne répond pas ({exc}).", file=sys.stderr)
+        return 1
+    finally:
+        files.close()
     for enrolment_id, file_id in missing:
         print(
             f"Justificatifs, problème : l'inscription {enrolment_id} référence le fichier {file_id}, "
-            "absent du disque"
+            "absent du stockage"
         )
     if orphans:
         print(
-            f"Justificatifs : {plural(len(orphans), 'fichier')} sans inscription dans {uploads_dir} : "
+            f"Justificatifs : {plural(len(orphans), 'fichier')} sans inscription dans {files.describe()} : "
             "ils seront supprimés au prochain démarrage du service (suppression confirmée avant un arrêt "
             "brutal)."
         )
     if not missing:
-        print(f"Justificatifs : chaque fichier référencé est présent ({uploads_dir}).")
+        print(f"Justificatifs : chaque fichier référencé est présent ({files.describe()}).")
     return 1 if missing else 0
 
 
@@ -193,7 +207,12 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_mail(args: argparse.Namespace) -> int:
-    """``formservice mail status``: the mails not delivered yet, and those given up."""
+    """``formservice mail status``: the mails not delivered yet, and those given up;
+    ``formservice mail deliver``: the delivery worker alone (``server.deliver_mail``)."""
+    if args.action == "deliver":
+        from formservice.server import deliver_mail
+
+        return deliver_mail()
     from formservice.store.tinydb.maintenance import read_table
 
     store_dir = store_dir_of(Path(args.data_dir) if args.data_dir else data_dir_from())
@@ -259,6 +278,67 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
     )
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """``formservice deploy nginx``: the reverse proxy's configuration, from notice.yml's limits,
+    the published site and the service's own headers (see ``web/deploy.py``)."""
+    import os
+    from urllib.parse import urlsplit
+
+    from formservice.notice import NoticeError, load_notice
+    from formservice.web.deploy import NginxSite, nginx_config
+
+    notice_path = _notice_path(args)
+    try:
+        notice = load_notice(notice_path)
+    except NoticeError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
+    name = args.server_name or urlsplit(os.environ.get("FORMSERVICE_BASE_URL", "")).hostname
+    if not name:
+        print("Indiquez le nom du site : --server-name ou FORMSERVICE_BASE_URL.", file=sys.stderr)
+        return 2
+    site_dir = Path(args.site_dir or os.environ.get("FORMSERVICE_SITE_DIR", "site")).resolve()
+    if not (site_dir / "index.html").is_file():
+        print(
+            f"Attention : {site_dir} ne contient pas de site publié (formservice publish).", file=sys.stderr
+        )
+    letsencrypt = Path("/etc/letsencrypt/live") / name
+    site = NginxSite(
+        server_name=name,
+        site_dir=site_dir,
+        certificate=Path(args.certificate or letsencrypt / "fullchain.pem"),
+        certificate_key=Path(args.certificate_key or letsencrypt / "privkey.pem"),
+        upstreams=tuple(args.upstream or ["127.0.0.1:8000"]),
+        listen=args.listen,
+        http_listen=None if args.http_listen == "non" else args.http_listen,
+        trusted=os.environ.get("FORMSERVICE_TRUSTED_PROXIES", "127.0.0.1"),
+    )
+    text = nginx_config(site, notice, notice_path)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Configuration nginx écrite dans {args.output} : vérifiez-la avec « nginx -t ».")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _add_deploy(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("deploy", help="configuration de production : nginx en frontal")
+    p.add_argument("what", choices=["nginx"])
+    p.add_argument("--notice")
+    p.add_argument("--server-name", help="nom du site (défaut : celui de FORMSERVICE_BASE_URL)")
+    p.add_argument("--site-dir", help="site publié (défaut : $FORMSERVICE_SITE_DIR ou ./site)")
+    p.add_argument("--certificate", help="défaut : /etc/letsencrypt/live/NOM/fullchain.pem")
+    p.add_argument("--certificate-key", help="défaut : /etc/letsencrypt/live/NOM/privkey.pem")
+    p.add_argument("--upstream", action="append", help="hôte:port d'un service (répétable ; 127.0.0.1:8000)")
+    p.add_argument("--listen", default="443", help="adresse d'écoute https (443)")
+    p.add_argument(
+        "--http-listen", default="80", help="écoute http qui redirige vers https (« non » : aucune)"
+    )
+    p.add_argument("--output", help="fichier à écrire (défaut : la sortie standard)")
+    p.set_defaults(func=cmd_deploy)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="formservice", description="Note aux candidats et inscriptions.")
     sub = parser.add_subparsers(dest="command", required=True, title="commandes", metavar="COMMANDE")
@@ -321,8 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="lister sans rien supprimer ni envoyer")
     p.set_defaults(func=cmd_retention)
 
-    p = sub.add_parser("mail", help="courriels en attente ou en échec")
-    p.add_argument("action", choices=["status"], help="status : état de la file des courriels")
+    p = sub.add_parser("mail", help="courriels : en attente ou en échec (status), livraison seule (deliver)")
+    p.add_argument(
+        "action", choices=["status", "deliver"], help="status : état de la file ; deliver : livrer seulement"
+    )
     _add_data_dir(p)
     p.set_defaults(func=cmd_mail)
 
@@ -334,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_dir(p)
     p.set_defaults(func=cmd_store)
+    _add_deploy(sub)
     return parser
 
 

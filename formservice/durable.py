@@ -80,3 +80,12 @@ def restrict(path: Path) -> None:
     if mode & 0o077:
         with contextlib.suppress(PermissionError):
             os.chmod(path, mode & 0o700)
+
+
+def sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``directory`` in name order; none if it does not exist (yet)."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(entries, key=lambda e: e.name)
+    except FileNotFoundError:
+        return []

@@ -108,6 +108,8 @@ def serve(host: str, port: int, demo: bool) -> int:
     if settings is None:
         return 1
     _warn_if_secret_generated(settings)
+    if not _files_reachable(settings):
+        return 1
     engine = _open_store(settings)
     if engine is None:
         return 1
@@ -119,7 +121,8 @@ def serve(host: str, port: int, demo: bool) -> int:
         port=port,
         server_header=False,
         access_log=False,  # formservice.access logs without tokens
-        proxy_headers=True,
+        proxy_headers=True,  # X-Forwarded-For/-Proto, believed from the trusted proxies only
+        forwarded_allow_ips=settings.trusted_proxies,
         log_level="info",
         log_config=None,
         # Beyond this many connections, uvicorn answers 503 at once rather than queueing requests
@@ -157,6 +160,28 @@ def _warn_if_secret_generated(settings: Settings) -> None:
             "clé secrète générée pour le développement (%s) : jamais en production",
             settings.secret_path,
         )
+
+
+def _files_reachable(settings: Settings) -> bool:
+    """An object store that cannot be reached (address, keys, bucket) is said before serving, not
+    discovered by the first candidate whose upload fails."""
+    if not settings.files.s3:
+        return True
+    from formservice.files import FilesUnavailable
+    from formservice.files.factory import open_files
+
+    files = open_files(settings.files, root=settings.uploads_dir, scratch=settings.tmp_dir)
+    try:
+        files.check()
+    except FilesUnavailable as exc:
+        print(
+            f"Le stockage des justificatifs {files.describe()} ne répond pas ou refuse l'accès : {exc}",
+            file=sys.stderr,
+        )
+        return False
+    finally:
+        files.close()
+    return True
 
 
 def _open_store(settings: Settings) -> Engine | None:
@@ -225,6 +250,41 @@ def purge(dry_run: bool) -> int:
         print(f"{len(found)} compte(s) non activé(s) dans le délai {verb}.")
         for account in found:
             print(f"  {svc.audit.pseudonym('a', account['id'])} créé le {account['created_at']}")
+        return 0
+
+    return anyio.run(run)
+
+
+MAIL_LOCKED_EXIT = 3  # `formservice mail deliver` beside a service holding the embedded store
+
+
+def deliver_mail() -> int:
+    """``formservice mail deliver``: the outbox's delivery alone, without HTTP, until SIGTERM
+    (systemd's formservice-mail.service). For a store several processes share (PostgreSQL): the
+    embedded store is held by the running service, which delivers its own mails; the command
+    then says so and exits with MAIL_LOCKED_EXIT, which the unit does not restart on."""
+    import signal
+
+    svc = _command_services(
+        lambda settings: "il livre lui-même ses courriels (base embarquée) ; ce service-ci est inutile."
+    )
+    if svc is None:
+        return MAIL_LOCKED_EXIT
+
+    async def run() -> int:
+        try:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async with anyio.create_task_group() as tg:
+                    await tg.start(svc.mail.run)
+                    print("Livraison des courriels en marche.", flush=True)
+                    async for _ in signals:
+                        break
+                    with anyio.move_on_after(10, shield=True):
+                        await svc.mail.drain()
+                    tg.cancel_scope.cancel()
+        finally:
+            svc.close()
+            await svc.store.close()
         return 0
 
     return anyio.run(run)

@@ -18,6 +18,9 @@ Environment variables:
 - ``FORMSERVICE_SECRET_KEY``: comma-separated keys, the **first** signs, the others (older) are
   still accepted; generated in the data directory in development, required in production
 - ``FORMSERVICE_ENV``: ``development`` | ``production``
+- ``FORMSERVICE_FILES``: where the candidates' files are kept: unset for ``<data dir>/uploads``,
+  or ``s3://bucket/prefix`` with ``FORMSERVICE_S3_ENDPOINT`` (unset: AWS), ``FORMSERVICE_S3_REGION``,
+  ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and ``FORMSERVICE_S3_CAFILE``
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import secrets
 from collections import Counter
 from collections.abc import Mapping
@@ -68,6 +72,26 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class FilesConfig:
+    """Where the candidates' files are kept (``files.factory.open_files``): ``url`` empty for
+    the data directory's ``uploads/``, or ``s3://bucket/prefix`` for an S3-compatible store."""
+
+    url: str = ""
+    endpoint: str | None = None  # https://s3.example.fr; None: AWS's own endpoints
+    region: str = "us-east-1"
+    access_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    cafile: str | None = None  # the store's CA certificate, if it is not a public one
+    timeout: float = 30.0  # seconds a request may wait for an answer, before its retries
+    attempts: int = 3
+    part_bytes: int = 8 * 1024 * 1024  # size of a multipart upload's parts (S3's minimum: 5 MiB)
+
+    @property
+    def s3(self) -> bool:
+        return self.url.startswith("s3://")
+
+
+@dataclass(frozen=True)
 class Settings:
     notice_path: Path
     data_dir: Path
@@ -83,6 +107,10 @@ class Settings:
     clamd_timeout: float = 30.0
     upload_min_rate: float = 10 * 1024  # bytes/s on average, after upload_grace_s: else a 408
     upload_grace_s: float = 10.0
+    files: FilesConfig = FilesConfig()
+    # Who may tell the service, in X-Forwarded-For / X-Forwarded-Proto, the client's address and
+    # scheme (uvicorn's forwarded_allow_ips): the reverse proxy only. Anyone else's are ignored.
+    trusted_proxies: str = "127.0.0.1"
     mail_from: str = ""
     site_dir: Path = Path("site")
     secrets_generated: bool = False
@@ -195,6 +223,8 @@ class Settings:
         smtp = _read_smtp(env_vars, env, problems)
         smtp_security = _read_smtp_security(env_vars, problems)
         clamd_socket = _read_clamd(env_vars, env, problems)
+        files = _read_files(env_vars, env, problems)
+        trusted_proxies = _read_trusted_proxies(env_vars, env, problems)
         data_dir = data_dir_from(env_vars)
         keys, generated = _read_secret_keys(env_vars, env, data_dir, problems)
         if problems:
@@ -211,6 +241,8 @@ class Settings:
             smtp=smtp,
             smtp_security=smtp_security,
             clamd_socket=clamd_socket,
+            files=files,
+            trusted_proxies=trusted_proxies,
             smtp_user=env_vars.get("FORMSERVICE_SMTP_USER", "").strip() or None,
             smtp_password=env_vars.get("FORMSERVICE_SMTP_PASSWORD") or None,
             smtp_cafile=env_vars.get("FORMSERVICE_SMTP_CAFILE", "").strip() or None,
@@ -270,6 +302,102 @@ def _read_clamd(environ: Mapping[str, str], env: Env, problems: list[str]) -> st
     if not raw.startswith("/"):
         problems.append(f"FORMSERVICE_CLAMD : « {raw} » doit être le chemin absolu du socket Unix de clamd")
         return None
+    return raw
+
+
+def _read_trusted_proxies(environ: Mapping[str, str], env: Env, problems: list[str]) -> str:
+    """FORMSERVICE_TRUSTED_PROXIES (or uvicorn's own FORWARDED_ALLOW_IPS): the addresses of the
+    reverse proxies, comma-separated; 127.0.0.1 by default (nginx on the same machine). ``*``
+    would let any client choose the address the rate limits count it under."""
+    raw = (
+        environ.get("FORMSERVICE_TRUSTED_PROXIES", "").strip()
+        or environ.get("FORWARDED_ALLOW_IPS", "").strip()
+        or "127.0.0.1"
+    )
+    if "*" in raw and env == "production":
+        problems.append(
+            "FORMSERVICE_TRUSTED_PROXIES : « * » ferait croire l'adresse que n'importe quel client "
+            "annonce ; indiquez l'adresse du frontal nginx (127.0.0.1 s'il est sur la même machine)"
+        )
+    return raw
+
+
+# A bucket's name as S3 allows it; a prefix of plain path segments (no "..", no odd characters).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_PREFIX = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+
+
+def files_config_from(environ: Mapping[str, str] | None = None) -> FilesConfig:
+    """FORMSERVICE_FILES and its S3 settings alone, for the commands that need nothing else
+    (``store check``); raises SettingsError."""
+    env_vars = os.environ if environ is None else environ
+    problems: list[str] = []
+    env = _read_env(env_vars, problems)
+    files = _read_files(env_vars, env, problems)
+    if problems:
+        raise SettingsError(problems)
+    return files
+
+
+def _read_files(environ: Mapping[str, str], env: Env, problems: list[str]) -> FilesConfig:
+    """FORMSERVICE_FILES, then, for ``s3://``, the endpoint, region, keys and CA of the store."""
+    url = environ.get("FORMSERVICE_FILES", "").strip()
+    if url in ("", "local"):
+        return FilesConfig()
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    prefix = prefix.strip("/")
+    if (
+        not url.startswith("s3://")
+        or not _BUCKET.fullmatch(bucket)
+        or (prefix and not _PREFIX.fullmatch(prefix))
+    ):
+        problems.append(
+            f"FORMSERVICE_FILES : « {url} » n'est pas reconnu ; écrivez s3://seau/prefixe pour un stockage "
+            "S3, ou laissez la variable vide pour garder les fichiers dans le dossier de données"
+        )
+        return FilesConfig()
+    endpoint = _read_s3_endpoint(environ, env, problems)
+    access_key = environ.get("AWS_ACCESS_KEY_ID", "").strip() or None
+    secret_key = environ.get("AWS_SECRET_ACCESS_KEY", "").strip() or None
+    if access_key is None or secret_key is None:
+        problems.append(
+            "AWS_ACCESS_KEY_ID et AWS_SECRET_ACCESS_KEY : obligatoires avec FORMSERVICE_FILES=s3://… "
+            "(la clé d'accès au stockage et son secret)"
+        )
+    cafile = environ.get("FORMSERVICE_S3_CAFILE", "").strip() or None
+    if cafile is not None and not Path(cafile).is_file():
+        problems.append(f"FORMSERVICE_S3_CAFILE : « {cafile} » n'est pas un fichier lisible")
+    region = (
+        environ.get("FORMSERVICE_S3_REGION", "").strip()
+        or environ.get("AWS_REGION", "").strip()
+        or "us-east-1"
+    )
+    return FilesConfig(
+        url=f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}",
+        endpoint=endpoint,
+        region=region,
+        access_key=access_key,
+        secret_key=secret_key,
+        cafile=cafile,
+    )
+
+
+def _read_s3_endpoint(environ: Mapping[str, str], env: Env, problems: list[str]) -> str | None:
+    """FORMSERVICE_S3_ENDPOINT: an origin; https in production (the files are personal data)."""
+    raw = environ.get("FORMSERVICE_S3_ENDPOINT", "").strip().rstrip("/")
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+        problems.append(
+            f"FORMSERVICE_S3_ENDPOINT : « {raw} » n'est pas une adresse de la forme https://stockage.exemple.fr"
+        )
+        return None
+    if env == "production" and parts.scheme != "https":
+        problems.append(
+            f"FORMSERVICE_S3_ENDPOINT : « {raw} » est en clair : en production, les justificatifs ne "
+            "circulent vers le stockage qu'en https"
+        )
     return raw
 
 

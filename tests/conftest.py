@@ -1,8 +1,10 @@
 """Fixtures: a notice and settings in temporary directories, a settable clock, a real SMTP server
-(aiosmtpd) collecting the mails, the app over an in-memory store, an HTTP client, a candidate."""
+(aiosmtpd) collecting the mails, the app over an in-memory store, an HTTP client, a candidate, a
+real ClamAV daemon and a real S3 server (SeaweedFS, one per test session)."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +27,7 @@ from account_helpers import (
 )
 from aiosmtpd.controller import Controller
 from clamd_helpers import ClamdDaemon, start_clamd
+from s3_helpers import SeaweedFS, start_seaweedfs
 from starlette.applications import Starlette
 
 from formservice.clock import FrozenClock
@@ -140,3 +143,24 @@ def clamd() -> Iterator[ClamdDaemon]:
             daemon.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    """One real S3-compatible server (SeaweedFS's ``weed mini``) for the whole session, on
+    loopback ports of its own, its data in a temporary folder."""
+    root = Path(tempfile.mkdtemp(prefix="weed-"))
+    try:
+        server = start_seaweedfs(root)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def s3_prefix(seaweedfs: SeaweedFS) -> str:
+    """A prefix of the bucket that belongs to this test alone."""
+    return f"test-{secrets.token_hex(6)}"

@@ -10,7 +10,8 @@ only shows at run time is still a cycle. The rule (README, « Organisation du co
   pages as the service does);
 - the store contract (``store`` without its engines) imports the kernel only; an engine
   (``store.tinydb``) imports only the store contract and the kernel; ``store.factory`` alone picks an engine;
-- the features (``accounts``, ``enrolment``, ``uploads``, ``outbox``) import the kernel, the shared services,
+- the features (``accounts``, ``enrolment``, ``uploads``, ``files``, ``outbox``) import the kernel,
+  the shared services,
   ``notice``, the store contract and each other — never an engine, never ``web``;
 - nothing imports ``web`` but ``web`` itself, ``cli`` and ``server``.
 """
@@ -47,6 +48,7 @@ FEATURES = (
     "formservice.accounts",
     "formservice.enrolment",
     "formservice.uploads",
+    "formservice.files",
     "formservice.outbox",
     "formservice.staff",
     "formservice.review",

@@ -8,6 +8,7 @@ from email.parser import BytesParser
 
 import jinja2
 import pytest
+from tls_helpers import self_signed_certificate
 
 from formservice.mail import Mail, MailRenderer, OutboxMailer, SmtpMailer, is_permanent
 from formservice.web.rendering import make_env
@@ -107,33 +108,7 @@ def test_header_values_never_carry_a_line_break():
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1, made with Debian's openssl."""
-    import subprocess
-
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return str(cert), str(key)
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def _server_context(certificate: tuple[str, str]):

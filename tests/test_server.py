@@ -93,6 +93,7 @@ def test_serve_starts_uvicorn_once_everything_is_checked(serve_env, tmp_path, ca
         "server_header": False,
         "access_log": False,
         "proxy_headers": True,
+        "forwarded_allow_ips": "127.0.0.1",
         "log_level": "info",
         "log_config": None,
         "limit_concurrency": 400,
@@ -208,3 +209,107 @@ def test_staff_commands_invite_list_and_disable(monkeypatch, tmp_path, notice_pa
 
     assert anyio.run(hold) == 1
     assert "espace de gestion" in capsys.readouterr().err
+
+
+def _pending_mail(to: str) -> dict[str, object]:
+    """An outbox record as ``Outbox.prepare`` writes it, due now."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "id": "m" * 32,
+        "state": "pending",
+        "to": to,
+        "reply_to": None,
+        "subject": "Livraison seule",
+        "text": "Bonjour.",
+        "html": None,
+        "message_id": "<livraison@exemple.fr>",
+        "created_at": now,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+    }
+
+
+def test_mail_deliver_sends_what_is_pending_and_stops_on_sigterm(tmp_path, notice_path, mailbox):
+    """`formservice mail deliver` alone (formservice-mail.service): a pending mail reaches the
+    relay, SIGTERM ends it cleanly (exit 0)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import anyio
+    from account_helpers import wait_until
+
+    from formservice.store.tinydb.engine import TinyDBEngine
+
+    data_dir = tmp_path / "var"
+
+    async def enqueue() -> None:
+        engine = TinyDBEngine(data_dir / "store")
+        try:
+            await engine.insert("outbox", _pending_mail("seule@exemple.fr"))
+        finally:
+            await engine.close()
+
+    anyio.run(enqueue)
+    env = {
+        **os.environ,
+        "FORMSERVICE_DATA_DIR": str(data_dir),
+        "FORMSERVICE_NOTICE": str(notice_path),
+        "FORMSERVICE_SMTP": f"127.0.0.1:{mailbox.port}",
+        "FORMSERVICE_ENV": "development",
+    }
+    with (tmp_path / "deliver.log").open("wb") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "formservice.cli", "mail", "deliver"], env=env, stdout=log, stderr=log
+        )
+    try:
+        wait_until(lambda: bool(mailbox.to("seule@exemple.fr")), timeout=30)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=20) == 0, (tmp_path / "deliver.log").read_text()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert mailbox.to("seule@exemple.fr")[0]["Subject"] == "Livraison seule"
+
+
+def test_mail_deliver_beside_the_running_service_says_it_is_not_needed(
+    monkeypatch, tmp_path, notice_path, capsys
+):
+    """With the embedded store, the service holds the data directory and delivers its own mails:
+    the command says so and exits 3 (which formservice-mail.service does not restart on)."""
+    import anyio
+
+    from formservice.cli import main
+    from formservice.store.tinydb.engine import TinyDBEngine
+
+    monkeypatch.setenv("FORMSERVICE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FORMSERVICE_NOTICE", str(notice_path))
+
+    async def hold() -> int:
+        engine = TinyDBEngine(tmp_path / "var" / "store")
+        try:
+            return main(["mail", "deliver"])
+        finally:
+            await engine.close()
+
+    assert anyio.run(hold) == server.MAIL_LOCKED_EXIT
+    assert "livre lui-même ses courriels" in capsys.readouterr().err
+
+
+def test_serve_refuses_an_object_store_it_cannot_reach(serve_env, monkeypatch, capsys):
+    """FORMSERVICE_FILES=s3://… with nothing listening at the endpoint: said before serving,
+    exit 1, uvicorn never started."""
+    from account_helpers import free_port
+
+    monkeypatch.setenv("FORMSERVICE_FILES", "s3://justificatifs/poitiers")
+    monkeypatch.setenv("FORMSERVICE_S3_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "cle")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-de-test")
+    assert server.serve("127.0.0.1", 8000, demo=False) == 1
+    assert (
+        "Le stockage des justificatifs s3://justificatifs/poitiers ne répond pas" in capsys.readouterr().err
+    )
+    assert "options" not in serve_env

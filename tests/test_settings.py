@@ -180,3 +180,60 @@ def test_production_refuses_weak_secrets_and_odd_base_urls(tmp_path, variable, v
     with pytest.raises(SettingsError) as refused:
         Settings.from_env(env)
     assert any(expected in problem and variable in problem for problem in refused.value.problems)
+
+
+def test_files_are_local_by_default_and_in_s3_when_named(tmp_path):
+    """FORMSERVICE_FILES unset keeps the files in the data directory; s3://bucket/prefix reads the
+    endpoint, region and keys, and never shows the secret in a repr."""
+    base = {"FORMSERVICE_DATA_DIR": str(tmp_path)}
+    assert not Settings.from_env(base).files.s3
+    settings = Settings.from_env(
+        base
+        | {
+            "FORMSERVICE_FILES": "s3://justificatifs/poitiers/2026/",
+            "FORMSERVICE_S3_ENDPOINT": "https://s3.exemple.fr/",
+            "FORMSERVICE_S3_REGION": "fr-par",
+            "AWS_ACCESS_KEY_ID": "formservice",
+            "AWS_SECRET_ACCESS_KEY": "tr3s-secret-Xk29",
+        }
+    )
+    files = settings.files
+    assert files.s3 and files.url == "s3://justificatifs/poitiers/2026"
+    assert (files.endpoint, files.region, files.access_key) == (
+        "https://s3.exemple.fr",
+        "fr-par",
+        "formservice",
+    )
+    assert files.secret_key == "tr3s-secret-Xk29" and "tr3s-secret" not in repr(settings)
+
+
+def test_files_settings_problems_are_reported_in_french(tmp_path):
+    """A URL that is no s3:// one, missing keys, an endpoint in clear in production, a missing CA
+    file: one line each, with the rest of the configuration's problems."""
+    with pytest.raises(SettingsError) as bad_url:
+        Settings.from_env({"FORMSERVICE_DATA_DIR": str(tmp_path), "FORMSERVICE_FILES": "/srv/fichiers"})
+    assert bad_url.value.problems == [
+        "FORMSERVICE_FILES : « /srv/fichiers » n'est pas reconnu ; écrivez s3://seau/prefixe pour un "
+        "stockage S3, ou laissez la variable vide pour garder les fichiers dans le dossier de données"
+    ]
+    with pytest.raises(SettingsError) as s3:
+        Settings.from_env(
+            {
+                "FORMSERVICE_DATA_DIR": str(tmp_path),
+                "FORMSERVICE_ENV": "production",
+                "FORMSERVICE_BASE_URL": "https://inscriptions.exemple.fr",
+                "FORMSERVICE_SMTP": "smtp:25",
+                "FORMSERVICE_CLAMD": "off",
+                "FORMSERVICE_SECRET_KEY": STRONG,
+                "FORMSERVICE_FILES": "s3://justificatifs",
+                "FORMSERVICE_S3_ENDPOINT": "http://10.0.0.5:8333",
+                "FORMSERVICE_S3_CAFILE": str(tmp_path / "absent.pem"),
+            }
+        )
+    assert s3.value.problems == [
+        "FORMSERVICE_S3_ENDPOINT : « http://10.0.0.5:8333 » est en clair : en production, les "
+        "justificatifs ne circulent vers le stockage qu'en https",
+        "AWS_ACCESS_KEY_ID et AWS_SECRET_ACCESS_KEY : obligatoires avec FORMSERVICE_FILES=s3://… (la clé "
+        "d'accès au stockage et son secret)",
+        f"FORMSERVICE_S3_CAFILE : « {tmp_path / 'absent.pem'} » n'est pas un fichier lisible",
+    ]

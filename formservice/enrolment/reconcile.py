@@ -1,47 +1,47 @@
 """Files and records never disagree: reconciled at start, before the service takes requests.
 
-An upload is written and fsynced before the record that points to it, and a removal commits the
-record before it unlinks the file, so a crash (``kill -9``, a power cut) can leave:
+An upload is stored durably before the record that points to it, and a removal commits the
+record before it deletes the file, so a crash (``kill -9``, a power cut, the object store gone
+in the middle) can leave:
 
 - a stored file that no enrolment references: a document the candidate removed (the removal was
-  committed, the unlink never happened) or one whose record was never saved. Keeping it would
+  committed, the deletion never happened) or one whose record was never saved. Keeping it would
   keep personal data nobody can see or delete any more: it is removed;
-- temporary files of uploads in flight: ``tmp_dir`` (the body being received) and
-  ``.<token>.part`` next to the stored files (the copy being written); removed once older than
-  ``stale_after``, so that the check can never race an upload of a moment ago;
+- uploads cut short: ``tmp_dir`` (the body being received, a file on its way to S3), ``.part``
+  files next to the stored ones (the copy being written), S3 multipart uploads never completed;
 - and, only through damage or a mistake by hand, a record whose file is gone: reported (the
   exam office must ask the candidate to send it again), never changed here.
 
-Run it while nothing writes: at start, before serving, or from ``store check`` when the service
-is stopped. During uploads it would remove a file stored but not yet recorded.
+Whatever changed less than ``stale_after`` before ``now`` is left alone (an orphan too: it may
+be an upload whose record is being written), so that the check never races an upload of a
+moment ago. At start with local files nothing is in flight (the store's lock keeps other
+processes out) and ``stale_after`` is 0; an S3 bucket may be shared by several workers, so the
+start then keeps a grace period.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from formservice.durable import fsync_dir
+from formservice.durable import fsync_dir, sorted_entries
 from formservice.enrolment.records import Enrolment
+from formservice.files import FileEntry, FileStore
 from formservice.frenchdates import duration_fr
 from formservice.store import Store
-from formservice.uploads import remove_stored
-from formservice.uploads.storage import is_stored_name
 
 
 @dataclass
 class ReconcileReport:
     """What `reconcile_files` did and found, for the start's log and ``store check``."""
 
-    removed_orphans: list[Path] = field(default_factory=list)  # stored files no record references
-    removed_temp: list[Path] = field(default_factory=list)  # uploads interrupted, older than stale_after
+    removed_orphans: list[str] = field(default_factory=list)  # stored files no record references
+    removed_temp: list[str] = field(default_factory=list)  # uploads interrupted, older than stale_after
     missing: list[tuple[str, str]] = field(default_factory=list)  # (enrolment id, file id): file gone
-    unknown: list[Path] = field(default_factory=list)  # not named as the service names: left in place
+    unknown: list[str] = field(default_factory=list)  # not named as the service names: left in place
     stale_after: timedelta = timedelta(hours=1)
 
     @property
@@ -67,7 +67,7 @@ class ReconcileReport:
         )
         lines.extend(
             f"justificatifs : l'inscription {enrolment_id} référence le fichier {file_id}, absent du "
-            "disque : l'enregistrement est laissé tel quel, le candidat doit renvoyer la pièce"
+            "stockage : l'enregistrement est laissé tel quel, le candidat doit renvoyer la pièce"
             for enrolment_id, file_id in self.missing
         )
         return lines
@@ -83,22 +83,21 @@ class _Reference:
 
 async def reconcile_files(
     store: Store,
-    files_dir: Path,
+    files: FileStore,
     tmp_dir: Path,
     *,
     now: datetime,
     stale_after: timedelta = timedelta(hours=1),
 ) -> ReconcileReport:
-    """Remove the stored files under ``files_dir/<account id>/`` that no enrolment references and
-    the temporary files (in ``tmp_dir``, and ``.part`` files next to stored ones) last modified
-    more than ``stale_after`` before ``now``; list the records whose file is missing. The disk
-    work runs in a thread: the event loop stays free."""
+    """Remove the stored files that no enrolment references and the uploads cut short (in
+    ``files``, and in ``tmp_dir``) last changed more than ``stale_after`` before ``now``; list
+    the records whose file is missing. The file work runs in a thread: the event loop stays free."""
     references: list[_Reference] = []
     async for page in _enrolment_pages(store):
         references.extend(_references(page))
     report = ReconcileReport(stale_after=stale_after)
     cutoff = (now - stale_after).timestamp()
-    await asyncio.to_thread(_reconcile_disk, Path(files_dir), Path(tmp_dir), references, cutoff, report)
+    await asyncio.to_thread(_reconcile, files, Path(tmp_dir), references, cutoff, report)
     return report
 
 
@@ -108,25 +107,19 @@ async def _enrolment_pages(store: Store) -> AsyncIterator[list[Enrolment]]:
         yield page
 
 
-def file_report(enrolments: list[Enrolment], files_dir: Path) -> tuple[list[tuple[str, str]], list[Path]]:
+def file_report(enrolments: list[Enrolment], files: FileStore) -> tuple[list[tuple[str, str]], list[str]]:
     """Read-only, for ``store check``: (records whose file is missing as (enrolment id, file id),
     stored files no record references). Nothing is removed: that is the start's job."""
     references = _references(enrolments)
-    missing = [
-        (ref.enrolment_id, ref.file_id)
-        for ref in references
-        if not _is_stored_file(Path(files_dir), ref.account_id, ref.stored_name)
-    ]
     referenced = {(ref.account_id, ref.stored_name) for ref in references}
-    orphans = [
-        Path(entry.path)
-        for folder in _entries(Path(files_dir))
-        if folder.is_dir(follow_symlinks=False)
-        for entry in _entries(Path(folder.path))
-        if entry.is_file(follow_symlinks=False)
-        and is_stored_name(entry.name)
-        and (folder.name, entry.name) not in referenced
-    ]
+    found: set[tuple[str, str]] = set()
+    orphans = []
+    for entry in files.entries():
+        if entry.state == "stored":
+            found.add((entry.owner, entry.name))
+            if (entry.owner, entry.name) not in referenced:
+                orphans.append(entry.location)
+    missing = [(r.enrolment_id, r.file_id) for r in references if (r.account_id, r.stored_name) not in found]
     return missing, orphans
 
 
@@ -138,75 +131,54 @@ def _references(enrolments: list[Enrolment]) -> list[_Reference]:
     ]
 
 
-def _reconcile_disk(
-    files_dir: Path, tmp_dir: Path, references: list[_Reference], cutoff: float, report: ReconcileReport
+def _reconcile(
+    files: FileStore, tmp_dir: Path, references: list[_Reference], cutoff: float, report: ReconcileReport
 ) -> None:
-    referenced: dict[str, set[str]] = {}
-    for ref in references:
-        referenced.setdefault(ref.account_id, set()).add(ref.stored_name)
-        if not _is_stored_file(files_dir, ref.account_id, ref.stored_name):
-            report.missing.append((ref.enrolment_id, ref.file_id))
-    for entry in _entries(files_dir):
-        if entry.is_dir(follow_symlinks=False):
-            _reconcile_account(Path(entry.path), referenced.get(entry.name, set()), cutoff, report)
-        else:
-            report.unknown.append(Path(entry.path))
+    referenced = {(ref.account_id, ref.stored_name) for ref in references}
+    found: set[tuple[str, str]] = set()
+    for entry in list(files.entries()):
+        if entry.state == "stored":
+            found.add((entry.owner, entry.name))
+        _settle(files, entry, referenced, cutoff, report)
+    report.missing.extend(
+        (ref.enrolment_id, ref.file_id)
+        for ref in references
+        if (ref.account_id, ref.stored_name) not in found
+    )
     _remove_stale_temp(tmp_dir, cutoff, report)
 
 
-def _reconcile_account(folder: Path, referenced: set[str], cutoff: float, report: ReconcileReport) -> None:
-    """One account's folder: orphans removed (``remove_stored`` fsyncs the folder), stale
-    ``.part`` files removed, anything else reported."""
-    temp_removed = False
-    for entry in _entries(folder):
-        path = Path(entry.path)
-        is_file = entry.is_file(follow_symlinks=False)
-        if is_file and is_stored_name(entry.name):
-            if entry.name not in referenced:
-                remove_stored(folder, entry.name)
-                report.removed_orphans.append(path)
-        elif is_file and entry.name.startswith(".") and entry.name.endswith(".part"):
-            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                path.unlink(missing_ok=True)
-                report.removed_temp.append(path)
-                temp_removed = True
-        else:
-            report.unknown.append(path)
-    if temp_removed:
-        fsync_dir(folder)
+def _settle(
+    files: FileStore,
+    entry: FileEntry,
+    referenced: set[tuple[str, str]],
+    cutoff: float,
+    report: ReconcileReport,
+) -> None:
+    """One thing found in the store: an old orphan or partial upload removed, an unknown one reported."""
+    if entry.state == "unknown":
+        report.unknown.append(entry.location)
+    elif entry.modified >= cutoff:
+        return
+    elif entry.state == "partial":
+        files.discard(entry)
+        report.removed_temp.append(entry.location)
+    elif (entry.owner, entry.name) not in referenced:
+        files.delete(entry.owner, entry.name)
+        report.removed_orphans.append(entry.location)
 
 
 def _remove_stale_temp(tmp_dir: Path, cutoff: float, report: ReconcileReport) -> None:
     """Every file (``*.part`` or anything else: the folder is the uploads') older than the cutoff;
     a folder in there is reported, not entered."""
     removed = False
-    for entry in _entries(tmp_dir):
+    for entry in sorted_entries(tmp_dir):
         path = Path(entry.path)
         if entry.is_dir(follow_symlinks=False):
-            report.unknown.append(path)
+            report.unknown.append(str(path))
         elif entry.stat(follow_symlinks=False).st_mtime < cutoff:
             path.unlink(missing_ok=True)
-            report.removed_temp.append(path)
+            report.removed_temp.append(str(path))
             removed = True
     if removed:
         fsync_dir(tmp_dir)
-
-
-def _entries(directory: Path) -> list[os.DirEntry[str]]:
-    """The entries of ``directory`` in name order; none if it does not exist (yet)."""
-    try:
-        with os.scandir(directory) as entries:
-            return sorted(entries, key=lambda e: e.name)
-    except FileNotFoundError:
-        return []
-
-
-def _is_stored_file(files_dir: Path, account_id: str, stored_name: str) -> bool:
-    """Whether the record's file is there, as a regular file. Names that are not ours (a record
-    damaged or edited by hand) are never looked up: such a file counts as missing."""
-    if not is_stored_name(stored_name) or not account_id or "/" in account_id or account_id in (".", ".."):
-        return False
-    try:
-        return stat.S_ISREG(os.lstat(files_dir / account_id / stored_name).st_mode)
-    except FileNotFoundError:
-        return False

@@ -9,7 +9,8 @@ a dossier ``irrecevable`` or ``désisté`` takes no file and no validation any m
 
 The rules live in ``rules.py`` and ``deadlines.py``; here they run inside the store's atomic
 update (so the deadline and the version are checked in the same step as the write), and the side
-effects follow: a file is fsynced before the record pointing to it is saved, a file whose record
+effects follow: a file is stored durably (``files.FileStore``: fsynced on the local disk, or
+acknowledged by the object store) before the record pointing to it is saved, a file whose record
 could not be saved is removed, mails go out after the write succeeded. Views never see the store.
 """
 
@@ -23,14 +24,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from formservice.clock import Clock
 from formservice.durable import private_dir
 from formservice.enrolment import rules
 from formservice.enrolment.deadlines import contact_sentence
 from formservice.enrolment.records import Enrolment, StoredFileMeta
-from formservice.errors import NotSaved, ServiceUnavailable, TooManyRequests
+from formservice.errors import NotFound, NotSaved, ServiceUnavailable, TooManyRequests
+from formservice.files import FileStore, FilesUnavailable, StoredFileMissing
 from formservice.notice import Notice
 from formservice.outbox import Outbox
 from formservice.review import rules as review_rules
@@ -43,7 +45,6 @@ from formservice.uploads import (
     StoredFile,
     UploadLimits,
     inspect_and_normalise,
-    remove_stored,
     safe_display_name,
 )
 from formservice.uploads.stream import receive_upload
@@ -64,6 +65,14 @@ BUSY = (
 )
 TOO_MANY_AT_ONCE = (
     f"Vous envoyez déjà {UPLOADS_IN_FLIGHT} fichiers : attendez la fin de leur envoi, puis ajoutez celui-ci."
+)
+FILE_NOT_SAVED = (
+    "Votre fichier n'a pas été enregistré : le stockage des justificatifs ne répond pas. Rien n'a été "
+    "modifié dans votre dossier ; déposez-le de nouveau dans quelques minutes."
+)
+FILES_UNREACHABLE = (
+    "Les justificatifs sont momentanément inaccessibles : le stockage des fichiers ne répond pas. "
+    "Réessayez dans quelques minutes."
 )
 
 
@@ -124,7 +133,7 @@ class EnrolmentService:
         store: Store,
         clock: Clock,
         notices: Callable[[], Notice],
-        files_dir: Path,
+        files: FileStore,
         tmp_dir: Path,
         mail: Outbox,
         links: Links,
@@ -137,7 +146,7 @@ class EnrolmentService:
         self.store = store
         self.clock = clock
         self.notices = notices  # the notice in force: every write checks its deadline as of now
-        self.files_dir = files_dir
+        self.files = files  # the candidates' files: local disk or object store
         self.tmp_dir = tmp_dir
         self.mail = mail
         self.links = links
@@ -205,16 +214,48 @@ class EnrolmentService:
         ]
         return max(others, key=lambda e: e["updated_at"], default=None)
 
-    def file_path(self, account_id: str, stored_name: str) -> Path:
-        return self.files_dir / account_id / stored_name
-
-    async def find_file(self, account_id: str, file_id: str) -> tuple[StoredFileMeta, Path] | None:
+    async def find_file(self, account_id: str, file_id: str) -> StoredFileMeta | None:
         """A file of this candidate's, or None: nobody else's file is ever found here."""
         for doc in await self.store.enrolments.for_account(account_id):
             for meta in doc.get("files", []):
                 if meta["id"] == file_id:
-                    return meta, self.file_path(account_id, meta["stored_name"])
+                    return meta
         return None
+
+    async def open_file(self, account_id: str, meta: StoredFileMeta, missing: str) -> BinaryIO:
+        """The stored file of ``account_id``, open for reading (from a thread: ``read`` blocks);
+        NotFound with ``missing`` if it is gone, 503 if the file store does not answer. The
+        caller has checked who may read it."""
+        return await self._on_files(lambda: self.files.open(account_id, meta["stored_name"]), missing)
+
+    async def on_local_copy(
+        self, account_id: str, meta: StoredFileMeta, missing: str, work: Callable[[Path], T]
+    ) -> T:
+        """``work`` (CPU work: PDFium drawing a page) on the CPU threads, over the stored file as a
+        local path (fetched from the object store by an I/O thread first, when it is there)."""
+        opened = await self._on_files(lambda: self.files.local_path(account_id, meta["stored_name"]), missing)
+        path = await self._on_files(opened.__enter__, missing)
+        try:
+            return await self.run_cpu_bound(lambda: work(path))
+        finally:
+            await asyncio.to_thread(opened.__exit__, None, None, None)
+
+    async def _on_files(self, call: Callable[[], T], missing: str) -> T:
+        try:
+            return await asyncio.to_thread(call)
+        except StoredFileMissing:
+            raise NotFound(missing) from None
+        except FilesUnavailable as exc:
+            log.error("stockage des justificatifs injoignable : %s", exc)
+            raise ServiceUnavailable(FILES_UNREACHABLE, headers={"Retry-After": "60"}) from exc
+
+    async def _delete_stored(self, account_id: str, meta: Mapping[str, Any]) -> None:
+        """Delete a file whose record is gone (or was never written); a failure leaves an orphan,
+        which the reconciliation removes at the next start."""
+        try:
+            await asyncio.to_thread(self.files.delete, account_id, meta["stored_name"])
+        except OSError as exc:
+            log.warning("fichier %s : suppression reportée au prochain démarrage (%s)", meta.get("id"), exc)
 
     # -- « Enregistrer » --------------------------------------------------------------------------
     async def save(
@@ -292,9 +333,8 @@ class EnrolmentService:
     ) -> Upload:
         """« Ajouter »: stream the body to a temporary file (refused as soon as it passes the
         limit), check the form's token and the rules before the first byte of the file is written,
-        inspect and re-encode the content off the event loop, then record it; the file is removed
-        if anything refuses it on the way."""
-        dest = self.files_dir / account["id"]
+        inspect and re-encode the content off the event loop, store it, then record it; the file
+        is removed if anything refuses it on the way."""
         in_flight = self._in_flight.setdefault(account["id"], [])
         if len(in_flight) >= UPLOADS_IN_FLIGHT:
             raise TooManyRequests(5, TOO_MANY_AT_ONCE)
@@ -302,7 +342,7 @@ class EnrolmentService:
         in_flight.append(document_id)
         try:
             stored = await self._receive(
-                current, others, document_id, headers, body, check_token, notice, dest
+                current, others, document_id, headers, body, check_token, notice, account["id"]
             )
         finally:
             in_flight.remove(document_id)
@@ -330,7 +370,7 @@ class EnrolmentService:
         try:
             await self.store.enrolments.update(current["id"], record)
         except BaseException:
-            remove_stored(dest, stored.stored_name)
+            await self._delete_stored(account["id"], meta)
             raise
         return Upload(document_id, meta, replacement=bool(replacement and replacement[0]))
 
@@ -343,9 +383,9 @@ class EnrolmentService:
         body: AsyncIterator[bytes],
         check_token: TokenCheck,
         notice: Notice,
-        dest: Path,
+        owner: str,
     ) -> StoredFile:
-        """The checked, normalised file, fsynced under ``dest``; the temporary one is gone. The
+        """The checked, normalised file, stored durably for ``owner``; the temporary one is gone. The
         token, then the rules (counting the account's ``others`` uploads in flight as files
         already there), are checked when the file part begins, before a byte is kept; the total
         size once the file is received, before it is decoded."""
@@ -362,7 +402,10 @@ class EnrolmentService:
             check(0)
 
         try:
-            return await self._receive_and_store(limits, before_file, check, headers, body, dest)
+            return await self._receive_and_store(limits, before_file, check, headers, body, owner)
+        except FilesUnavailable as exc:  # the object store is gone: nothing kept, nothing recorded
+            log.error("envoi de fichier non enregistré, stockage injoignable : %s", exc)
+            raise NotSaved(FILE_NOT_SAVED) from exc
         except OSError as exc:  # a full disk or an I/O error: nothing was kept, say so honestly
             log.error("envoi de fichier non enregistré : %s", exc)
             raise NotSaved() from exc
@@ -374,8 +417,11 @@ class EnrolmentService:
         check: Callable[[int], None],
         headers: Mapping[str, str],
         body: AsyncIterator[bytes],
-        dest: Path,
+        owner: str,
     ) -> StoredFile:
+        """Received in ``tmp_dir``, scanned, checked and normalised by the CPU threads into the
+        file store's landing folder, then kept by an I/O thread (a no-op on the local disk, the
+        upload itself for S3)."""
         private_dir(self.tmp_dir)
         received = await receive_upload(
             headers,
@@ -392,12 +438,15 @@ class EnrolmentService:
                 await asyncio.to_thread(
                     self.antivirus.scan, received.path, display=safe_display_name(received.filename)
                 )
+            dest = self.files.landing(owner)
             private_dir(dest)
-            return await self.run_cpu_bound(
+            stored = await self.run_cpu_bound(
                 lambda: inspect_and_normalise(
                     received.path, received.filename, dest, limits, move=True, sha256=received.sha256
                 )
             )
+        await asyncio.to_thread(self.files.keep, owner, stored.stored_name, stored.media_type, stored.sha256)
+        return stored
 
     async def remove_file(
         self,
@@ -421,10 +470,7 @@ class EnrolmentService:
 
         await self.store.enrolments.update(current["id"], mutate)
         for meta in removed:  # the removal is committed: a file left by a failure here is an orphan,
-            try:  # removed at the next start (reconcile); the answer stays « supprimé »
-                remove_stored(self.files_dir / account["id"], meta["stored_name"])
-            except OSError as exc:
-                log.warning("fichier %s : suppression reportée au prochain démarrage (%s)", meta["id"], exc)
+            await self._delete_stored(account["id"], meta)  # removed by the reconciliation; « supprimé »
 
     async def complete(
         self, account: Mapping[str, Any], current: Enrolment | None, notice: Notice, now: datetime

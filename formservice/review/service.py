@@ -15,16 +15,17 @@ take the account id and refuse (404) a dossier that is not this account's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from formservice.audit import AuditLog
 from formservice.clock import Clock, from_iso
 from formservice.enrolment.rules import display_value
+from formservice.files import FileStore
 from formservice.frenchdates import date_fr
 from formservice.notice import Notice
 from formservice.outbox import Outbox
@@ -34,7 +35,6 @@ from formservice.review.records import Enrolment
 from formservice.review.states import ReviewError
 from formservice.store import RecordMissing, Store, Where
 from formservice.store.records import OutboxMail, StoredFileMeta
-from formservice.uploads import remove_stored
 
 log = logging.getLogger("formservice.review")
 
@@ -122,7 +122,7 @@ class ReviewService:
         audit: AuditLog,
         mail: Outbox,
         links: Links,
-        files_dir: Path | None = None,
+        files: FileStore | None = None,
     ):
         self.store = store
         self.clock = clock
@@ -130,7 +130,7 @@ class ReviewService:
         self.audit = audit
         self.mail = mail
         self.links = links
-        self.files_dir = files_dir  # where the candidates' files are: a removed one is deleted
+        self.files = files  # where the candidates' files are: a removed one is deleted
 
     # -- plumbing -------------------------------------------------------------------------------
     async def dossiers(self, filters: DossierFilter, *, page: int = 1, per_page: int = 50) -> DossierPage:
@@ -427,12 +427,12 @@ class ReviewService:
         )
         return saved
 
-    def _delete_files(self, account_id: str, removed: list[Any]) -> None:
-        if self.files_dir is None:
+    async def _delete_files(self, account_id: str, removed: list[Any]) -> None:
+        if self.files is None:
             return
         for meta in removed:
             try:
-                remove_stored(self.files_dir / account_id, meta["stored_name"])
+                await asyncio.to_thread(self.files.delete, account_id, meta["stored_name"])
             except OSError as exc:
                 log.warning("fichier %s : suppression reportée au prochain démarrage (%s)", meta["id"], exc)
 
@@ -446,7 +446,7 @@ class ReviewService:
             return rules.remove_replacement(doc, notice, account_id, now, file_id)
 
         saved = await self._update(enrolment_id, mutate)
-        self._delete_files(account_id, removed)
+        await self._delete_files(account_id, removed)
         self.audit.event(
             "review.replacement_removed", account_id=account_id, enrolment_id=enrolment_id, file_id=file_id
         )

@@ -25,7 +25,16 @@ from formservice.durable import fsync_dir, private_dir, restrict
 from formservice.uploads.names import KINDS, Kind
 from formservice.uploads.types import StoredFile
 
-__all__ = ["adopt", "fsync_dir", "is_stored_name", "remove_stored", "store", "store_copy"]
+__all__ = [
+    "adopt",
+    "fsync_dir",
+    "is_stored_name",
+    "new_stored_name",
+    "remove_stored",
+    "store",
+    "store_copy",
+    "write_stored",
+]
 
 _TOKEN_BYTES = 24  # 32 URL-safe characters: unguessable, so a name alone gives no access
 _COPY_CHUNK = 1024 * 1024
@@ -37,23 +46,39 @@ _STORED_NAME = re.compile(rf"[A-Za-z0-9_-]+(?:{_EXTENSIONS})")
 def store(dest_dir: Path, kind: Kind, display: str, write: Callable[[BinaryIO], object]) -> StoredFile:
     """Write under a temporary name, fsync, rename to a random name, fsync the directory: after
     this returns, the file survives a crash, so a record may point to it."""
+    name = new_stored_name(kind.extension)
+    size, digest = write_stored(dest_dir, name, write)
+    return StoredFile(name, size, digest, kind.media_type, display)
+
+
+def new_stored_name(extension: str) -> str:
+    """A random name (nothing of the sender's) with a canonical extension: what `store` gives."""
+    return f"{secrets.token_urlsafe(_TOKEN_BYTES)}{extension}"
+
+
+def write_stored(dest_dir: Path, name: str, write: Callable[[BinaryIO], object]) -> tuple[int, str]:
+    """`store` under a name chosen by the caller (a stored name, e.g. kept from another file
+    store); never over an existing file. Returns the size and SHA-256 of what was written."""
+    if not is_stored_name(name):
+        raise ValueError(f"not a stored name: {name!r}")
     _private_folder(dest_dir)
-    token = secrets.token_urlsafe(_TOKEN_BYTES)
-    tmp = dest_dir / f".{token}.part"
-    final = dest_dir / f"{token}{kind.extension}"
+    tmp = dest_dir / f".{name}.part"
+    final = dest_dir / name
     # Never through a link, never over an existing file (which would then not be ours to remove).
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(tmp, flags, 0o600)
     renamed = False
     try:
         size, digest = _write_synced(fd, write)
+        if final.exists():
+            raise FileExistsError(errno.EEXIST, "stored name already taken", str(final))
         os.rename(tmp, final)
         renamed = True
         fsync_dir(dest_dir)
     except BaseException:
         (final if renamed else tmp).unlink(missing_ok=True)
         raise
-    return StoredFile(final.name, size, digest, kind.media_type, display)
+    return size, digest
 
 
 def store_copy(src: Path, dest_dir: Path, kind: Kind, display: str) -> StoredFile:
@@ -68,7 +93,7 @@ def adopt(src: Path, dest_dir: Path, kind: Kind, display: str, sha256: str | Non
     `src` must be a temporary file of ours; on another file system it is copied instead.
     `sha256`, when given, is trusted as its digest, so the file is not read back whole."""
     _private_folder(dest_dir)
-    final = dest_dir / f"{secrets.token_urlsafe(_TOKEN_BYTES)}{kind.extension}"
+    final = dest_dir / new_stored_name(kind.extension)
     os.chmod(src, 0o600)
     try:
         os.rename(src, final)

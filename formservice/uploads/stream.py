@@ -40,6 +40,7 @@ log = logging.getLogger("formservice.uploads")
 # Boundaries, part headers and the closing delimiter around the file and the small fields.
 ENVELOPE_BYTES = 16 * 1024
 MAX_FIELDS = 16
+MAX_FIELDS_BYTES = 64 * 1024
 # The slowest body accepted, on average since its start, once the grace period is over; and the
 # longest wait for one chunk, whatever the average. 10 Kio/s sends 5 Mo in about 8 minutes.
 MIN_RATE_BYTES_PER_S = 10 * 1024
@@ -113,11 +114,21 @@ def _malformed(reason: str, detail: str) -> MalformedUpload:
 
 
 def _too_large(max_file_bytes: int) -> UploadTooLarge:
-    return UploadTooLarge(
-        "too_large",
+    return UploadTooLarge("too_large", too_large_message(max_file_bytes))
+
+
+def too_large_message(max_file_bytes: int) -> str:
+    """What a candidate reads when a file passes the limit (here, or from the reverse proxy)."""
+    return (
         f"Le fichier dépasse la taille maximale de {size_fr(max_file_bytes)} : réduisez-le (par exemple "
-        "en le numérisant en 150 ou 200 ppp) et déposez-le de nouveau.",
+        "en le numérisant en 150 ou 200 ppp) et déposez-le de nouveau."
     )
+
+
+def max_upload_body(max_file_bytes: int, max_fields_bytes: int = MAX_FIELDS_BYTES) -> int:
+    """The largest upload body accepted: the file, the small fields and the multipart envelope
+    (a reverse proxy in front refuses larger ones with the same limit)."""
+    return max_file_bytes + max_fields_bytes + ENVELOPE_BYTES
 
 
 def _too_slow(reason: str) -> UploadTooSlow:
@@ -381,7 +392,7 @@ async def receive_upload(
     chunks: AsyncIterator[bytes],
     tmp_dir: Path,
     max_file_bytes: int,
-    max_fields_bytes: int = 64 * 1024,
+    max_fields_bytes: int = MAX_FIELDS_BYTES,
     *,
     max_fields: int = MAX_FIELDS,
     before_file: BeforeFile | None = None,
@@ -406,7 +417,7 @@ async def receive_upload(
     measured with (the waits themselves are the event loop's).
     """
     boundary = _boundary(headers)
-    max_body = max_file_bytes + max_fields_bytes + ENVELOPE_BYTES
+    max_body = max_upload_body(max_file_bytes, max_fields_bytes)
     _check_declared_length(headers, max_body, max_file_bytes)
     receiver = _Receiver(tmp_dir, max_file_bytes, max_fields_bytes, max_fields, before_file)
     pace = _Pace(min_rate_bytes_per_s, grace_s, idle_timeout_s, now)

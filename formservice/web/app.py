@@ -20,6 +20,7 @@ from starlette.middleware import Middleware
 
 from formservice.clock import Clock
 from formservice.enrolment.reconcile import reconcile_files
+from formservice.files import FilesUnavailable
 from formservice.mail import Mailer
 from formservice.reporting.reminders import RUN_EVERY
 from formservice.settings import Settings
@@ -100,12 +101,17 @@ async def watch_notice(svc: Services) -> None:
 async def reconcile(svc: Services) -> None:
     """Before the first request: remove the files a crash left behind (a removal committed but
     not done, uploads in flight), and say which records lost their file."""
-    settings = svc.settings
-    # Nothing is in flight before the first request (the store's lock keeps other processes out):
-    # every temporary file is a leftover, whatever its age.
-    report = await reconcile_files(
-        svc.store, settings.uploads_dir, settings.tmp_dir, now=svc.clock.now(), stale_after=timedelta(0)
-    )
+    # Local files: nothing is in flight before the first request (the store's lock keeps other
+    # processes out), every temporary file is a leftover whatever its age. A shared object store
+    # may be receiving another worker's uploads: what is younger than an hour is left alone.
+    grace = timedelta(hours=1) if svc.files.shared else timedelta(0)
+    try:
+        report = await reconcile_files(
+            svc.store, svc.files, svc.settings.tmp_dir, now=svc.clock.now(), stale_after=grace
+        )
+    except FilesUnavailable as exc:
+        log.error("justificatifs : vérification reportée, stockage injoignable (%s)", exc)
+        return
     for line in report.lines():
         (log.warning if report.missing else log.info)(line)
 

@@ -1,7 +1,7 @@
 """The composition root: every service of the app, built once, with its dependencies.
 
 ``build_services(settings)`` is the one place that chooses implementations (the mailer, the
-engine, the clock) and wires the use cases; ``create_app`` and the commands (``formservice
+engine, the file store, the clock) and wires the use cases; ``create_app`` and the commands (``formservice
 purge``) call it. Nothing else constructs a service. ``Services.close()`` releases them.
 """
 
@@ -13,6 +13,8 @@ from formservice.accounts.tokens import Tokens
 from formservice.audit import AuditLog
 from formservice.clock import Clock, SystemClock
 from formservice.enrolment.service import EnrolmentService
+from formservice.files import FileStore
+from formservice.files.factory import open_files
 from formservice.mail import Mailer, MailRenderer, OutboxMailer, SmtpMailer
 from formservice.notice.site.autopublish import SitePublisher
 from formservice.notice.source import NoticeSource
@@ -53,13 +55,16 @@ def build_services(
     engine: Engine | None = None,
     clock: Clock | None = None,
     mailer: Mailer | None = None,
+    files: FileStore | None = None,
 ) -> Services:
     """Everything the app and the commands need. Raises NoticeError if notice.yml is invalid.
 
     ``engine``: an open store engine (tests pass MemoryEngine()); without one, the store stays
-    closed until the app's lifespan (or the command) attaches the durable engine."""
+    closed until the app's lifespan (or the command) attaches the durable engine. ``files``: the
+    file store (default: the one ``settings.files`` names, local or S3)."""
     clock = clock or SystemClock()
     mailer = mailer or default_mailer(settings)
+    files = files or open_files(settings.files, root=settings.uploads_dir, scratch=settings.tmp_dir)
     notices = NoticeSource(settings.notice_path, check_interval=settings.notice_check_interval)
     site = SitePublisher(settings.notice_path, settings.site_dir) if settings.site_autopublish else None
     if site is not None:
@@ -93,7 +98,7 @@ def build_services(
         store=store,
         clock=clock,
         notices=notices.current,
-        files_dir=settings.uploads_dir,
+        files=files,
         tmp_dir=settings.tmp_dir,
         mail=mail,
         links=links,
@@ -121,7 +126,7 @@ def build_services(
         audit=audit,
         mail=mail,
         links=links,
-        files_dir=settings.uploads_dir,
+        files=files,
     )
     exports = ExportService(
         store=store,
@@ -158,6 +163,7 @@ def build_services(
         tokens=tokens,
         limits=limits,
         store=store,
+        files=files,
         links=links,
         accounts=accounts,
         enrolment=enrolment,

@@ -29,6 +29,13 @@ SITE_CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
+# How long a browser may keep what the site serves: pages and data are checked again each time
+# (a new closing date shows at once), the theme's assets for an hour. The reverse proxy serving
+# the site itself uses the same values (``web/deploy.py``).
+ASSETS_PATH = "/assets/"
+ASSETS_CACHE = "public, max-age=3600"
+PAGES_CACHE = "no-cache"
+
 
 class PublishedSite:
     def __init__(self, directory: Path):
@@ -68,7 +75,7 @@ class PublishedSite:
                 return
             raise HTTPException(status_code=404)
         csp = self.csp()
-        assets = "/assets/" in str(scope.get("path", ""))
+        assets = ASSETS_PATH in str(scope.get("path", ""))
 
         async def send_with_headers(message: Message) -> None:
             # Whatever the answer: a 304 carries no Content-Type, and the browser merges its headers
@@ -76,8 +83,10 @@ class PublishedSite:
             # the search index would be refused on every visit after the first.
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                # Every answer, a 304 too, carries the site's own policy (a 304 with the service's
+                # would be merged into the cached page and block the site's scripts).
                 headers["Content-Security-Policy"] = csp
-                headers.setdefault("Cache-Control", "public, max-age=3600" if assets else "no-cache")
+                headers.setdefault("Cache-Control", ASSETS_CACHE if assets else PAGES_CACHE)
             await send(message)
 
         await self.files(scope, receive, send_with_headers)

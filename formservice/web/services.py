@@ -25,6 +25,7 @@ from formservice.accounts.tokens import Tokens
 from formservice.audit import AuditLog
 from formservice.clock import Clock
 from formservice.enrolment.service import EnrolmentService
+from formservice.files import FileStore
 from formservice.mail import Mailer
 from formservice.notice import Notice
 from formservice.notice.site.autopublish import SitePublisher
@@ -56,6 +57,7 @@ class Services:
     tokens: Tokens
     limits: Limits
     store: Store
+    files: FileStore  # the candidates' files (local disk or S3): reached through the use cases
     links: Links
     accounts: AccountService
     enrolment: EnrolmentService
@@ -88,6 +90,7 @@ class Services:
         self.mail.close()
         self.hasher.close()
         self.audit.close()
+        self.files.close()
 
 
 def services(request: Any) -> Services:

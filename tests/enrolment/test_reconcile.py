@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from formservice.enrolment import reconcile
 from formservice.enrolment.reconcile import ReconcileReport, reconcile_files
+from formservice.files.local import LocalFileStore
 from formservice.store import Store
 from formservice.store.memory import MemoryEngine
 
@@ -70,10 +70,10 @@ async def test_orphans_and_stale_temp_files_go_referenced_files_stay(store: Stor
     other_killed = put(tmp / "leftover")
     body_running = put(tmp / ".upload-y.part", age=timedelta(minutes=59))
 
-    report = await reconcile_files(store, files, tmp, now=NOW)
+    report = await reconcile_files(store, LocalFileStore(files), tmp, now=NOW)
 
-    assert report.removed_orphans == [orphan, purged]
-    assert sorted(report.removed_temp) == sorted([copy_killed, body_killed, other_killed])
+    assert report.removed_orphans == [str(orphan), str(purged)]
+    assert sorted(report.removed_temp) == sorted(map(str, [copy_killed, body_killed, other_killed]))
     assert report.missing == [("enr-1", "file-1-1")]
     assert report.unknown == []
     for path in (kept, kept_too, copy_running, body_running):
@@ -84,15 +84,30 @@ async def test_orphans_and_stale_temp_files_go_referenced_files_stay(store: Stor
     assert doc is not None and [f["stored_name"] for f in doc["files"]] == [KEPT, GONE]  # untouched
 
 
-async def test_orphans_are_removed_through_remove_stored(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The removal is the storage's own (name checked, folder fsynced afterwards)."""
-    calls: list[tuple[Path, str]] = []
-    monkeypatch.setattr(reconcile, "remove_stored", lambda folder, name: calls.append((folder, name)))
+class RecordingStore(LocalFileStore):
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.deleted: list[tuple[str, str]] = []
+
+    def delete(self, owner: str, name: str) -> None:
+        self.deleted.append((owner, name))
+        super().delete(owner, name)
+
+
+async def test_orphans_are_removed_through_the_file_store(store: Store, tmp_path: Path) -> None:
+    """The removal is the file store's own (name checked, folder fsynced afterwards)."""
+    files = RecordingStore(tmp_path / "uploads")
     put(tmp_path / "uploads" / "acc-1" / REMOVED)
-    await reconcile_files(store, tmp_path / "uploads", tmp_path / "tmp", now=NOW)
-    assert calls == [(tmp_path / "uploads" / "acc-1", REMOVED)]
+    await reconcile_files(store, files, tmp_path / "tmp", now=NOW)
+    assert files.deleted == [("acc-1", REMOVED)]
+
+
+async def test_a_young_orphan_is_left_alone(store: Store, tmp_path: Path) -> None:
+    """An unreferenced file of a moment ago may be an upload whose record is being written (by
+    another worker, on a shared store): only older ones go."""
+    young = put(tmp_path / "uploads" / "acc-1" / REMOVED, age=timedelta(minutes=10))
+    report = await reconcile_files(store, LocalFileStore(tmp_path / "uploads"), tmp_path / "tmp", now=NOW)
+    assert young.exists() and report.removed_orphans == []
 
 
 async def test_anything_not_named_by_the_service_is_left_and_reported(store: Store, tmp_path: Path) -> None:
@@ -110,16 +125,19 @@ async def test_anything_not_named_by_the_service_is_left_and_reported(store: Sto
     put(files / "acc-1" / KEPT)
     (tmp_path / "tmp" / "folder").mkdir(parents=True)
 
-    report = await reconcile_files(store, files, tmp_path / "tmp", now=NOW)
+    report = await reconcile_files(store, LocalFileStore(files), tmp_path / "tmp", now=NOW)
 
     assert sorted(report.unknown) == sorted(
-        [
-            *odd,
-            files / "acc-1" / "sub",
-            files / "acc-1" / ("L" * 32 + ".pdf"),
-            files / "acc-link",
-            tmp_path / "tmp" / "folder",
-        ]
+        map(
+            str,
+            [
+                *odd,
+                files / "acc-1" / "sub",
+                files / "acc-1" / ("L" * 32 + ".pdf"),
+                files / "acc-link",
+                tmp_path / "tmp" / "folder",
+            ],
+        )
     )
     assert report.removed_orphans == []
     assert outside.exists() and all(path.exists() for path in odd)
@@ -131,13 +149,15 @@ async def test_a_record_with_a_name_not_of_ours_counts_as_missing(tmp_path: Path
     await store.engine.insert("enrolments", enrolment(1, "acc-1", "../../secret.pdf"))
     await store.engine.insert("enrolments", enrolment(2, "..", KEPT))
     put(tmp_path / "secret.pdf")
-    report = await reconcile_files(store, tmp_path / "uploads", tmp_path / "tmp", now=NOW)
+    report = await reconcile_files(store, LocalFileStore(tmp_path / "uploads"), tmp_path / "tmp", now=NOW)
     assert report.missing == [("enr-1", "file-1-0"), ("enr-2", "file-2-0")]
 
 
 async def test_nothing_on_disk_yet_is_a_clean_report(tmp_path: Path) -> None:
     """A fresh data directory: neither folder exists, nothing to say."""
-    report = await reconcile_files(Store(MemoryEngine()), tmp_path / "uploads", tmp_path / "tmp", now=NOW)
+    report = await reconcile_files(
+        Store(MemoryEngine()), LocalFileStore(tmp_path / "uploads"), tmp_path / "tmp", now=NOW
+    )
     assert report == ReconcileReport() and report.clean and report.lines() == []
 
 
@@ -148,7 +168,7 @@ async def test_the_report_speaks_french_to_the_operator(store: Store, tmp_path: 
     put(tmp_path / "uploads" / "acc-1" / "notes.txt")
     put(tmp_path / "tmp" / ".upload-x.part")
     report = await reconcile_files(
-        store, tmp_path / "uploads", tmp_path / "tmp", now=NOW, stale_after=timedelta(hours=2)
+        store, LocalFileStore(tmp_path / "uploads"), tmp_path / "tmp", now=NOW, stale_after=timedelta(hours=2)
     )
     assert report.lines() == [
         "justificatifs : 1 fichier(s) qu'aucune inscription ne référence supprimé(s) (suppression "
@@ -156,6 +176,6 @@ async def test_the_report_speaks_french_to_the_operator(store: Store, tmp_path: 
         "justificatifs : 1 fichier(s) temporaire(s) d'envois interrompus depuis plus de 2 heures supprimé(s)",
         "justificatifs : fichier inattendu laissé en place (nom que le service ne donne pas) : "
         f"{tmp_path / 'uploads' / 'acc-1' / 'notes.txt'}",
-        "justificatifs : l'inscription enr-1 référence le fichier file-1-1, absent du disque : "
+        "justificatifs : l'inscription enr-1 référence le fichier file-1-1, absent du stockage : "
         "l'enregistrement est laissé tel quel, le candidat doit renvoyer la pièce",
     ]

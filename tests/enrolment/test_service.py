@@ -22,6 +22,7 @@ from formservice.enrolment import rules
 from formservice.enrolment.deadlines import DeadlineError
 from formservice.enrolment.service import EnrolmentService
 from formservice.errors import CsrfFailed
+from formservice.files.local import LocalFileStore
 from formservice.mail import MailRenderer, OutboxMailer
 from formservice.notice import Notice, load_notice
 from formservice.outbox import Outbox
@@ -91,7 +92,7 @@ def service(tmp_path: Path, engine: CountingEngine, outbox: OutboxMailer) -> Enr
         store=store,
         clock=clock,
         notices=lambda: in_force[0],
-        files_dir=tmp_path / "uploads",
+        files=LocalFileStore(tmp_path / "uploads"),
         tmp_dir=tmp_path / "tmp",
         mail=mail,
         links=lambda name, **params: f"http://x/{name}",

@@ -35,7 +35,7 @@ def settings_of(cfg: dict) -> Settings:
         notice_path=Path(cfg["notice_path"]),
         data_dir=Path(cfg["data_dir"]),
         site_dir=Path(cfg["site_dir"]),
-        base_url=f"http://127.0.0.1:{cfg['port']}",
+        base_url=cfg.get("base_url") or f"http://127.0.0.1:{cfg['port']}",
         secret_keys=(cfg["secret"],),
         smtp=("127.0.0.1", cfg["smtp_port"]),
         argon2=argon2,

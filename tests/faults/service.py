@@ -81,6 +81,7 @@ class Service:
     limits: dict[str, Any] = field(default_factory=dict)
     mode: str = "serve"  # see server_child.py
     port: int = field(default_factory=free_port)
+    public_url: str | None = None  # the base URL of its links, when a reverse proxy is in front
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     kills: int = 0
@@ -110,6 +111,7 @@ class Service:
             "limits": self.limits,
             "mode": self.mode,
             "fsize": fsize,
+            "base_url": self.public_url,
         }
         path = self.root / f"service-{self.port}.json"
         path.write_text(json.dumps(config), encoding="utf-8")

@@ -60,6 +60,7 @@ from formservice.outbox import Outbox, retry_delay
 from formservice.settings import RateLimits, Settings
 from formservice.store import Store
 from formservice.store.tinydb.engine import TinyDBEngine
+from formservice.typography import french_text
 from formservice.web.app import create_app
 from formservice.web.rendering import make_env
 
@@ -943,7 +944,7 @@ async def test_each_hostile_pdf_is_refused_through_the_real_upload(
                 files={"file": ("attestation.pdf", build(), "application/pdf")},
             )
             assert response.status_code == 422, (name, response.status_code, response.text[:300])
-            assert MESSAGES[reason] in html.unescape(response.text), name
+            assert french_text(MESSAGES[reason]) in html.unescape(response.text), name
         assert all(
             files == [] for files in files_on((await client.page("/espace/justificatifs")).text).values()
         )

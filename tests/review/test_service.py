@@ -17,6 +17,7 @@ import pytest
 
 from formservice.audit import AuditLog
 from formservice.clock import FrozenClock, to_iso
+from formservice.files.local import LocalFileStore
 from formservice.mail import MailRenderer, OutboxMailer
 from formservice.outbox import Outbox
 from formservice.review import rules
@@ -51,7 +52,7 @@ class World:
             audit=AuditLog(self.audit_path, "k" * 40, self.clock),
             mail=self.outbox,
             links=lambda name, **params: f"http://x/{name}",
-            files_dir=self.files_dir,
+            files=LocalFileStore(self.files_dir),
         )
 
     async def add_dossier(self) -> dict[str, Any]:

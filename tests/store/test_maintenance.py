@@ -300,7 +300,7 @@ async def test_store_check_reports_a_record_whose_file_is_missing(tmp_path, caps
     (data_dir / "uploads" / "acc" / ("b" * 32 + ".pdf")).write_bytes(b"%PDF")
     assert main(["store", "check", "--data-dir", str(data_dir)]) == 1
     out = capsys.readouterr().out
-    assert "Justificatifs, problème : l'inscription e1 référence le fichier f1, absent du disque" in out
+    assert "Justificatifs, problème : l'inscription e1 référence le fichier f1, absent du stockage" in out
     assert "1 fichier sans inscription" in out
     (data_dir / "uploads" / "acc" / ("a" * 32 + ".pdf")).write_bytes(b"%PDF")
     assert main(["store", "check", "--data-dir", str(data_dir)]) == 0

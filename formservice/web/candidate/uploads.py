@@ -5,20 +5,22 @@ replacement) is a use case of EnrolmentService; the confirmation one of ReviewSe
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 from formservice.enrolment import rules
 from formservice.errors import AppError, NotFound
 from formservice.uploads import UploadRejected
 from formservice.web.auth import require_account
 from formservice.web.candidate.enrolment import Space, audit, redirect, space_of
+from formservice.web.downloads import stored_file_response
 from formservice.web.middleware.csrf import streams_csrf, verify_csrf
 from formservice.web.rendering import render
 from formservice.web.services import services
+
+MISSING = "Ce fichier n'est plus disponible : déposez-le de nouveau ou contactez votre pôle."
 
 
 async def _page(
@@ -93,22 +95,12 @@ async def upload_remove(request: Request) -> Response:
 async def upload_file(request: Request) -> Response:
     """A candidate's own file, as an attachment; anybody else's is 404, whatever the id."""
     account = await require_account(request)
-    found = await services(request).enrolment.find_file(account["id"], request.path_params["file_id"])
-    if found is None:
+    enrolment = services(request).enrolment
+    meta = await enrolment.find_file(account["id"], request.path_params["file_id"])
+    if meta is None:
         raise NotFound()
-    meta, path = found
-    if not Path(path).is_file():
-        raise NotFound("Ce fichier n'est plus disponible : déposez-le de nouveau ou contactez votre pôle.")
-    return FileResponse(
-        path,
-        media_type=meta["media_type"],
-        filename=meta["display_name"],
-        content_disposition_type="attachment",
-        headers={
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    reader = await enrolment.open_file(account["id"], meta, MISSING)
+    return stored_file_response(reader, meta, inline=False)
 
 
 async def uploads_complete(request: Request) -> Response:

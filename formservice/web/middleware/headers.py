@@ -17,7 +17,9 @@ SERVICE_CSP = (
 )
 
 
-def _default_headers(https: bool, static: bool) -> list[tuple[bytes, bytes]]:
+def default_headers(*, https: bool, static: bool) -> list[tuple[str, str]]:
+    """Every answer's security headers (the reverse proxy's configuration adds the same ones to
+    the site it serves itself: ``web/deploy.py``)."""
     headers = [
         ("content-security-policy", SERVICE_CSP),
         ("x-content-type-options", "nosniff"),
@@ -30,7 +32,14 @@ def _default_headers(https: bool, static: bool) -> list[tuple[bytes, bytes]]:
         headers.append(("strict-transport-security", "max-age=31536000"))
     if not static:
         headers.append(("cache-control", "no-store"))
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    return headers
+
+
+def _default_headers(https: bool, static: bool) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in default_headers(https=https, static=static)
+    ]
 
 
 class SecurityHeadersMiddleware:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from formservice.enrolment import rules as enrolment_rules
 from formservice.errors import AppError, BadRequest, NotFound
@@ -23,6 +22,7 @@ from formservice.review.listing import PIECES_LABELS, WAITING_LABELS, PiecesStat
 from formservice.review.service import DossierFilter
 from formservice.review.states import LABELS, Action, Actor, State, actions_for, state_of
 from formservice.uploads import render
+from formservice.web.downloads import stored_file_response
 from formservice.web.forms import client_ip, form_lists, form_values
 from formservice.web.rendering import render as render_page
 from formservice.web.rendering import url_path
@@ -229,16 +229,16 @@ async def _dossier_page(
     return await render_page(request, "staff/dossier.html", context, status=status)
 
 
-async def _visible_file(request: Request) -> tuple[Any, Any, Any, Path]:
+MISSING = "Ce fichier n'est plus dans le stockage : demandez au candidat de le déposer de nouveau."
+
+
+async def _visible_file(request: Request) -> tuple[Any, Any, Any]:
     staff, _notice, doc = await _visible_dossier(request)
     file_id = request.path_params["file_id"]
     meta = next((f for f in doc.get("files", []) if f["id"] == file_id), None)
     if meta is None:
         raise NotFound()
-    path = Path(services(request).settings.uploads_dir) / doc["account_id"] / meta["stored_name"]
-    if not path.is_file():
-        raise NotFound("Ce fichier n'est plus sur le disque : demandez au candidat de le déposer de nouveau.")
-    return staff, doc, meta, path
+    return staff, doc, meta
 
 
 def _audit_look(request: Request, staff: Any, doc: Any, meta: Any, how: str) -> None:
@@ -257,14 +257,13 @@ def _audit_look(request: Request, staff: Any, doc: Any, meta: Any, how: str) -> 
 async def piece_view(request: Request) -> Response:
     """A piece shown in the page: an image as its re-encoded copy, a PDF as pictures of its
     pages drawn on the server (no PDF viewer runs the candidate's file)."""
-    staff, doc, meta, path = await _visible_file(request)
+    staff, doc, meta = await _visible_file(request)
     _audit_look(request, staff, doc, meta, "vu")
     pages = 0
     if meta["media_type"] == "application/pdf":
-        pages = min(
-            await services(request).enrolment.run_cpu_bound(lambda: render.page_count(path)),
-            render.MAX_PAGES_SHOWN,
-        )
+        enrolment = services(request).enrolment
+        count = await enrolment.on_local_copy(doc["account_id"], meta, MISSING, render.page_count)
+        pages = min(count, render.MAX_PAGES_SHOWN)
     context = {
         "staff": staff,
         "doc": doc,
@@ -277,29 +276,23 @@ async def piece_view(request: Request) -> Response:
 
 async def piece_page(request: Request) -> Response:
     """One page of a PDF piece, as a PNG image (the page view above shows them)."""
-    _staff, _doc, meta, path = await _visible_file(request)
+    _staff, doc, meta = await _visible_file(request)
     if meta["media_type"] != "application/pdf":
         raise NotFound()
     index = int(request.path_params["page"])
-    png = await services(request).enrolment.run_cpu_bound(lambda: render.page_png(path, index))
+    png = await services(request).enrolment.on_local_copy(
+        doc["account_id"], meta, MISSING, lambda path: render.page_png(path, index)
+    )
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
 
 async def piece_file(request: Request) -> Response:
     """The original file: images inline (re-encoded copies), PDFs as a download; audited."""
-    staff, doc, meta, path = await _visible_file(request)
+    staff, doc, meta = await _visible_file(request)
+    reader = await services(request).enrolment.open_file(doc["account_id"], meta, MISSING)
     _audit_look(request, staff, doc, meta, "téléchargé")
     inline = meta["media_type"] in ("image/jpeg", "image/png")
-    return FileResponse(
-        path,
-        media_type=meta["media_type"],
-        filename=meta["display_name"],
-        content_disposition_type="inline" if inline else "attachment",
-        headers={
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return stored_file_response(reader, meta, inline=inline)
 
 
 def _back(request: Request, dossier_id: str, info: str) -> RedirectResponse:
