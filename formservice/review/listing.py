@@ -16,6 +16,7 @@ pieces; ``stale`` tells the start which dossiers a notice change made out of dat
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -41,6 +42,8 @@ DERIVED = (
     "refusals",
 )
 # The office's decisions on a whole dossier: the first one ends « the time from dépôt to decision ».
+# Bumped whenever ``derived`` changes: the stored fields of every dossier are then recomputed.
+VERSION = 2
 DECISIONS = ("accept", "request_correction", "declare_ineligible")
 LONGEST = 60  # days from dépôt to decision counted one by one; longer ones are counted as 60
 
@@ -176,6 +179,14 @@ def with_listing(doc: Enrolment, notice: Notice) -> Enrolment:
     """``doc`` with its list fields up to date (the enrolment repository's ``derive``)."""
     doc.update(derived(doc, notice))  # type: ignore[typeddict-item]
     return doc
+
+
+def fingerprint(notice: Notice) -> str:
+    """What the stored fields were computed under: this module's version and the notice. The
+    same fingerprint as the last full pass means no dossier can be stale (every write since
+    derived its fields under the notice in force)."""
+    digest = hashlib.sha256(notice.model_dump_json().encode()).hexdigest()[:32]
+    return f"{VERSION}:{digest}"
 
 
 def stale(doc: Mapping[str, Any], notice: Notice) -> bool:

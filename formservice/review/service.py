@@ -156,6 +156,9 @@ class ReviewService:
         edit changed the required pieces or the specialities); returns how many were rewritten.
         A batch job: at start and when the notice changes."""
         notice, rewritten = self.notices(), 0
+        done_under = listing.fingerprint(notice)
+        if await self.store.counters.text("listing") == done_under:
+            return 0  # the last full pass was under this notice and release: nothing is stale
         async for batch in self.store.enrolments.all_paged():
             for doc in batch:
                 email = None
@@ -169,6 +172,7 @@ class ReviewService:
                 except RecordMissing:
                     continue
                 rewritten += 1
+        await self.store.counters.set_text("listing", done_under)
         return rewritten
 
     async def get(self, enrolment_id: str) -> Enrolment | None:

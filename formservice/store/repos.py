@@ -281,6 +281,20 @@ class Counters(_Repository):
         doc = await self.engine.get(self.table, name)
         return int(doc["n"]) if doc else 0
 
+    async def text(self, name: str) -> str | None:
+        """A small marker kept beside the counters (what a batch job last did), or None."""
+        doc = await self.engine.get(self.table, name)
+        return str(doc["text"]) if doc and "text" in doc else None
+
+    async def set_text(self, name: str, text: str) -> None:
+        try:
+            await self.engine.update(self.table, name, lambda doc: {**doc, "text": text})
+        except RecordMissing:
+            try:
+                await self.engine.insert(self.table, {"id": name, "text": text})
+            except DuplicateKey:
+                await self.engine.update(self.table, name, lambda doc: {**doc, "text": text})
+
 
 class Store:
     """The repositories over one engine.

@@ -56,7 +56,7 @@ async def listing_loop(svc: Services) -> None:
     """Keep the office's list fields in step with the notice: at start (dossiers written under
     an older notice or release), then whenever a new notice is in force (its required pieces or
     specialities may have changed). A batch job: one pass over the dossiers each time."""
-    applied = None
+    applied = svc.notice()  # the lifespan did the pass at start, before the first request
     while True:
         notice = svc.notice()
         if notice is not applied:
@@ -128,6 +128,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             await tg.start(svc.mail.run)
             tg.start_soon(purge_loop, svc)
+            # Before the first request: the lists and exports never miss a dossier written by an
+            # older release or under another notice (one quick read when nothing changed).
+            await svc.review.refresh_listing()
             tg.start_soon(listing_loop, svc)
             tg.start_soon(reminder_loop, svc)
             if svc.site is not None:
