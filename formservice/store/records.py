@@ -7,7 +7,7 @@ rewrite them; the features re-export the ones they work with (``accounts.records
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict
 
 
 # -- accounts ----------------------------------------------------------------------------------
@@ -66,9 +66,10 @@ class Receipt(TypedDict):
     files: list[ReceiptFile]
 
 
-class AddressChange(TypedDict):
-    at: str
-    address: dict[str, str]
+class AddressChange(TypedDict, total=False):
+    at: Required[str]
+    address: Required[dict[str, str]]  # the new address (enrolment.rules.ADDRESS_FIELDS)
+    previous: dict[str, str]  # the address it replaced (absent from the changes recorded before it was kept)
 
 
 class _EnrolmentBase(TypedDict):
