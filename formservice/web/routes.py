@@ -69,8 +69,11 @@ def space_routes() -> list[BaseRoute]:
         Route(
             "/espace/justificatifs/valider",
             uploads.uploads_complete,
-            methods=["POST"],
+            methods=GET_POST,
             name="uploads_complete",
+        ),
+        Route(
+            "/espace/justificatifs/rouvrir", uploads.uploads_reopen, methods=["POST"], name="uploads_reopen"
         ),
         Route(
             "/espace/justificatifs/corrections-effectuees",
@@ -82,7 +85,7 @@ def space_routes() -> list[BaseRoute]:
         Route(
             "/espace/justificatifs/fichier/{file_id}/supprimer",
             uploads.upload_remove,
-            methods=["POST"],
+            methods=GET_POST,
             name="upload_remove",
         ),
         Route(

@@ -30,6 +30,8 @@ from formservice.enrolment.deadlines import (
     registration_window,
 )
 from formservice.enrolment.records import Enrolment
+from formservice.enrolment.service import SaveOutcome
+from formservice.enrolment.wording import de
 from formservice.errors import AppError, NotFound
 from formservice.notice import Notice, Pole
 from formservice.review import rules as review_rules
@@ -41,27 +43,42 @@ from formservice.web.rendering import page_context, render
 from formservice.web.services import services
 
 INFO = {
-    "enregistree": "Votre inscription est enregistrée. Un courriel de confirmation vous a été envoyé.",
+    "enregistree": "Votre pré-inscription est enregistrée. Un courriel de confirmation vous a été envoyé.",
     "modifiee": "Vos modifications sont enregistrées. Un courriel récapitulatif vous a été envoyé.",
-    "inchangee": "Aucune modification : votre inscription était déjà à jour.",
+    "pieces": (
+        "Vos modifications sont enregistrées. Elles changent la liste des pièces justificatives "
+        "demandées : vérifiez-la ci-dessous. Un courriel récapitulatif vous a été envoyé."
+    ),
+    "rouverte": (
+        "Vos modifications sont enregistrées. Elles changent la liste des pièces justificatives "
+        "demandées : le dépôt de vos pièces est rouvert, et « J'ai fourni toutes mes pièces » est à "
+        "valider de nouveau. Un courriel récapitulatif vous a été envoyé."
+    ),
+    "inchangee": "Aucune modification : votre pré-inscription était déjà à jour.",
     "ajoute": "Le fichier a été ajouté.",
     "supprime": "Le fichier a été supprimé.",
     "complet": (
         "C'est fait : vous avez fourni toutes vos pièces. L'accusé de réception vous a été envoyé par "
         "courriel et reste disponible dans « Mes documents »."
     ),
-    "adresse": "Votre nouvelle adresse a été transmise au pôle. Une copie vous a été envoyée par courriel.",
+    "rouvert": (
+        "Le dépôt de vos pièces est rouvert : ajoutez ou supprimez des fichiers, puis validez de "
+        "nouveau « J'ai fourni toutes mes pièces »."
+    ),
+    "adresse": (
+        "Votre nouvelle adresse a été transmise au pôle ; elle figure désormais sur vos documents. Une "
+        "copie vous a été envoyée par courriel."
+    ),
     "corrections": (
         "C'est fait : vos corrections sont transmises au pôle, qui va vérifier de nouveau les pièces "
-        "remplacées. Vous serez informé(e) par courriel de sa décision."
+        "remplacées. Vous serez informé ou informée par courriel de sa décision."
     ),
 }
-PRINTABLE = {
-    "recapitulatif": "Récapitulatif d'inscription",
-    "confirmation": "Confirmation d'inscription",
-    "liste-pieces": "Liste des pièces justificatives",
-    "accuse": "Accusé de réception des pièces justificatives",
-    "attestation": "Attestation d'inscription définitive",
+# The documents a dossier has beyond the notice's ``downloads`` (named there, for what they are
+# during the pre-registration): each shown only once it is true.
+LATER_DOCUMENTS = {
+    "accuse": "Accusé de réception des pièces justificatives",  # once déposé
+    "attestation": "Attestation d'inscription définitive",  # once complet
 }
 CLOSED = (State.IRRECEVABLE, State.DESISTE)
 
@@ -174,6 +191,8 @@ async def space_of(request: Request) -> Space:
         and enrolment.get("status") != rules.STATUS_COMPLETE
         and not (dossier and dossier.closed),
         "dossier": dossier,
+        # why « M'inscrire » no longer changes the enrolment (the office has it), or None
+        "edit_refusal": rules.edit_refusal(enrolment, notice) if enrolment else None,
         "info": INFO.get(request.query_params.get("info", "")),
         "problem": None,
     }
@@ -243,14 +262,36 @@ async def _submit(request: Request, space: Space) -> EnrolForm | Response:
         space.context["problem"] = exc.message
         return EnrolForm(result.data, version, form.errors, exc.status)
     audit(request, "enrolment.saved", space.account, version=outcome.enrolment["version"])
-    info = "enregistree" if outcome.first else ("modifiee" if outcome.changes else "inchangee")
-    return redirect(request, "enrol", info)
+    return redirect(request, "enrol", _saved_info(outcome))
 
 
-FINAL_REASON = (
-    "vous avez validé « J'ai fourni toutes mes pièces », votre inscription est définitive. "
-    "Pour un changement, contactez le pôle qui gère votre examen."
-)
+def _saved_info(outcome: SaveOutcome) -> str:
+    if outcome.first:
+        return "enregistree"
+    if outcome.reopened:
+        return "rouverte"
+    if outcome.pieces_changed:
+        return "pieces"
+    return "modifiee" if outcome.changes else "inchangee"
+
+
+SAVED_INFOS = ("enregistree", "modifiee", "pieces", "rouverte", "inchangee")
+
+
+def next_step(space: Space) -> str | None:
+    """What comes after « Enregistrer », for the page: ``"deposit"`` (pieces missing),
+    ``"validate"`` (every piece has a file, « J'ai fourni toutes mes pièces » not clicked),
+    ``"done"`` (déposé, the office not started yet), None (nothing saved, or the office has it)."""
+    enrolment, dossier = space.enrolment, space.context["dossier"]
+    if not enrolment or not enrolment.get("version") or (dossier and dossier.acted):
+        return None
+    if enrolment.get("status") == rules.STATUS_COMPLETE:
+        return "done"
+    return "deposit" if rules.missing_documents(space.notice, enrolment) else "validate"
+
+
+# The element an error summary's link leads to, when it is not the field's own id.
+ERROR_ANCHORS = {"status": "status-" + next(iter(rules.STATUSES))}
 
 
 async def enrol(request: Request) -> Response:
@@ -271,9 +312,13 @@ async def enrol(request: Request) -> Response:
         if context["writable"]
         else _window_message(space.notice, space.now, context["pole"]),
     )
-    final = context["enrolment"] and context["enrolment"].get("status") == rules.STATUS_COMPLETE
-    if final and context["writable"]:
-        context.update(writable=False, closed_reason=FINAL_REASON)
+    if context["edit_refusal"] and context["writable"]:
+        context.update(writable=False, closed_reason=context["edit_refusal"])
+    context.update(
+        next_step=next_step(space) if request.query_params.get("info") in SAVED_INFOS else None,
+        missing=rules.missing_documents(space.notice, space.enrolment) if space.enrolment else [],
+        anchors=ERROR_ANCHORS,
+    )
     return await render(request, "candidate/enrolment/enrol.html", context, status=form.status)
 
 
@@ -296,11 +341,8 @@ async def my_documents(request: Request) -> Response:
 async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple[str, str]:
     space = await space_of(request)
     enrolment, notice = space.enrolment, space.notice
-    if kind not in PRINTABLE or not enrolment or not enrolment.get("version"):
-        raise NotFound()
-    if kind == "accuse" and enrolment.get("status") != rules.STATUS_COMPLETE:
-        raise NotFound()
-    if kind == "attestation" and state_of(enrolment) is not State.COMPLET:
+    title = document_title(notice, enrolment, kind) if enrolment and enrolment.get("version") else None
+    if title is None or enrolment is None:
         raise NotFound()
     data = enrolment["data"]
     found = notice.speciality(data.get("speciality", ""))
@@ -314,7 +356,8 @@ async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple
     values.update(space.context)
     values.update(
         kind=kind,
-        title=PRINTABLE[kind],
+        title=title,
+        de=de,
         data=data,
         rows=[r for r in rows if r[1]],
         exam=exam,
@@ -328,6 +371,20 @@ async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple
     )
     html = services(request).env.get_template("candidate/documents/printable.html").render(values)
     return html, f"{kind}-{enrolment['id']}-v{enrolment['version']}.pdf"
+
+
+def document_title(notice: Notice, enrolment: Enrolment, kind: str) -> str | None:
+    """The document ``kind`` named for what it is now, or None if it does not exist yet: the
+    notice's documents of the pre-registration, the receipt once the pieces are déposé, the
+    attestation only once the dossier is complet (the inscription is then définitive)."""
+    named = {d.id: d.name for d in notice.downloads}
+    if kind in named:
+        return named[kind]
+    if kind == "accuse" and enrolment.get("status") == rules.STATUS_COMPLETE:
+        return LATER_DOCUMENTS[kind]
+    if kind == "attestation" and state_of(enrolment) is State.COMPLET:
+        return LATER_DOCUMENTS[kind]
+    return None
 
 
 async def printable(request: Request) -> Response:
