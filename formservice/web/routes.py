@@ -3,6 +3,7 @@
 URL layout
     ``/``                    the published site (site/), or a French "not published yet" page
     ``/compte/...``          accounts (candidate/accounts.py)
+    ``/mentions-legales``, ``/accessibilite``  the legal pages (candidate/legal.py)
     ``/espace``              the candidate's space (candidate/space.py, enrolment.py, uploads.py)
     ``/gestion/...``         the exam office (staff/access.py, staff/dossiers.py)
     ``/_service/static/...`` the service's CSS (no clash with the site's /assets/)
@@ -21,7 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from formservice.settings import Settings
-from formservice.web.candidate import accounts, dev, enrolment, space, uploads
+from formservice.web.candidate import accounts, dev, enrolment, legal, space, uploads
 from formservice.web.published_site import PublishedSite
 from formservice.web.staff import access, dossiers, team
 
@@ -49,6 +50,14 @@ def account_routes() -> list[BaseRoute]:
         ),
         Route("/compte/mot-de-passe", accounts.change_password, methods=GET_POST, name="change_password"),
         Route("/compte/donnees-personnelles", accounts.privacy, name="privacy"),
+    ]
+
+
+def legal_routes() -> list[BaseRoute]:
+    """The pages a French public service shows in every footer (from notice.yml's ``legal``)."""
+    return [
+        Route("/mentions-legales", legal.legal_notice, name="legal_notice"),
+        Route("/accessibilite", legal.accessibility, name="accessibility"),
     ]
 
 
@@ -136,6 +145,7 @@ def routes(settings: Settings, *, dev_outbox: bool) -> list[BaseRoute]:
     """The whole table; ``dev_outbox``: the development outbox page is routed (never in production)."""
     table: list[BaseRoute] = [
         *account_routes(),
+        *legal_routes(),
         *space_routes(),
         *staff_routes(),
         Mount("/_service/static", StaticFiles(directory=STATIC_DIR), name="static"),

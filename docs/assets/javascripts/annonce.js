@@ -22,14 +22,22 @@
     return (n < 10 ? "0" : "") + n;
   }
 
+  // « 14 jours 3 h 05 min »: no seconds ticking for days, which only adds stress; they appear
+  // in the last hour (« 42 min 05 s »), when they matter. No-break spaces keep each number with
+  // its unit.
+  var NBSP = "\u00a0";
+
   function remaining(ms) {
     var s = Math.max(0, Math.floor(ms / 1000));
     var days = Math.floor(s / 86400);
     var hours = Math.floor((s % 86400) / 3600);
     var minutes = Math.floor((s % 3600) / 60);
-    var text = hours + " h " + pad(minutes) + " min " + pad(s % 60) + " s";
+    if (s < 3600) {
+      return minutes + NBSP + "min " + pad(s % 60) + NBSP + "s";
+    }
+    var text = hours + NBSP + "h " + pad(minutes) + NBSP + "min";
     if (days > 0) {
-      text = days + (days > 1 ? " jours " : " jour ") + text;
+      text = days + NBSP + (days > 1 ? "jours " : "jour ") + text;
     }
     return text;
   }
