@@ -8,12 +8,15 @@ Until the office asks for corrections, a file is the enrolment's (``enrolment.ru
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from formservice.enrolment import rules
 from formservice.enrolment.deadlines import contact_sentence
+from formservice.enrolment.records import Enrolment
+from formservice.errors import AppError
 from formservice.notice import Notice
 from formservice.review import rules as review_rules
 from formservice.review.states import State, described, state_of
@@ -50,3 +53,14 @@ def check_upload(doc: Mapping[str, Any], document_id: str, size: int, notice: No
         review_rules.check_can_replace(doc, notice, document_id, size, now)
     else:
         rules.check_can_add(doc, document_id, size, notice, now)
+
+
+def completion_refusal(doc: Enrolment, notice: Notice, now: datetime) -> str | None:
+    """Why « J'ai fourni toutes mes pièces » would be refused now, or None: the very checks of
+    the click, run on a copy, so that the confirmation page never promises what the click refuses."""
+    try:
+        ensure_not_closed(doc, notice)
+        rules.complete(copy.deepcopy(doc), notice, now)
+    except AppError as exc:
+        return exc.message
+    return None

@@ -23,6 +23,8 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from formservice.accounts.tokens import Purpose, TokenError
 from formservice.enrolment import rules
+from formservice.enrolment.pieces import completion_refusal
+from formservice.enrolment.service import NO_ENROLMENT
 from formservice.errors import AppError, NotFound
 from formservice.uploads import UploadRejected
 from formservice.web.auth import require_account
@@ -195,10 +197,10 @@ async def uploads_complete(request: Request) -> Response:
     afterwards; POST (« Je confirme ») validates."""
     space = await space_of(request)
     if request.method == "GET":
-        if not space.context["pieces_writable"]:
-            return RedirectResponse(request.app.url_path_for("my_uploads"), status_code=303)
-        missing = rules.missing_documents(space.notice, space.enrolment) if space.enrolment else []
-        space.context.update(missing=missing)
+        refusal = (
+            completion_refusal(space.enrolment, space.notice, space.now) if space.enrolment else NO_ENROLMENT
+        )
+        space.context.update(refusal=refusal)
         return await render(request, "candidate/enrolment/confirm_complete.html", space.context)
     try:
         await services(request).enrolment.complete(space.account, space.enrolment, space.notice, space.now)
