@@ -39,11 +39,14 @@ from formservice.review.states import Action, Actor, State, candidate_may_edit, 
 
 # Read the forms with ``enrolment.form``; these names are the rules' vocabulary too.
 __all__ = [
+    "ADDRESS_FIELDS",
+    "IDENTITY_FIELDS",
     "LABELS",
     "STATUSES",
     "STATUS_COMPLETE",
     "STATUS_SAVED",
     "FormResult",
+    "age_on",
     "read_address",
     "read_form",
 ]

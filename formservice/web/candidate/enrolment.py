@@ -335,6 +335,7 @@ def _window_message(notice: Notice, now: datetime, pole: Any) -> str:
 
 async def my_documents(request: Request) -> Response:
     space = await space_of(request)
+    space.context.update(later_documents=LATER_DOCUMENTS)
     return await render(request, "candidate/enrolment/documents.html", space.context)
 
 
@@ -427,5 +428,6 @@ async def address_change(request: Request) -> Response:
                 return redirect(request, "address_change", "adresse")
         else:
             status = 400
-    context.update(form=form, errors=errors)
+    address_labels = {name: rules.LABELS[name] for name in rules.ADDRESS_FIELDS}
+    context.update(form=form, errors=errors, address_labels=address_labels)
     return await render(request, "candidate/enrolment/address.html", context, status=status)

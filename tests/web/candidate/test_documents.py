@@ -85,3 +85,18 @@ async def test_each_document_is_named_for_what_it_is_now(
     assert "Attestation d'inscription définitive" not in page.text
     for kind in ("accuse", "attestation"):
         assert (await client.get(f"/espace/documents/{kind}")).status_code == 404
+
+
+async def test_an_address_change_reaches_the_documents(
+    client: Client, candidate: Candidate, notice: Notice
+) -> None:
+    """« Signaler un changement d'adresse »: the récapitulatif and the confirmation show the new
+    address, not the one typed in « M'inscrire »."""
+    await logged_in(client, candidate)
+    await save(client, notice)
+    new = {"address": "3 place du Marché", "postal_code": "79000", "city": "Niort", "country": "France"}
+    response = await client.submit("/espace/changement-adresse", new)
+    assert response.status_code == 303, response.text
+    for kind in ("recapitulatif", "confirmation"):
+        page = html.unescape((await client.get(f"/espace/documents/{kind}")).text)
+        assert "3 place du Marché" in page and "79000" in page and "12 avenue de la Gare" not in page
