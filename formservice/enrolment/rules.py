@@ -247,7 +247,7 @@ def save_with_changes(
     refusal = edit_refusal(doc, notice)
     if refusal is not None:
         raise EnrolmentError(refusal)
-    diff = changes(doc.get("data", {}), data, notice)
+    diff = changes(current_data(doc), data, notice)  # an address reported since is no change
     if not diff and doc["version"] > 0:
         return Saved(doc, diff, pieces_changed=False, reopened=False)
     pieces_changed = doc["version"] > 0 and required_ids(notice, doc["data"]) != required_ids(notice, data)
@@ -432,12 +432,28 @@ def address_of(data: Mapping[str, Any]) -> dict[str, str]:
     return {name: str(data.get(name) or "") for name in ADDRESS_FIELDS}
 
 
+def current_address(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The address in force: the last change reported since the last « Enregistrer » (the pôle
+    has it by mail), else the enrolment's own. A save made since carries it: « M'inscrire » is
+    filled with ``current_data``."""
+    changes = doc.get("address_changes") or []
+    if changes and changes[-1].get("version") == doc.get("version"):
+        return address_of(changes[-1]["address"])
+    return address_of(doc.get("data", {}))
+
+
+def current_data(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The enrolment as every page and document shows it: its data, with the address in force."""
+    return {**doc.get("data", {}), **current_address(doc)}
+
+
 def request_address_change(doc: Enrolment, address: dict[str, str], now: datetime) -> Enrolment:
     """« Signaler un changement d'adresse », allowed at any time (even once the office has the
-    dossier: the pôle is mailed the change): the enrolment takes the new address, so that every
-    document shows it, and the change is kept with the address it replaced. At most
-    ADDRESS_CHANGES_PER_DAY in 24 hours; the current address itself is not a change."""
-    previous = address_of(doc["data"])
+    dossier: the pôle is mailed the change). The change is kept with the address it replaced and
+    is the address in force (``current_address``) on every page and document; the enrolment's
+    own data and version are left as they are, for « Enregistrer » alone writes them. At most
+    ADDRESS_CHANGES_PER_DAY in 24 hours; the address in force itself is not a change."""
+    previous = current_address(doc)
     if previous == address_of(address):
         raise EnrolmentError(
             "Cette adresse est déjà celle de votre pré-inscription : rien n'a été transmis.", status=400
@@ -450,13 +466,8 @@ def request_address_change(doc: Enrolment, address: dict[str, str], now: datetim
             "bien reçus. Pour une autre correction, attendez demain ou contactez directement le pôle.",
             status=429,
         )
-    changes.append({"at": _stamp(now), "address": address, "previous": previous})
+    changes.append({"at": _stamp(now), "address": address, "previous": previous, "version": doc["version"]})
     del changes[:-ADDRESS_CHANGES_KEPT]
-    changed = [LABELS[n] for n in ADDRESS_FIELDS if previous[n] != address_of(address)[n]]
-    doc["data"] = {**doc["data"], **address_of(address)}
-    doc["version"] += 1
-    doc["updated_at"] = _stamp(now)
-    doc["history"].append({"version": doc["version"], "at": _stamp(now), "changes": changed})
     return doc
 
 

@@ -70,6 +70,7 @@ class AddressChange(TypedDict, total=False):
     at: Required[str]
     address: Required[dict[str, str]]  # the new address (enrolment.rules.ADDRESS_FIELDS)
     previous: dict[str, str]  # the address it replaced (absent from the changes recorded before it was kept)
+    version: int  # the enrolment's version then: the change is the address in force until a save
 
 
 class _EnrolmentBase(TypedDict):

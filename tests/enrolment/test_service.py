@@ -583,7 +583,7 @@ async def test_the_pole_reads_labels_and_the_right_old_address_and_answers_the_c
     assert "Nouvelle adresse : 2 quai Louis Durand, Appartement 4 17000 La Rochelle" in text
     assert "n'y répondez pas" not in text and "répondez simplement à ce courriel" in text
     stored = await service.current(ACCOUNT["id"], NOTICE)
-    assert stored is not None and stored["data"]["city"] == "La Rochelle"
+    assert stored is not None and rules.current_data(stored)["city"] == "La Rochelle"
     ack = text_of(latest(outbox, "Votre changement d'adresse a été transmis"))
     assert "2 quai Louis Durand" in ack and pole.name in ack
 

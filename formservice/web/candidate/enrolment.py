@@ -233,7 +233,8 @@ class EnrolForm:
 async def _starting_form(request: Request, space: Space) -> tuple[EnrolForm, bool]:
     """The stored enrolment, or a returning candidate's identity from last session (prefilled)."""
     if space.enrolment and space.enrolment.get("version"):
-        return EnrolForm(space.enrolment["data"], space.enrolment["version"], {}), False
+        # the address in force, when one was reported since: a save does not bring the old one back
+        return EnrolForm(rules.current_data(space.enrolment), space.enrolment["version"], {}), False
     previous = await services(request).enrolment.previous(space.account["id"], space.notice)
     values = rules.starting_point(previous)
     return EnrolForm(values, 0, {}), bool(values)
@@ -345,7 +346,7 @@ async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple
     title = document_title(notice, enrolment, kind) if enrolment and enrolment.get("version") else None
     if title is None or enrolment is None:
         raise NotFound()
-    data = enrolment["data"]
+    data = rules.current_data(enrolment)  # with the address reported since the last save, if any
     found = notice.speciality(data.get("speciality", ""))
     if found is None:  # the catalogue changed under the enrolment
         raise NotFound(
