@@ -22,9 +22,9 @@
     return (n < 10 ? "0" : "") + n;
   }
 
-  // « 14 jours 3 h 05 min »: no seconds ticking for days, which only adds stress; they appear
-  // in the last hour (« 42 min 05 s »), when they matter. No-break spaces keep each number with
-  // its unit.
+  // Days, hours and minutes: no seconds ticking for days, which only adds stress; they appear
+  // in the last hour (minutes and seconds), when they matter. No-break spaces keep each number
+  // with its unit.
   var NBSP = "\u00a0";
 
   function remaining(ms) {
