@@ -53,6 +53,7 @@ PURE = (
     "formservice.enrolment.rules",
     "formservice.enrolment.form",
     "formservice.enrolment.pieces",
+    "formservice.enrolment.quotas",
     "formservice.enrolment.wording",
     "formservice.enrolment.deadlines",
     "formservice.uploads",

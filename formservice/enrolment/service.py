@@ -28,6 +28,7 @@ from formservice.clock import Clock
 from formservice.durable import private_dir
 from formservice.enrolment import rules
 from formservice.enrolment.pieces import check_upload, ensure_not_closed, in_correction
+from formservice.enrolment.quotas import with_reserved
 from formservice.enrolment.records import Enrolment, StoredFileMeta
 from formservice.errors import NotSaved, ServiceUnavailable, TooManyRequests
 from formservice.notice import Notice
@@ -329,7 +330,7 @@ class EnrolmentService:
         def check(size: int) -> None:
             if current is None:
                 raise rules.EnrolmentError(NO_ENROLMENT)
-            reserved = rules.with_reserved(current, others)
+            reserved = with_reserved(current, others)
             check_upload(reserved, document_id, size, self.notices(), self.clock.now())
 
         def before_file(fields: Mapping[str, str]) -> None:
