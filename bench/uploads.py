@@ -59,7 +59,7 @@ CANDIDATES = 8
 SECRET = "bench-secret-key-0123456789abcdefghijkl"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 ADD_RE = re.compile(r'action="/espace/justificatifs/([^/"]+)/ajouter"')
-REMOVE_RE = re.compile(r'action="(/espace/justificatifs/fichier/[^/"]+/supprimer)"')
+REMOVE_RE = re.compile(r'href="(/espace/justificatifs/fichier/[^/"]+/supprimer)"')
 # Quotas at the schema's maxima (notice.Uploads), the file size as in the repository's notice.
 RAISED_QUOTAS = {"max_files_per_document": 20, "max_files_total": 200, "max_total_mb": 2000}
 

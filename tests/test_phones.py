@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from formservice.enrolment import rules
+from formservice.enrolment import form
 from formservice.notice import normalise_phone
 from formservice.phones import format_phone
 
@@ -75,7 +75,7 @@ def test_malformed_plus_33_number_is_not_kept_as_international() -> None:
 def test_notice_and_candidate_form_read_numbers_alike(written: str) -> None:
     """The notice (French numbers only, with the editor's sentence) and the candidate form
     (international numbers too) both use format_phone."""
-    assert rules._phone(written) == format_phone(written, international=True)
+    assert form._phone(written) == format_phone(written, international=True)
     french = format_phone(written)
     if french is None:
         with pytest.raises(ValueError, match="n'est pas un numéro de téléphone français à 10 chiffres"):

@@ -1,10 +1,14 @@
-"""An upload form's body as a browser sends it, for the use-case tests (no HTTP needed)."""
+"""An upload form's body as a browser sends it, for the use-case tests (no HTTP needed), and the
+message the page shows in a piece after an upload or a removal (for the HTTP tests)."""
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 from pypdf import PdfWriter
 
@@ -38,3 +42,18 @@ def minimal_pdf() -> bytes:
     writer.add_blank_page(width=595, height=842)
     writer.write(out)
     return out.getvalue()
+
+
+PIECE_MESSAGE_RE = re.compile(r'id="message-([^"]+)"[^>]*>([^<]*)</p>')
+
+
+async def piece_message(client: Any, response: Any) -> tuple[str, str]:
+    """After « Ajouter » or « Supprimer »: the redirect (never a page answering the POST itself,
+    which a reload would send again), then the piece it points to and the message shown in it."""
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    page = await client.page(location)
+    found = PIECE_MESSAGE_RE.search(page.text)
+    assert found, page.text
+    assert location.endswith(f"#message-{found.group(1)}"), location
+    return found.group(1), html.unescape(found.group(2))

@@ -31,6 +31,8 @@ class Purpose(StrEnum):
     RESET = "formservice.account.password-reset"
     STAFF_INVITATION = "formservice.staff.invitation"
     STAFF_SECOND_FACTOR = "formservice.staff.second-factor"
+    # A refused upload's message, carried by the redirect that follows it (POST/redirect/GET)
+    UPLOAD_MESSAGE = "formservice.space.upload-message"
 
 
 class TokenError(Exception):

@@ -12,7 +12,15 @@ from formservice.store.records import (
     StoredFileMeta,
 )
 
+# The enrolment's own status: « Enregistrer » done, then « J'ai fourni toutes mes pièces » done.
+# Defined here, below the rules, so that the dossier's states (``review.states``) read it
+# without importing the rules, which ask those states whether the candidate may still edit.
+STATUS_SAVED = "saved"
+STATUS_COMPLETE = "complete"
+
 __all__ = [
+    "STATUS_COMPLETE",
+    "STATUS_SAVED",
     "AddressChange",
     "Enrolment",
     "EnrolmentFile",

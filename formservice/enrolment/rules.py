@@ -1,71 +1,56 @@
 """The enrolment: what « M'inscrire » records, and the rules of each change.
 
-Plain functions over plain data (the stored document is a dict). The mutators (`save`,
-`add_file`, `remove_file`, `complete`) are meant to run inside the store's atomic update, so
+Plain functions over plain data (the stored document is a dict). The form itself is read by
+``enrolment.form``. The mutators (`save`, `add_file`, `remove_file`, `complete`, `reopen`,
+`request_address_change`) are meant to run inside the store's atomic update, so
 the version check and the deadline are checked in the same step as the write.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from formservice.clock import from_iso, to_iso
-from formservice.enrolment.deadlines import ensure_documents_open, ensure_registration_open
-from formservice.enrolment.records import Enrolment, EnrolmentFile
-from formservice.errors import Conflict
-from formservice.frenchdates import date_fr
-from formservice.notice import Document, Notice, Pole
-from formservice.phones import format_phone
-
-STATUS_SAVED = "saved"
-STATUS_COMPLETE = "complete"
-
-STATUSES = {
-    "individuel": "Candidat individuel",
-    "distance": "Inscrit à une formation d'enseignement à distance",
-}
-
-# Field -> French label, in the order of the form. Also used to list what changed.
-LABELS: dict[str, str] = {
-    "exam": "Examen",
-    "speciality": "Spécialité",
-    "status": "Situation",
-    "organisation": "Organisme de formation à distance",
-    "last_name": "Nom de naissance",
-    "usage_name": "Nom d'usage",
-    "first_names": "Prénoms",
-    "birth_date": "Date de naissance",
-    "birth_place": "Lieu de naissance",
-    "address": "Adresse",
-    "address_extra": "Complément d'adresse",
-    "postal_code": "Code postal",
-    "city": "Commune",
-    "country": "Pays",
-    "phone": "Téléphone",
-    "accommodation": "Demande d'aménagements d'épreuves",
-    "accommodation_reason": "Motif de la demande d'aménagements",
-}
-IDENTITY_FIELDS = (
-    "last_name",
-    "usage_name",
-    "first_names",
-    "birth_date",
-    "birth_place",
-    "address",
-    "address_extra",
-    "postal_code",
-    "city",
-    "country",
-    "phone",
+from formservice.enrolment.deadlines import (
+    Phase,
+    contact_sentence,
+    documents_window,
+    ensure_documents_open,
+    ensure_registration_open,
 )
-ADDRESS_FIELDS = ("address", "address_extra", "postal_code", "city", "country")
-MAX_TEXT = 200
-MAX_REASON = 2000
+from formservice.enrolment.form import (
+    ADDRESS_FIELDS,
+    IDENTITY_FIELDS,
+    LABELS,
+    STATUSES,
+    FormResult,
+    age_on,
+    read_address,
+    read_form,
+)
+from formservice.enrolment.quotas import check_quotas
+from formservice.enrolment.records import STATUS_COMPLETE, STATUS_SAVED, Enrolment, EnrolmentFile
+from formservice.errors import Conflict
+from formservice.frenchdates import date_fr, datetime_fr
+from formservice.notice import Document, Notice, Pole
+from formservice.review.states import Action, Actor, State, candidate_may_edit, next_state, state_of
+
+# Read the forms with ``enrolment.form``; these names are the rules' vocabulary too.
+__all__ = [
+    "ADDRESS_FIELDS",
+    "IDENTITY_FIELDS",
+    "LABELS",
+    "STATUSES",
+    "STATUS_COMPLETE",
+    "STATUS_SAVED",
+    "FormResult",
+    "age_on",
+    "read_address",
+    "read_form",
+]
 
 
 class EnrolmentError(Conflict):
@@ -79,120 +64,11 @@ class VersionConflict(EnrolmentError):
     def __init__(self, current: Mapping[str, Any] | None = None) -> None:
         self.current = current
         super().__init__(
-            "Votre inscription a été modifiée entre-temps (dans un autre onglet ou sur un autre appareil) : "
-            "rien n'a été enregistré. Vos saisies sont conservées ci-dessous ; vérifiez-les, puis cliquez "
-            "de nouveau sur « Enregistrer » pour qu'elles remplacent la version enregistrée."
+            "Votre pré-inscription a été modifiée entre-temps (dans un autre onglet ou sur un autre "
+            "appareil) : rien n'a été enregistré. Vos saisies sont conservées ci-dessous ; "
+            "vérifiez-les, puis cliquez de nouveau sur « Enregistrer » pour qu'elles remplacent la "
+            "version enregistrée."
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading the form
-
-
-def _clean(value: Any, limit: int = MAX_TEXT) -> str:
-    """Trim, normalise and drop control characters; keep the candidate's accents."""
-    text = unicodedata.normalize("NFC", str(value or ""))
-    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C")
-    return text.strip()[: limit + 1]
-
-
-def _phone(value: str) -> str | None:
-    """The candidate's number in its display form; international numbers are accepted too."""
-    return format_phone(value, international=True)
-
-
-def age_on(birth: date, on: date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
-@dataclass
-class FormResult:
-    data: dict[str, Any]
-    errors: dict[str, str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-ONE_LINE = "Ce champ tient sur une seule ligne : retirez les retours à la ligne et les caractères invisibles."
-MULTI_LINE_FIELDS = frozenset({"accommodation_reason"})
-INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, formats, line separators
-
-
-def _one_line_errors(raw: Mapping[str, Any], names: Iterable[str]) -> dict[str, str]:
-    """Single-line fields (names, places, address...) refuse control characters: a line feed in a
-    name would end up in a mail's Subject, where it cannot be encoded, and on printed documents."""
-    errors = {}
-    for name in names:
-        value = str(raw.get(name) or "")
-        if name not in MULTI_LINE_FIELDS and any(unicodedata.category(c) in INVISIBLE for c in value):
-            errors[name] = ONE_LINE
-    return errors
-
-
-def read_form(raw: Mapping[str, Any], notice: Notice) -> FormResult:
-    """Validate the « M'inscrire » form. Every faulty field gets its own French message; the
-    cleaned input is returned either way so the form re-renders with what was typed."""
-    data: dict[str, Any] = {name: _clean(raw.get(name)) for name in LABELS if name != "accommodation"}
-    data["accommodation_reason"] = _clean(raw.get("accommodation_reason"), MAX_REASON)
-    data["accommodation"] = str(raw.get("accommodation", "")).lower() in ("1", "on", "oui", "true")
-    data["country"] = data["country"] or "France"
-    errors: dict[str, str] = _one_line_errors(raw, LABELS)
-
-    for name, value in data.items():
-        if isinstance(value, str) and len(value) > (
-            MAX_REASON if name == "accommodation_reason" else MAX_TEXT
-        ):
-            errors[name] = "Ce texte est trop long."
-
-    exam = notice.exam(data["exam"])
-    if exam is None:
-        errors["exam"] = "Choisissez l'examen (" + " ou ".join(e.id for e in notice.exams) + ")."
-    found = notice.speciality(data["speciality"])
-    if found is None:
-        errors["speciality"] = "Choisissez une spécialité dans la liste."
-    elif exam is not None and found[0].id != exam.id:
-        errors["speciality"] = (
-            f"Cette spécialité n'existe pas pour l'examen {exam.id} : choisissez-en une de la liste."
-        )
-
-    if data["status"] not in STATUSES:
-        errors["status"] = "Indiquez si vous êtes candidat individuel ou inscrit à une formation à distance."
-    elif data["status"] == "distance" and not data["organisation"]:
-        errors["organisation"] = "Indiquez l'organisme de formation à distance."
-    if data["status"] != "distance":
-        data["organisation"] = ""
-
-    for name in ("last_name", "first_names", "birth_place", "address", "city"):
-        if not data[name]:
-            errors.setdefault(name, f"Ce champ est obligatoire : {LABELS[name].lower()}.")
-
-    try:
-        birth = date.fromisoformat(data["birth_date"])
-    except ValueError:
-        errors["birth_date"] = "Indiquez votre date de naissance (jour, mois, année)."
-    else:
-        age = age_on(birth, notice.registration.age_reference_date)
-        if not 14 <= age <= 100:
-            errors["birth_date"] = "Cette date de naissance n'est pas plausible : vérifiez l'année."
-
-    if data["country"].casefold() == "france" and not re.fullmatch(r"\d{5}", data["postal_code"]):
-        errors["postal_code"] = "Le code postal français compte 5 chiffres."
-    elif not data["postal_code"]:
-        errors["postal_code"] = "Indiquez le code postal."
-
-    phone = _phone(data["phone"])
-    if phone is None:
-        errors["phone"] = "Indiquez un numéro de téléphone à 10 chiffres (ou au format international +…)."
-    else:
-        data["phone"] = phone
-
-    if data["accommodation"] and not data["accommodation_reason"]:
-        errors["accommodation_reason"] = "Expliquez brièvement les aménagements demandés."
-    if not data["accommodation"]:
-        data["accommodation_reason"] = ""
-    return FormResult(data=data, errors=errors)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,52 +167,137 @@ def new_enrolment(enrolment_id: str, key: str, account_id: str, notice: Notice, 
     }
 
 
+# What the candidate reads once the office has taken the dossier in hand (« … : votre
+# pré-inscription ne peut plus être modifiée en ligne »).
+TAKEN_IN_HAND: dict[State, str] = {
+    State.EN_VERIFICATION: "Le pôle vérifie votre dossier",
+    State.INCOMPLET: "Le pôle a vérifié votre dossier et vous demande des corrections",
+    State.COMPLET: "Votre dossier est complet : votre inscription est définitive",
+    State.IRRECEVABLE: "Votre dossier a été déclaré irrecevable",
+    State.DESISTE: "Vous vous êtes désisté ou désistée : votre dossier est clos",
+}
+ADDRESS_STILL_OPEN = "Un changement d'adresse se signale toujours en ligne, dans « Mes documents »."
+
+
+def edit_refusal(doc: Mapping[str, Any], notice: Notice) -> str | None:
+    """Why the candidate may no longer change the enrolment (« M'inscrire »), or None while they
+    may: the dossier is theirs (brouillon or déposé) until the office starts checking it
+    (``review.states.candidate_may_edit``); from then on they ask the pôle."""
+    state = state_of(doc)
+    if candidate_may_edit(state):
+        return None
+    contact = contact_sentence(pole_of(notice, doc.get("data", {})), notice)
+    return (
+        f"{TAKEN_IN_HAND[state]} : votre pré-inscription ne peut plus être modifiée en ligne. Pour "
+        f"corriger une information, {contact}. {ADDRESS_STILL_OPEN}"
+    )
+
+
 def _ensure_not_final(doc: Mapping[str, Any], notice: Notice) -> None:
-    if doc.get("status") == STATUS_COMPLETE:
-        pole = pole_of(notice, doc.get("data", {}))
-        contact = f"le {pole.name} ({pole.email})" if pole else "le pôle qui gère votre examen"
+    """Files are frozen once « J'ai fourni toutes mes pièces » is validated: déposé, the
+    candidate may reopen them (``reopen``); once the office started, only the pôle can help."""
+    if doc.get("status") != STATUS_COMPLETE:
+        return
+    state = state_of(doc)
+    if state is State.DEPOSE:
         raise EnrolmentError(
-            "Vous avez déjà validé « J'ai fourni toutes mes pièces » : votre inscription est définitive. "
-            f"Pour un changement, contactez {contact}."
+            "Vous avez validé « J'ai fourni toutes mes pièces » : vos fichiers sont transmis. Pour en "
+            "changer un, cliquez d'abord sur « Modifier mes pièces » (possible tant que le pôle n'a "
+            "pas commencé la vérification), puis validez de nouveau."
         )
+    contact = contact_sentence(pole_of(notice, doc.get("data", {})), notice)
+    raise EnrolmentError(
+        f"{TAKEN_IN_HAND[state]} : vos pièces justificatives ne peuvent plus être modifiées en ligne. "
+        f"Pour toute question, {contact}."
+    )
+
+
+def required_ids(notice: Notice, data: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(d.id for d in required_documents(notice, data))
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What « Enregistrer » did."""
+
+    enrolment: Enrolment
+    changes: list[tuple[str, str, str]]  # (label, before, after), for the mail
+    pieces_changed: bool  # the pieces asked of the candidate are not the same as before
+    reopened: bool  # the dossier was déposé: it is back to brouillon, to validate again
 
 
 def save(
     doc: Enrolment, data: dict[str, Any], expected_version: int, notice: Notice, now: datetime
 ) -> Enrolment:
-    """« Enregistrer »: refused outside the window, after the final validation, or when the record
-    changed since the form was displayed. Returns the new document."""
-    return save_with_changes(doc, data, expected_version, notice, now)[0]
+    """« Enregistrer »: refused outside the window, once the office has taken the dossier in hand,
+    or when the record changed since the form was displayed. Returns the new document."""
+    return save_with_changes(doc, data, expected_version, notice, now).enrolment
 
 
 def save_with_changes(
     doc: Enrolment, data: dict[str, Any], expected_version: int, notice: Notice, now: datetime
-) -> tuple[Enrolment, list[tuple[str, str, str]]]:
-    """``save``, also returning what changed (for the confirmation mail): computed once."""
-    ensure_registration_open(notice, now, pole_of(notice, doc.get("data") or data))
+) -> Saved:
+    """``save``, also saying what changed (computed once). The enrolment stays editable after
+    « J'ai fourni toutes mes pièces », until ``registration.closes``: a change that alters the
+    pieces asked reopens their deposit (déposé → brouillon), refused once ``documents_deadline``
+    has passed, since the candidate could not validate them again."""
+    pole = pole_of(notice, doc.get("data") or data)
+    ensure_registration_open(notice, now, pole)
     if doc["version"] != expected_version:
         raise VersionConflict(doc)
-    _ensure_not_final(doc, notice)
-    diff = changes(doc.get("data", {}), data, notice)
+    refusal = edit_refusal(doc, notice)
+    if refusal is not None:
+        raise EnrolmentError(refusal)
+    diff = changes(current_data(doc), data, notice)  # an address reported since is no change
     if not diff and doc["version"] > 0:
-        return doc, diff
+        return Saved(doc, diff, pieces_changed=False, reopened=False)
+    pieces_changed = doc["version"] > 0 and required_ids(notice, doc["data"]) != required_ids(notice, data)
+    reopened = pieces_changed and doc.get("status") == STATUS_COMPLETE
+    if reopened:
+        if documents_window(notice, now) is not Phase.OPEN:
+            raise EnrolmentError(_too_late_to_reopen(notice, pole))
+        _reopen(doc)
     doc["data"] = data
     doc["version"] += 1
     doc["updated_at"] = _stamp(now)
     doc["history"].append({"version": doc["version"], "at": _stamp(now), "changes": [c[0] for c in diff]})
-    return doc, diff
+    return Saved(doc, diff, pieces_changed=pieces_changed, reopened=reopened)
 
 
-@dataclass(frozen=True)
-class FileLimits:
-    max_files_per_document: int
-    max_files_total: int
-    max_total_bytes: int
+def _too_late_to_reopen(notice: Notice, pole: Pole | None) -> str:
+    deadline = datetime_fr(notice.registration.documents_deadline)
+    return (
+        "Cette modification changerait la liste de vos pièces justificatives, dont le dépôt est clos "
+        f"depuis le {deadline} (heure de Paris) : elle n'est pas enregistrée. Pour toute question, "
+        f"{contact_sentence(pole, notice)}."
+    )
 
 
-def limits_of(notice: Notice) -> FileLimits:
-    u = notice.uploads
-    return FileLimits(u.max_files_per_document, u.max_files_total, u.max_total_mb * 1024 * 1024)
+def _reopen(doc: Enrolment) -> None:
+    """Déposé → brouillon (the state machine's ``reopen``): the receipt no longer holds."""
+    next_state(State.DEPOSE, Action.REOPEN, Actor.CANDIDATE)
+    doc["status"] = STATUS_SAVED
+    doc.pop("completed_at", None)
+    doc.pop("receipt", None)
+
+
+def reopen(doc: Enrolment, notice: Notice, now: datetime) -> Enrolment:
+    """« Modifier mes pièces » after « J'ai fourni toutes mes pièces »: until
+    ``documents_deadline``, while the office has not started checking (déposé only)."""
+    ensure_documents_open(notice, now, pole_of(notice, doc.get("data", {})))
+    state = state_of(doc)
+    if state is State.BROUILLON:
+        raise EnrolmentError(
+            "Vos pièces ne sont pas encore validées : vous pouvez déjà ajouter ou supprimer des fichiers."
+        )
+    if state is not State.DEPOSE:
+        contact = contact_sentence(pole_of(notice, doc.get("data", {})), notice)
+        raise EnrolmentError(
+            f"{TAKEN_IN_HAND[state]} : vos pièces justificatives ne peuvent plus être modifiées en "
+            f"ligne. Pour toute question, {contact}."
+        )
+    _reopen(doc)
+    return doc
 
 
 def check_can_add(doc: Mapping[str, Any], document_id: str, size: int, notice: Notice, now: datetime) -> None:
@@ -345,7 +306,7 @@ def check_can_add(doc: Mapping[str, Any], document_id: str, size: int, notice: N
     ensure_documents_open(notice, now, pole_of(notice, doc.get("data", {})))
     _ensure_not_final(doc, notice)
     if doc.get("version", 0) == 0:
-        raise EnrolmentError("Enregistrez d'abord votre inscription dans « M'inscrire ».")
+        raise EnrolmentError("Enregistrez d'abord votre pré-inscription dans « M'inscrire ».")
     if document_id not in {d.id for d in required_documents(notice, doc.get("data", {}))}:
         raise EnrolmentError("Cette pièce n'est pas demandée pour votre inscription.", status=404)
     check_quotas(
@@ -357,44 +318,6 @@ def check_can_add(doc: Mapping[str, Any], document_id: str, size: int, notice: N
         piece_remedy="supprimez-en un pour en ajouter un autre",
         total_remedy="supprimez un fichier ou réduisez sa taille",
     )
-
-
-def check_quotas(
-    doc: Mapping[str, Any],
-    piece_files: int,
-    size: int,
-    notice: Notice,
-    *,
-    refuse: Callable[[str], Exception],
-    piece_remedy: str,
-    total_remedy: str,
-) -> None:
-    """The notice's upload limits for one more file of ``size`` bytes on a piece that already has
-    ``piece_files``: per piece, in number, in total size. ``refuse`` builds the feature's error;
-    the remedies say what to do in the words of the page the candidate is on."""
-    limits = limits_of(notice)
-    files = doc.get("files", [])
-    if piece_files >= limits.max_files_per_document:
-        raise refuse(
-            f"Vous avez déjà déposé {limits.max_files_per_document} fichier(s) pour cette pièce, "
-            f"le maximum : {piece_remedy}."
-        )
-    if len(files) >= limits.max_files_total:
-        raise refuse(f"Vous avez atteint le nombre maximal de fichiers ({limits.max_files_total}).")
-    if sum(f["size"] for f in files) + size > limits.max_total_bytes:
-        raise refuse(
-            f"L'ensemble de vos fichiers dépasserait {notice.uploads.max_total_mb} Mo : {total_remedy}."
-        )
-
-
-def with_reserved(doc: Enrolment, document_ids: Iterable[str]) -> Enrolment:
-    """A copy of ``doc`` counting one more (empty) file for each of ``document_ids``: uploads in
-    flight take their place in the quotas before they are decoded."""
-    placeholders = [
-        cast(EnrolmentFile, {"id": f"en-cours-{i}", "document_id": d, "size": 0})
-        for i, d in enumerate(document_ids)
-    ]
-    return cast(Enrolment, {**doc, "files": [*doc.get("files", []), *placeholders]})
 
 
 def add_file(
@@ -415,15 +338,24 @@ def remove_file(doc: Enrolment, file_id: str, notice: Notice, now: datetime) -> 
     return doc
 
 
+def stray_files(notice: Notice, doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Files of pieces no longer asked (the enrolment changed since they were sent): kept, in
+    case the change is undone, shown apart, left out of the receipt."""
+    asked = required_ids(notice, doc.get("data", {}))
+    return [f for f in doc.get("files", []) if f["document_id"] not in asked]
+
+
 def complete(doc: Enrolment, notice: Notice, now: datetime) -> Enrolment:
-    """« J'ai fourni toutes mes pièces »: every required document has a file; freezes them."""
+    """« J'ai fourni toutes mes pièces »: every required document has a file; freezes them. The
+    receipt lists the files of the pieces asked."""
     ensure_documents_open(notice, now, pole_of(notice, doc.get("data", {})))
     _ensure_not_final(doc, notice)
     if doc.get("version", 0) == 0:
-        raise EnrolmentError("Enregistrez d'abord votre inscription dans « M'inscrire ».")
+        raise EnrolmentError("Enregistrez d'abord votre pré-inscription dans « M'inscrire ».")
     missing = missing_documents(notice, doc)
     if missing:
         raise EnrolmentError("Il manque encore : " + " ; ".join(d.name for d in missing) + ".")
+    asked = required_ids(notice, doc.get("data", {}))
     doc["status"] = STATUS_COMPLETE
     doc["completed_at"] = _stamp(now)
     doc["receipt"] = {
@@ -437,6 +369,7 @@ def complete(doc: Enrolment, notice: Notice, now: datetime) -> Enrolment:
                 "sha256": f["sha256"],
             }
             for f in doc["files"]
+            if f["document_id"] in asked
         ],
     }
     return doc
@@ -446,9 +379,36 @@ ADDRESS_CHANGES_PER_DAY = 3  # each one mails the pôle: a few a day is plenty f
 ADDRESS_CHANGES_KEPT = 20  # the record keeps the latest ones (the pôle has the mails)
 
 
+def address_of(data: Mapping[str, Any]) -> dict[str, str]:
+    return {name: str(data.get(name) or "") for name in ADDRESS_FIELDS}
+
+
+def current_address(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The address in force: the last change reported since the last « Enregistrer » (the pôle
+    has it by mail), else the enrolment's own. A save made since carries it: « M'inscrire » is
+    filled with ``current_data``."""
+    changes = doc.get("address_changes") or []
+    if changes and changes[-1].get("version") == doc.get("version"):
+        return address_of(changes[-1]["address"])
+    return address_of(doc.get("data", {}))
+
+
+def current_data(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The enrolment as every page and document shows it: its data, with the address in force."""
+    return {**doc.get("data", {}), **current_address(doc)}
+
+
 def request_address_change(doc: Enrolment, address: dict[str, str], now: datetime) -> Enrolment:
-    """« Signaler un changement d'adresse », allowed at any time: it is kept in the record and
-    mailed to the pôle, which updates the file. At most ADDRESS_CHANGES_PER_DAY in 24 hours."""
+    """« Signaler un changement d'adresse », allowed at any time (even once the office has the
+    dossier: the pôle is mailed the change). The change is kept with the address it replaced and
+    is the address in force (``current_address``) on every page and document; the enrolment's
+    own data and version are left as they are, for « Enregistrer » alone writes them. At most
+    ADDRESS_CHANGES_PER_DAY in 24 hours; the address in force itself is not a change."""
+    previous = current_address(doc)
+    if previous == address_of(address):
+        raise EnrolmentError(
+            "Cette adresse est déjà celle de votre pré-inscription : rien n'a été transmis.", status=400
+        )
     changes = doc.setdefault("address_changes", [])
     recent = [c for c in changes if now - from_iso(c["at"]) < timedelta(days=1)]
     if len(recent) >= ADDRESS_CHANGES_PER_DAY:
@@ -457,21 +417,9 @@ def request_address_change(doc: Enrolment, address: dict[str, str], now: datetim
             "bien reçus. Pour une autre correction, attendez demain ou contactez directement le pôle.",
             status=429,
         )
-    changes.append({"at": _stamp(now), "address": address})
+    changes.append({"at": _stamp(now), "address": address, "previous": previous, "version": doc["version"]})
     del changes[:-ADDRESS_CHANGES_KEPT]
     return doc
-
-
-def read_address(raw: Mapping[str, Any]) -> FormResult:
-    data = {name: _clean(raw.get(name)) for name in ADDRESS_FIELDS}
-    data["country"] = data["country"] or "France"
-    errors = _one_line_errors(raw, ADDRESS_FIELDS)
-    for name in ("address", "city"):
-        if not data[name]:
-            errors[name] = f"Ce champ est obligatoire : {LABELS[name].lower()}."
-    if data["country"].casefold() == "france" and not re.fullmatch(r"\d{5}", data["postal_code"]):
-        errors["postal_code"] = "Le code postal français compte 5 chiffres."
-    return FormResult(data=data, errors=errors)
 
 
 def starting_point(previous: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -1,11 +1,9 @@
 """The candidate's space as use cases: save the enrolment, receive a file, remove it, « J'ai
 fourni toutes mes pièces », report a change of address.
 
-Files are this service's, in every state of the dossier: while the office asks for corrections
-(``incomplet``), a file goes through the review's rules instead (``review.rules``:
-``check_can_replace``, ``add_replacement``, ``remove_replacement``), inside the same atomic
-update and with the same pipeline (in-flight limit, antivirus, CPU queue, removal on refusal);
-a dossier ``irrecevable`` or ``désisté`` takes no file and no validation any more.
+Files are this service's, in every state of the dossier, with one pipeline (in-flight limit,
+antivirus, CPU queue, removal on refusal); which rules a file obeys (the enrolment's, or the
+review's while the office asks for corrections) is said by ``enrolment.pieces``.
 
 The rules live in ``rules.py`` and ``deadlines.py``; here they run inside the store's atomic
 update (so the deadline and the version are checked in the same step as the write), and the side
@@ -17,6 +15,7 @@ could not be saved is removed, mails go out after the write succeeded. Views nev
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -29,14 +28,14 @@ from typing import Any, BinaryIO, TypeVar
 from formservice.clock import Clock
 from formservice.durable import private_dir
 from formservice.enrolment import rules
-from formservice.enrolment.deadlines import contact_sentence
+from formservice.enrolment.pieces import check_upload, ensure_not_closed, in_correction
+from formservice.enrolment.quotas import with_reserved
 from formservice.enrolment.records import Enrolment, StoredFileMeta
 from formservice.errors import NotFound, NotSaved, ServiceUnavailable, TooManyRequests
 from formservice.files import FileStore, FilesUnavailable, StoredFileMissing
 from formservice.notice import Notice
 from formservice.outbox import Outbox
 from formservice.review import rules as review_rules
-from formservice.review.states import State, described, state_of
 from formservice.store import RecordMissing, Store
 from formservice.store.records import OutboxMail
 from formservice.store.repos import enrolment_key
@@ -57,7 +56,7 @@ Links = Callable[..., str]
 # Raises when the upload form's token does not belong to this visitor (CsrfFailed).
 TokenCheck = Callable[[str | None], None]
 
-NO_ENROLMENT = "Enregistrez d'abord votre inscription dans « M'inscrire »."
+NO_ENROLMENT = "Enregistrez d'abord votre pré-inscription dans « M'inscrire »."
 UPLOADS_IN_FLIGHT = 2  # per account: a third parallel upload is refused before it is read
 BUSY = (
     "Le service traite beaucoup de fichiers en ce moment : rien n'a été enregistré. "
@@ -76,45 +75,13 @@ FILES_UNREACHABLE = (
 )
 
 
-CLOSED_WHY = {
-    State.IRRECEVABLE: f"Votre dossier a été déclaré {described(State.IRRECEVABLE)}",
-    State.DESISTE: "Vous vous êtes désisté(e) et votre dossier est clos",
-}
-CLOSED_STATES = tuple(CLOSED_WHY)
-
-
-def ensure_not_closed(doc: Mapping[str, Any], notice: Notice) -> None:
-    """A dossier irrecevable or désisté is closed: no file is added or removed, nothing validated."""
-    state = state_of(doc)
-    if state in CLOSED_STATES:
-        pole = rules.pole_of(notice, doc.get("data", {}))
-        why = CLOSED_WHY[state]
-        raise rules.EnrolmentError(
-            f"{why} : vos pièces justificatives ne peuvent plus être ajoutées, supprimées ni "
-            f"validées. Pour toute question, {contact_sentence(pole, notice)}."
-        )
-
-
-def in_correction(doc: Mapping[str, Any]) -> bool:
-    """The office asked for corrections: files go through the review's rules."""
-    return state_of(doc) is State.INCOMPLET
-
-
-def check_upload(doc: Mapping[str, Any], document_id: str, size: int, notice: Notice, now: datetime) -> None:
-    """Everything that refuses a file for ``document_id``, before it is received and again inside
-    the write: the dossier's state, then the enrolment's rules or, in correction, the review's."""
-    ensure_not_closed(doc, notice)
-    if in_correction(doc):
-        review_rules.check_can_replace(doc, notice, document_id, size, now)
-    else:
-        rules.check_can_add(doc, document_id, size, notice, now)
-
-
 @dataclass
 class SaveOutcome:
     enrolment: Enrolment
     changes: list[tuple[str, str, str]]
     first: bool
+    pieces_changed: bool = False  # the pieces asked are not the same as before the change
+    reopened: bool = False  # « J'ai fourni toutes mes pièces » is to be validated again
 
 
 @dataclass
@@ -190,13 +157,23 @@ class EnrolmentService:
         return self.mail.prepare(to, subject, template, {**extra, **context}, reply_to=reply_to)
 
     def _saved_mails(
-        self, account: Mapping[str, Any], doc: Enrolment, diff: list[tuple[str, str, str]], notice: Notice
+        self, account: Mapping[str, Any], saved: rules.Saved, notice: Notice
     ) -> list[OutboxMail]:
+        doc, diff = saved.enrolment, saved.changes
         if not diff:
             return []
         first = doc["version"] == 1
-        subject = "Votre inscription est enregistrée" if first else "Modification de votre inscription"
-        context = {"enrolment": doc, "changes": diff, "first": first, "notice": notice}
+        subject = (
+            "Votre pré-inscription est enregistrée" if first else "Modification de votre pré-inscription"
+        )
+        context = {
+            "enrolment": doc,
+            "changes": diff,
+            "first": first,
+            "reopened": saved.reopened,
+            "required": rules.required_documents(notice, doc["data"]),
+            "notice": notice,
+        }
         return [
             self._mail(account["email"], f"{subject} — {notice.session.name}", "enrolment_saved", context)
         ]
@@ -271,12 +248,13 @@ class EnrolmentService:
         duplicate is a VersionConflict); later ones update it under the store's lock. ``current``
         is the enrolment the caller already read for this request (None if there is none)."""
         if current is None:
-            saved, diff = await self._first_save(account, data, expected_version, notice, now)
+            saved = await self._first_save(account, data, expected_version, notice, now)
         else:
-            saved, diff = await self._update(account, current["id"], data, expected_version, notice)
-        if diff:
+            saved = await self._update(account, current["id"], data, expected_version, notice)
+        if saved.changes:
             await self.mail.wake()
-        return SaveOutcome(saved, diff, saved["version"] == 1 and expected_version == 0)
+        first = saved.enrolment["version"] == 1 and expected_version == 0
+        return SaveOutcome(saved.enrolment, saved.changes, first, saved.pieces_changed, saved.reopened)
 
     async def _first_save(
         self,
@@ -285,16 +263,16 @@ class EnrolmentService:
         expected_version: int,
         notice: Notice,
         now: datetime,
-    ) -> tuple[Enrolment, list[tuple[str, str, str]]]:
+    ) -> rules.Saved:
         key = enrolment_key(account["id"], notice.session.name)
         blank = rules.new_enrolment(secrets.token_urlsafe(12), key, account["id"], notice, now)
         blank["email"] = account["email"]  # the office searches dossiers by it
-        doc, diff = rules.save_with_changes(blank, data, expected_version, self.notices(), self.clock.now())
+        saved = rules.save_with_changes(blank, data, expected_version, self.notices(), self.clock.now())
         if not await self.store.enrolments.create_if_absent(
-            doc, self._saved_mails(account, doc, diff, notice)
+            saved.enrolment, self._saved_mails(account, saved, notice)
         ):
             raise rules.VersionConflict(await self.store.enrolments.get_by_key(key))
-        return doc, diff
+        return saved
 
     async def _update(
         self,
@@ -303,22 +281,21 @@ class EnrolmentService:
         data: dict[str, Any],
         expected_version: int,
         notice: Notice,
-    ) -> tuple[Enrolment, list[tuple[str, str, str]]]:
-        diff: list[tuple[str, str, str]] = []
+    ) -> rules.Saved:
+        outcome: list[rules.Saved] = []
 
         def mutate(doc: Enrolment) -> Enrolment:
-            saved, diff[:] = rules.save_with_changes(
-                doc, data, expected_version, self.notices(), self.clock.now()
-            )
-            return saved
+            now = self.clock.now()
+            outcome[:] = [rules.save_with_changes(doc, data, expected_version, self.notices(), now)]
+            return outcome[0].enrolment
 
         try:
-            saved = await self.store.enrolments.update(
-                enrolment_id, mutate, lambda doc: self._saved_mails(account, doc, diff, notice)
+            stored = await self.store.enrolments.update(
+                enrolment_id, mutate, lambda doc: self._saved_mails(account, outcome[0], notice)
             )
         except RecordMissing:
             raise rules.VersionConflict() from None
-        return saved, diff
+        return dataclasses.replace(outcome[0], enrolment=stored)
 
     # -- « Mes justificatifs » ----------------------------------------------------------------------
     async def upload(
@@ -394,7 +371,7 @@ class EnrolmentService:
         def check(size: int) -> None:
             if current is None:
                 raise rules.EnrolmentError(NO_ENROLMENT)
-            reserved = rules.with_reserved(current, others)
+            reserved = with_reserved(current, others)
             check_upload(reserved, document_id, size, self.notices(), self.clock.now())
 
         def before_file(fields: Mapping[str, str]) -> None:
@@ -480,7 +457,8 @@ class EnrolmentService:
 
         def receipt(doc: Enrolment) -> list[OutboxMail]:
             subject = f"Accusé de réception de vos pièces justificatives — {notice.session.name}"
-            return [self._mail(account["email"], subject, "receipt", {"enrolment": doc, "notice": notice})]
+            context = {"enrolment": doc, "notice": notice, **self._dossier_facts(doc, notice)}
+            return [self._mail(account["email"], subject, "receipt", context)]
 
         def mutate(doc: Enrolment) -> Enrolment:
             notice = self.notices()
@@ -490,6 +468,30 @@ class EnrolmentService:
         done = await self.store.enrolments.update(current["id"], mutate, receipt)
         await self.mail.wake()
         return done
+
+    async def reopen(self, current: Enrolment | None) -> Enrolment:
+        """« Modifier mes pièces »: the deposit reopened (déposé → brouillon), in one write."""
+        if current is None:
+            raise rules.EnrolmentError(NO_ENROLMENT)
+
+        def mutate(doc: Enrolment) -> Enrolment:
+            return rules.reopen(doc, self.notices(), self.clock.now())
+
+        return await self.store.enrolments.update(current["id"], mutate)
+
+    @staticmethod
+    def _dossier_facts(doc: Enrolment, notice: Notice) -> dict[str, Any]:
+        """What a mail says of the dossier, in words: the exam, the speciality, the pôle."""
+        data = doc["data"]
+        found = notice.speciality(str(data.get("speciality", "")))
+        return {
+            "exam": found[0] if found else None,
+            "speciality": found[1] if found else None,
+            "pole": rules.pole_of(notice, data),
+            "birth_date": rules.display_value("birth_date", data.get("birth_date"), notice),
+            # the number a person reads out (``number``, once dossiers have one), else the id
+            "number": doc.get("number") or doc["id"],
+        }
 
     # -- « Signaler un changement d'adresse » ---------------------------------------------------
     async def request_address_change(
@@ -506,13 +508,17 @@ class EnrolmentService:
 
         def mails(doc: Enrolment) -> list[OutboxMail]:
             """To the pôle (replies go to the candidate) and a copy to the candidate."""
-            pole = rules.pole_of(notice, doc["data"])
+            facts = self._dossier_facts(doc, notice)
+            pole = facts["pole"]
+            change = doc["address_changes"][-1]
             context = {
                 "enrolment": doc,
-                "address": address,
+                "address": change["address"],
+                "previous": change.get("previous"),
+                "changed_at": change["at"],
                 "notice": notice,
-                "pole": pole,
                 "account": account,
+                **facts,
             }
             name = f"{doc['data'].get('last_name', '')} {doc['data'].get('first_names', '')}".strip()
             out = []

@@ -308,6 +308,43 @@ class Privacy(Model):
     complaint_url: Url
 
 
+AccessibilityStatus = Literal["non conforme", "partiellement conforme", "totalement conforme"]
+
+
+class Recourse(Model):
+    """Where a candidate who could not get an answer about accessibility may turn."""
+
+    name: Text
+    url: Url
+    phone: Phone
+    address: Text
+
+
+class Accessibility(Model):
+    """The accessibility statement (« Déclaration d'accessibilité ») of the service, as the law
+    (article 47 of loi n° 2005-102) and the RGAA ask: the state of conformity, the date, what is
+    known not to be accessible, how to get help and where to complain."""
+
+    status: AccessibilityStatus
+    rgaa_version: Text
+    established: date  # the date of the statement
+    audit: str = ""  # the audit it rests on; empty: none yet (the status is then « non conforme »)
+    non_compliant: list[Text] = []
+    recourse: Recourse
+
+
+class Legal(Model):
+    """« Mentions légales »: who publishes the service, who answers for it, who hosts it."""
+
+    publisher: Text
+    address: Text
+    director: Text  # « Directeur ou directrice de la publication »
+    host: Text
+    host_address: Text
+    example: bool = False  # true: facts given as examples, the exam office must confirm them
+    accessibility: Accessibility
+
+
 class Step(Model):
     id: Id
     title: Text
@@ -330,6 +367,7 @@ class Notice(Model):
     retention: Retention
     privacy: Privacy
     steps: Annotated[list[Step], Field(min_length=1)]
+    legal: Legal
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, ignored_types=(cached_property,))
 

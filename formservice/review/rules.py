@@ -36,8 +36,9 @@ from typing import Any, cast
 
 from formservice.clock import from_iso, to_iso
 from formservice.enrolment.deadlines import contact_sentence
+from formservice.enrolment.quotas import check_quotas
 from formservice.enrolment.records import EnrolmentFile
-from formservice.enrolment.rules import check_quotas, files_for, pole_of, required_documents
+from formservice.enrolment.rules import files_for, pole_of, required_documents
 from formservice.frenchdates import datetime_fr
 from formservice.notice import Document, Notice, Pole
 from formservice.notice.model import Reason

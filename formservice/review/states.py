@@ -23,7 +23,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from formservice.enrolment.rules import STATUS_COMPLETE
+from formservice.enrolment.records import STATUS_COMPLETE
 from formservice.errors import Conflict
 
 
@@ -92,6 +92,12 @@ ACTOR_OF: Mapping[Action, Actor] = MappingProxyType({action: actor for (_, actio
 
 # The states the candidate's side derives from the enrolment's status; the others are stored.
 CANDIDATE_SIDE = frozenset({State.BROUILLON, State.DEPOSE})
+
+# The states in which the candidate may still change the enrolment (« M'inscrire »): the dossier
+# is theirs until the office starts checking it. From then on a change would alter, under the
+# office's eyes, what it is checking or has decided: the candidate asks the pôle instead (only a
+# change of address is still reported online, by a mail the pôle reads).
+CANDIDATE_EDITABLE = CANDIDATE_SIDE
 
 LABELS: Mapping[State, str] = MappingProxyType(
     {
@@ -195,6 +201,11 @@ def described(state: State) -> str:
     """« le dossier est … », in words: ``described(State.INCOMPLET)`` is « incomplet
     (corrections demandées) »."""
     return _IS[state]
+
+
+def candidate_may_edit(state: State) -> bool:
+    """May the candidate still change the enrolment of a dossier in ``state``?"""
+    return state in CANDIDATE_EDITABLE
 
 
 def allowed(state: State, action: Action, actor: Actor) -> bool:

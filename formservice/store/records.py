@@ -7,7 +7,7 @@ rewrite them; the features re-export the ones they work with (``accounts.records
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, Required, TypedDict
 
 
 # -- accounts ----------------------------------------------------------------------------------
@@ -68,9 +68,11 @@ class Receipt(TypedDict):
     files: list[ReceiptFile]
 
 
-class AddressChange(TypedDict):
-    at: str
-    address: dict[str, str]
+class AddressChange(TypedDict, total=False):
+    at: Required[str]
+    address: Required[dict[str, str]]  # the new address (enrolment.rules.ADDRESS_FIELDS)
+    previous: dict[str, str]  # the address it replaced (absent from the changes recorded before it was kept)
+    version: int  # the enrolment's version then: the change is the address in force until a save
 
 
 class _EnrolmentBase(TypedDict):

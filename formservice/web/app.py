@@ -25,6 +25,7 @@ from formservice.mail import Mailer
 from formservice.reporting.reminders import RUN_EVERY
 from formservice.settings import Settings
 from formservice.store import Engine, factory
+from formservice.typography import plural
 from formservice.web.composition import build_services
 from formservice.web.errors import ErrorPages
 from formservice.web.middleware.accesslog import AccessLogMiddleware
@@ -52,23 +53,27 @@ async def purge_loop(svc: Services) -> None:
             log.exception("purge périodique en échec ; nouvel essai au prochain passage")
 
 
-async def listing_loop(svc: Services) -> None:
-    """Keep the office's list fields in step with the notice: at start (dossiers written under
-    an older notice or release), then whenever a new notice is in force (its required pieces or
-    specialities may have changed). A batch job: one pass over the dossiers each time."""
-    applied = svc.notice()  # the lifespan did the pass at start, before the first request
+async def refresh_listing(svc: Services) -> bool:
+    """One pass over the dossiers' list fields; a failure (the disk full, the database away) is
+    logged and retried by ``listing_loop``, never a reason not to serve."""
+    try:
+        rewritten = await svc.review.refresh_listing()
+    except Exception:
+        log.exception("mise à jour de la liste des dossiers en échec ; nouvel essai")
+        return False
+    if rewritten:
+        log.info("liste des dossiers : %s mis à jour (notice en vigueur)", plural(rewritten, "dossier"))
+    return True
+
+
+async def listing_loop(svc: Services, applied: object | None) -> None:
+    """Keep the office's list fields in step with the notice: whenever a new notice is in force
+    (its required pieces or specialities may have changed), or until a failed pass succeeds.
+    ``applied``: the notice the lifespan's pass at start was made under (None: it failed)."""
     while True:
         notice = svc.notice()
-        if notice is not applied:
-            try:
-                rewritten = await svc.review.refresh_listing()
-                applied = notice
-                if rewritten:
-                    log.info(
-                        "liste des dossiers : %d dossier(s) mis à jour selon la notice en vigueur", rewritten
-                    )
-            except Exception:
-                log.exception("mise à jour de la liste des dossiers en échec ; nouvel essai")
+        if notice is not applied and await refresh_listing(svc):
+            applied = notice
         await anyio.sleep(max(svc.settings.notice_check_interval, 1.0))
 
 
@@ -130,8 +135,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             tg.start_soon(purge_loop, svc)
             # Before the first request: the lists and exports never miss a dossier written by an
             # older release or under another notice (one quick read when nothing changed).
-            await svc.review.refresh_listing()
-            tg.start_soon(listing_loop, svc)
+            done_under = svc.notice()
+            tg.start_soon(listing_loop, svc, done_under if await refresh_listing(svc) else None)
             tg.start_soon(reminder_loop, svc)
             if svc.site is not None:
                 tg.start_soon(watch_notice, svc)

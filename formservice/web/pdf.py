@@ -2,6 +2,9 @@
 
 The PDF is rendered from the very template of the « Visualiser / imprimer » page, so the two
 never disagree. WeasyPrint is told to fetch nothing: no file, no network, whatever the HTML says.
+The PDF is tagged as PDF/UA-1 (WeasyPrint's ``pdf_variant="pdf/ua-1"``, which turns
+``pdf_tags`` on): a screen reader reads its headings, tables and paragraphs in order, in French
+(the page's ``lang``), titled by the page's ``<title>``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any, NoReturn
 
 STATIC = Path(__file__).parent / "static"
 PRINT_CSS = STATIC / "print.css"
+PDF_VARIANT = "pdf/ua-1"  # tagged, for screen readers
 
 
 def _fetcher() -> Any:
@@ -34,6 +38,6 @@ def html_to_pdf(html: str) -> bytes:
     fetcher = _fetcher()
     document = HTML(string=html, url_fetcher=fetcher)
     css = CSS(string=PRINT_CSS.read_text(encoding="utf-8"), url_fetcher=fetcher)
-    pdf = document.write_pdf(stylesheets=[css])
+    pdf = document.write_pdf(stylesheets=[css], pdf_variant=PDF_VARIANT, pdf_tags=True)
     assert pdf is not None
     return bytes(pdf)

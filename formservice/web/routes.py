@@ -3,6 +3,7 @@
 URL layout
     ``/``                    the published site (site/), or a French "not published yet" page
     ``/compte/...``          accounts (candidate/accounts.py)
+    ``/mentions-legales``, ``/accessibilite``  the legal pages (candidate/legal.py)
     ``/espace``              the candidate's space (candidate/space.py, enrolment.py, uploads.py)
     ``/gestion/...``         the exam office (staff/access.py, staff/dossiers.py)
     ``/_service/static/...`` the service's CSS (no clash with the site's /assets/)
@@ -21,7 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from formservice.settings import Settings
-from formservice.web.candidate import accounts, dev, enrolment, mydata, space, uploads
+from formservice.web.candidate import accounts, dev, enrolment, legal, mydata, space, uploads
 from formservice.web.published_site import PublishedSite
 from formservice.web.staff import access, dossiers, exports, mails, statistics, team
 
@@ -52,6 +53,14 @@ def account_routes() -> list[BaseRoute]:
     ]
 
 
+def legal_routes() -> list[BaseRoute]:
+    """The pages a French public service shows in every footer (from notice.yml's ``legal``)."""
+    return [
+        Route("/mentions-legales", legal.legal_notice, name="legal_notice"),
+        Route("/accessibilite", legal.accessibility, name="accessibility"),
+    ]
+
+
 def space_routes() -> list[BaseRoute]:
     return [
         Route("/espace", space.home, name="space"),
@@ -69,8 +78,11 @@ def space_routes() -> list[BaseRoute]:
         Route(
             "/espace/justificatifs/valider",
             uploads.uploads_complete,
-            methods=["POST"],
+            methods=GET_POST,
             name="uploads_complete",
+        ),
+        Route(
+            "/espace/justificatifs/rouvrir", uploads.uploads_reopen, methods=["POST"], name="uploads_reopen"
         ),
         Route(
             "/espace/justificatifs/corrections-effectuees",
@@ -82,7 +94,7 @@ def space_routes() -> list[BaseRoute]:
         Route(
             "/espace/justificatifs/fichier/{file_id}/supprimer",
             uploads.upload_remove,
-            methods=["POST"],
+            methods=GET_POST,
             name="upload_remove",
         ),
         Route(
@@ -147,6 +159,7 @@ def routes(settings: Settings, *, dev_outbox: bool) -> list[BaseRoute]:
     """The whole table; ``dev_outbox``: the development outbox page is routed (never in production)."""
     table: list[BaseRoute] = [
         *account_routes(),
+        *legal_routes(),
         *space_routes(),
         *staff_routes(),
         Mount("/_service/static", StaticFiles(directory=STATIC_DIR), name="static"),

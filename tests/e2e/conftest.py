@@ -171,5 +171,5 @@ def activate_and_log_in(page: Page, base_url: str, mailbox: Mailbox, email: str,
     page.goto(base_url + "/compte/connexion")
     page.get_by_label("Adresse électronique").fill(email)
     page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name="Me connecter").click()
+    page.get_by_role("button", name="Se connecter").click()
     page.wait_for_url(base_url + "/espace")

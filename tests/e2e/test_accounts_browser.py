@@ -45,10 +45,10 @@ def test_a_new_candidate_signs_up_activates_and_logs_in(live: Live, mailbox: Mai
             page.get_by_role("button", name="Activer mon compte").click()
             expect(page.get_by_text("Votre compte est activé")).to_be_visible()
 
-            page.get_by_role("link", name="Me connecter").last.click()
+            page.get_by_role("link", name="Se connecter").last.click()
             page.get_by_label("Adresse électronique").fill(email)
             page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Me connecter").click()
+            page.get_by_role("button", name="Se connecter").click()
             expect(page).to_have_url(live_server + "/espace")
             expect(page.get_by_role("heading", name="Mon espace candidat")).to_be_visible()
             expect(page.get_by_text(email)).to_be_visible()

@@ -178,9 +178,9 @@ def test_enrolment_on_a_phone_then_the_deadline_moved_into_the_past(live: Live, 
             fits_the_phone(page)
             page.screenshot(path=live.shots / "1-enrol-form.png", full_page=True)
             page.get_by_role("button", name="Enregistrer").click()
-            said(page, "Votre inscription est enregistrée")
+            said(page, "Votre pré-inscription est enregistrée")
             expect(page.get_by_text("version 1")).to_be_visible()
-            saved = mail(mailbox, EMAIL, "Votre inscription est enregistrée")
+            saved = mail(mailbox, EMAIL, "Votre pré-inscription est enregistrée")
             assert notice.session.name in str(saved["Subject"])
 
             # -- change a field and save again: the mail lists the change
@@ -189,16 +189,14 @@ def test_enrolment_on_a_phone_then_the_deadline_moved_into_the_past(live: Live, 
             page.get_by_role("button", name="Enregistrer").click()
             said(page, "Vos modifications sont enregistrées")
             expect(page.get_by_text("version 2")).to_be_visible()
-            changed = Mailbox.text(mail(mailbox, EMAIL, "Modification de votre inscription"))
+            changed = Mailbox.text(mail(mailbox, EMAIL, "Modification de votre pré-inscription"))
             assert f"{labels['city']}\u00a0: Poitiers -> Chasseneuil-du-Poitou" in changed, changed
             assert f"{labels['postal_code']}\u00a0: 86000 -> 86360" in changed, changed
             assert labels["last_name"] not in changed  # only what changed is listed
 
             # -- « Mes documents »: the PDF summary, version 2
             tabs.get_by_role("link", name="Mes documents").click()
-            summary = page.locator(
-                "li.card", has=page.get_by_role("heading", name="Récapitulatif d'inscription")
-            )
+            summary = page.locator("li.card", has=page.get_by_role("heading", name=notice.downloads[0].name))
             expect(summary).to_contain_text("Version 2")
             with page.expect_download() as download_info:
                 summary.get_by_role("link", name="Télécharger le PDF").click()
@@ -240,6 +238,8 @@ def test_enrolment_on_a_phone_then_the_deadline_moved_into_the_past(live: Live, 
 
             # -- « J'ai fourni toutes mes pièces »: receipt on the page and by mail, with each SHA-256
             page.get_by_role("button", name="J'ai fourni toutes mes pièces").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Confirmer l'envoi de mes pièces")
+            page.get_by_role("button", name="Je confirme : j'ai fourni toutes mes pièces").click()
             said(page, "vous avez fourni toutes vos pièces")
             expect(page.get_by_role("button", name="Ajouter", exact=True)).to_have_count(0)
             page.screenshot(path=live.shots / "3-complete.png", full_page=True)
@@ -273,13 +273,14 @@ def test_enrolment_on_a_phone_then_the_deadline_moved_into_the_past(live: Live, 
             section = upload.locator(f"#piece-{required[0].id}")
             section.get_by_label("Ajouter un fichier").set_input_files(attachment(0, "trop-tard"))
             section.get_by_role("button", name="Ajouter", exact=True).click()
-            expect(upload.locator(f"#error-{required[0].id}")).to_contain_text(closed)
+            expect(upload.locator(f"#message-{required[0].id}")).to_contain_text(closed)
             expect(upload.get_by_role("button", name="Ajouter", exact=True)).to_have_count(0)
 
             remove = stale["remove"]
-            remove.locator(f"#piece-{required[1].id}").get_by_role("button", name="Supprimer").click()
-            expect(remove.get_by_role("alert")).to_contain_text(closed)
-            expect(remove.get_by_role("button", name="Supprimer")).to_have_count(0)
+            remove.locator(f"#piece-{required[1].id}").get_by_role("link", name="Supprimer").click()
+            remove.get_by_role("button", name="Oui, supprimer ce fichier").click()
+            expect(remove.locator(f"#message-{required[1].id}")).to_contain_text(closed)
+            expect(remove.get_by_role("link", name="Supprimer")).to_have_count(0)
 
             complete = stale["complete"]
             complete.get_by_role("button", name="J'ai fourni toutes mes pièces").click()
@@ -296,7 +297,7 @@ def test_enrolment_on_a_phone_then_the_deadline_moved_into_the_past(live: Live, 
             expect(page.get_by_role("button", name="Enregistrer")).to_have_count(0)
             expect(page.get_by_label(labels["city"], exact=True)).to_have_value("Chasseneuil-du-Poitou")
             tabs.get_by_role("link", name="Mes justificatifs").click()
-            expect(page.get_by_role("button", name="Supprimer")).to_have_count(0)
+            expect(page.get_by_role("link", name="Supprimer")).to_have_count(0)
             first = required[0]
             with page.expect_download() as download_info:
                 page.locator(f"#piece-{first.id} .files").get_by_role(

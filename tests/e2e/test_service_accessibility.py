@@ -8,6 +8,7 @@ import pytest
 from account_helpers import Mailbox, wait_until
 
 from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live, activate_and_log_in, fill_signup
+from formservice.enrolment.form import STATUSES
 
 pytestmark = [
     pytest.mark.browser,
@@ -71,7 +72,7 @@ def test_service_pages_have_no_wcag_violation_on_a_phone(live: Live, mailbox: Ma
             exam = notice.exams[0]
             page.get_by_label("Examen").select_option(exam.id)
             page.get_by_label("Spécialité").select_option(exam.specialities[0].id)
-            page.get_by_label("Candidat individuel").check()
+            page.get_by_label(STATUSES["individuel"]).check()
             page.get_by_label("Nom de naissance").fill("Bernard")
             page.get_by_label("Prénoms").fill("Inès")
             page.get_by_label("Date de naissance").fill("1985-04-12")

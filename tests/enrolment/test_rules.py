@@ -1,4 +1,5 @@
-"""Rules of the enrolment: the form, the documents each candidate needs, the final validation."""
+"""Rules of the enrolment: the documents each candidate needs, each change (save, files, the final
+validation, its reopening, an address change), and who may still change what."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from notice_factory import notice_with
+from review.dossiers import in_state
 
 from formservice.enrolment import rules as e
 from formservice.enrolment.deadlines import DeadlineError
+from formservice.review import rules as review_rules
+from formservice.review.states import CANDIDATE_SIDE, State, state_of
 
 PARIS = ZoneInfo("Europe/Paris")
 NOTICE = notice_with(
@@ -43,52 +47,6 @@ def saved(**changes: Any) -> dict[str, Any]:
     result = e.read_form(form(**changes), NOTICE)
     assert result.ok, result.errors
     return e.save(doc, result.data, 0, NOTICE, DURING)
-
-
-def test_valid_form_is_normalised() -> None:
-    """A complete form passes; the phone is written the French way."""
-    result = e.read_form(form(), NOTICE)
-    assert result.ok and result.data["phone"] == "06 12 34 56 78"
-
-
-def test_each_faulty_field_gets_its_message_and_input_is_kept() -> None:
-    """Several mistakes give one message per field, and the typed values come back."""
-    result = e.read_form(
-        form(speciality=NOTICE.exams[0].specialities[0].id, postal_code="860", phone="12", status="distance"),
-        NOTICE,
-    )
-    assert set(result.errors) == {"speciality", "postal_code", "phone", "organisation"}
-    assert result.data["postal_code"] == "860"
-
-
-@pytest.mark.parametrize(
-    ("typed", "kept"),
-    [
-        ("0612345678", "06 12 34 56 78"),
-        ("+33 6 12 34 56 78", "06 12 34 56 78"),
-        ("+44 20 7946 0958", "+442079460958"),
-        ("+1-202-555-0143", "+12025550143"),
-    ],
-)
-def test_phone_may_be_french_or_international(typed: str, kept: str) -> None:
-    """The candidate's number is kept in its display form; an international number is accepted."""
-    result = e.read_form(form(phone=typed), NOTICE)
-    assert result.ok, result.errors
-    assert result.data["phone"] == kept
-
-
-@pytest.mark.parametrize("typed", ["06 12 34 56 7", "+1234567", "+33 6 12 34 56 7", "06 12 34 56 7a", ""])
-def test_phone_that_is_not_a_number_is_refused(typed: str) -> None:
-    result = e.read_form(form(phone=typed), NOTICE)
-    assert result.errors["phone"] == (
-        "Indiquez un numéro de téléphone à 10 chiffres (ou au format international +…)."
-    )
-
-
-def test_accommodation_needs_a_reason() -> None:
-    """Asking for aménagements without saying why is refused next to the reason field."""
-    result = e.read_form(form(accommodation="on"), NOTICE)
-    assert "accommodation_reason" in result.errors
 
 
 def test_required_documents_depend_on_exam_age_status_and_accommodation() -> None:
@@ -194,30 +152,164 @@ def test_returning_candidate_gets_identity_and_address_only() -> None:
 def test_address_changes_are_limited_per_day_and_bounded() -> None:
     """Each report mails the pôle: three in 24 hours, then a French refusal; the record keeps
     only the latest ones."""
-    doc = e.new_enrolment("x", "k", "a", NOTICE, DURING)
-    address = {"address": "1 rue Neuve", "address_extra": "", "postal_code": "86000", "city": "Poitiers"}
+    doc = saved()
+
+    def moved(n: int) -> dict[str, str]:
+        return {"address": f"{n} rue Neuve", "address_extra": "", "postal_code": "86000", "city": "Poitiers"}
+
     for minute in range(e.ADDRESS_CHANGES_PER_DAY):
-        e.request_address_change(doc, address, DURING + timedelta(minutes=minute))
+        e.request_address_change(doc, moved(minute), DURING + timedelta(minutes=minute))
     with pytest.raises(e.EnrolmentError, match="en 24 heures") as refused:
-        e.request_address_change(doc, address, DURING + timedelta(hours=23))
+        e.request_address_change(doc, moved(10), DURING + timedelta(hours=23))
     assert refused.value.status == 429
-    e.request_address_change(doc, address, DURING + timedelta(days=1))  # a day later: again possible
+    e.request_address_change(doc, moved(11), DURING + timedelta(days=1))  # a day later: again possible
     later = DURING + timedelta(days=2)
     for day in range(e.ADDRESS_CHANGES_KEPT * 2):
-        e.request_address_change(doc, address, later + timedelta(days=day))
+        e.request_address_change(doc, moved(100 + day), later + timedelta(days=day))
     assert len(doc["address_changes"]) == e.ADDRESS_CHANGES_KEPT
 
 
-@pytest.mark.parametrize(
-    "value", ["Durand\nBcc: x@y.fr", "Du\rrand", "Du\trand", "Du\x00rand", "Du\u2028rand"]
-)
-def test_single_line_fields_refuse_control_characters(value: str) -> None:
-    """A line break or an invisible control character in a name is refused at the form, with a
-    French message next to the field; the multi-line reason may hold line breaks."""
-    result = e.read_form(
-        form(last_name=value, accommodation="on", accommodation_reason="Ligne 1\nLigne 2"), NOTICE
+def test_an_address_change_becomes_the_enrolment_s_address_and_keeps_the_one_it_replaced() -> None:
+    """The documents show the new address; a second change's « ancienne adresse » is the first
+    change's new one, not the address typed in « M'inscrire »."""
+    doc = saved()
+    first = {"address": "8 rue Carnot", "address_extra": "", "postal_code": "79000", "city": "Niort"}
+    second = {
+        "address": "2 quai Louis",
+        "address_extra": "Bât. B",
+        "postal_code": "17000",
+        "city": "La Rochelle",
+    }
+    e.request_address_change(doc, {**first, "country": "France"}, DURING)
+    assert e.current_data(doc)["city"] == "Niort" and doc["version"] == 1  # only a save writes the data
+    assert doc["address_changes"][-1]["previous"]["city"] == "Poitiers"
+    e.request_address_change(doc, {**second, "country": "France"}, DURING + timedelta(hours=1))
+    assert doc["address_changes"][-1]["previous"]["address"] == "8 rue Carnot"
+    current = e.current_data(doc)
+    assert current["address_extra"] == "Bât. B" and current["last_name"] == "Martin"
+
+
+def test_a_save_after_an_address_change_carries_it_and_a_stale_one_is_no_change() -> None:
+    """« M'inscrire » filled with the address in force and saved writes it; a save that only
+    repeats the reported address is no change (no version, no mail)."""
+    doc = saved()
+    moved = {"address": "8 rue Carnot", "address_extra": "", "postal_code": "79000", "city": "Niort"}
+    e.request_address_change(doc, {**moved, "country": "France"}, DURING)
+    same = e.read_form(form(**moved), NOTICE).data
+    assert e.save_with_changes(doc, same, 1, NOTICE, DURING).changes == []
+    assert doc["version"] == 1
+    phone = e.read_form(form(**moved, phone="0549000000"), NOTICE).data
+    result = e.save_with_changes(doc, phone, 1, NOTICE, DURING)
+    assert [label for label, _, _ in result.changes] == ["Téléphone"]
+    assert doc["data"]["city"] == "Niort" and e.current_data(doc)["city"] == "Niort"
+
+
+def test_the_current_address_is_not_a_change() -> None:
+    """Reporting the address the enrolment already has sends nothing to the pôle."""
+    doc = saved()
+    current = {name: doc["data"].get(name, "") for name in e.ADDRESS_FIELDS}
+    with pytest.raises(e.EnrolmentError, match="déjà celle"):
+        e.request_address_change(doc, current, DURING)
+    assert doc["address_changes"] == []
+
+
+# -- after « J'ai fourni toutes mes pièces »: what may still change, and who says so -------------
+
+
+def deposited(**changes: Any) -> dict[str, Any]:
+    """An enrolment with a file for every piece asked, « J'ai fourni toutes mes pièces » done."""
+    doc = saved(**changes)
+    for n, d in enumerate(e.required_documents(NOTICE, doc["data"])):
+        e.add_file(doc, d.id, _file(n, d.id), NOTICE, DURING)
+    return e.complete(doc, NOTICE, DURING)
+
+
+def young() -> str:
+    """A birth date that makes the age-dependent piece asked."""
+    limit = next(d for d in NOTICE.documents if d.condition and d.condition.age_below)
+    assert limit.condition is not None and limit.condition.age_below is not None
+    return date(NOTICE.registration.age_reference_date.year - limit.condition.age_below + 2, 1, 1).isoformat()
+
+
+def test_the_enrolment_stays_editable_after_the_final_click() -> None:
+    """A change that leaves the pieces as they are keeps the dossier déposé and its receipt."""
+    doc = deposited()
+    doc = e.save(doc, e.read_form(form(phone="0549000000"), NOTICE).data, 1, NOTICE, DURING)
+    assert doc["version"] == 2 and doc["status"] == e.STATUS_COMPLETE and "receipt" in doc
+
+
+def test_a_change_of_the_pieces_asked_reopens_their_deposit() -> None:
+    """Déposé, a new birth date that makes one more piece required puts the dossier back to
+    brouillon: the receipt no longer holds, the missing piece is listed."""
+    doc = deposited()
+    result = e.save_with_changes(doc, e.read_form(form(birth_date=young()), NOTICE).data, 1, NOTICE, DURING)
+    assert result.reopened and result.pieces_changed
+    assert doc["status"] == e.STATUS_SAVED and "receipt" not in doc and "completed_at" not in doc
+    assert state_of(doc) is State.BROUILLON
+    assert [d.id for d in e.missing_documents(NOTICE, doc)] == [
+        d.id for d in NOTICE.documents if d.condition and d.condition.age_below
+    ]
+
+
+def test_a_change_of_the_pieces_is_refused_once_their_deposit_is_closed() -> None:
+    """With documents_deadline before the closing, a change that would reopen the pieces after it
+    is refused (they could not be validated again); other changes still pass."""
+    early = notice_with(
+        opens="2025-10-21 09:00", closes="2025-11-13 19:00", documents_deadline="2025-11-01 12:00"
     )
-    assert result.errors.get("last_name", "").startswith("Ce champ tient sur une seule ligne")
-    assert "accommodation_reason" not in result.errors
-    address = e.read_address({"address": "1 rue", "postal_code": "86000", "city": value})
-    assert address.errors["city"].startswith("Ce champ tient sur une seule ligne")
+    doc = deposited()
+    late = DURING + timedelta(days=5)
+    with pytest.raises(e.EnrolmentError, match="dont le dépôt est clos") as refused:
+        e.save(doc, e.read_form(form(birth_date=young()), early).data, 1, early, late)
+    pole = e.pole_of(early, form())
+    assert pole is not None and pole.email in refused.value.message
+    assert doc["version"] == 1 and doc["status"] == e.STATUS_COMPLETE
+    e.save(doc, e.read_form(form(phone="0549000000"), early).data, 1, early, late)
+
+
+def test_a_piece_no_longer_asked_is_left_out_of_the_receipt() -> None:
+    """Files of a piece the enrolment no longer asks for stay apart (shown, removable), never in
+    the receipt."""
+    doc = saved(birth_date=young())
+    for n, d in enumerate(e.required_documents(NOTICE, doc["data"])):
+        e.add_file(doc, d.id, _file(n, d.id), NOTICE, DURING)
+    doc = e.save(doc, e.read_form(form(), NOTICE).data, 1, NOTICE, DURING)
+    stray = e.stray_files(NOTICE, doc)
+    assert len(stray) == 1
+    doc = e.complete(doc, NOTICE, DURING)
+    assert stray[0]["document_id"] not in {f["document_id"] for f in doc["receipt"]["files"]}
+
+
+def test_the_candidate_may_reopen_the_pieces_while_the_office_has_not_started() -> None:
+    """« Modifier mes pièces »: déposé → brouillon, files changeable again; not before the final
+    click, not once the office started, not after the documents deadline."""
+    doc = saved()
+    with pytest.raises(e.EnrolmentError, match="pas encore validées"):
+        e.reopen(doc, NOTICE, DURING)
+    doc = deposited()
+    with pytest.raises(DeadlineError):
+        e.reopen(doc, NOTICE, AFTER)
+    e.reopen(doc, NOTICE, DURING)
+    assert state_of(doc) is State.BROUILLON
+    e.remove_file(doc, "f0", NOTICE, DURING)
+    doc = deposited()
+    review_rules.start(doc, "staff1", DURING)
+    with pytest.raises(e.EnrolmentError, match="Le pôle vérifie votre dossier"):
+        e.reopen(doc, NOTICE, DURING)
+
+
+def test_once_the_office_has_the_dossier_the_enrolment_is_not_changed_under_it() -> None:
+    """En vérification, incomplet, complet, irrecevable or désisté: « Enregistrer » is refused
+    with the state in words, whom to contact, and that an address change is still possible."""
+    pole = e.pole_of(NOTICE, form())
+    assert pole is not None
+    for state in set(State) - CANDIDATE_SIDE:
+        doc = in_state(state)
+        assert state_of(doc) is state
+        with pytest.raises(e.EnrolmentError) as refused:
+            e.save(doc, e.read_form(form(phone="0549000000"), NOTICE).data, 1, NOTICE, DURING)
+        message = refused.value.message
+        assert e.TAKEN_IN_HAND[state] in message and "ne peut plus être modifiée en ligne" in message
+        assert pole.email in message and "changement d'adresse" in message
+        assert doc["version"] == 1
+    assert e.edit_refusal(saved(), NOTICE) is None and e.edit_refusal(deposited(), NOTICE) is None

@@ -7,13 +7,14 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from account_helpers import IN_WINDOW
-from enrolment_forms import valid_enrolment_form
+from enrolment_forms import birth_date_for_age, valid_enrolment_form
 from notice_factory import notice_with
 from upload_helpers import chunks, minimal_pdf, multipart
 
@@ -120,7 +121,7 @@ async def test_a_first_save_is_one_insert_of_the_finished_document(service, engi
     stored = await service.current(ACCOUNT["id"], NOTICE)
     assert stored is not None and stored["version"] == 1 and stored["data"]["city"] == "La Rochelle"
     assert outcome.first and outcome.changes
-    assert len(subjects(outbox)) == 1 and "Votre inscription est enregistrée" in subjects(outbox)[0]
+    assert len(subjects(outbox)) == 1 and "Votre pré-inscription est enregistrée" in subjects(outbox)[0]
 
 
 async def test_a_racing_first_save_is_a_version_conflict_carrying_the_stored_one(service):
@@ -145,7 +146,7 @@ async def test_a_later_save_is_one_atomic_update_and_one_diff(service, engine, o
     assert engine.calls == Counter({"update": 1})
     assert [label for label, _, _ in outcome.changes] == ["Code postal", "Commune"]
     assert outcome.enrolment["version"] == 2 and not outcome.first
-    assert any("Modification de votre inscription" in subject for subject in subjects(outbox))
+    assert any("Modification de votre pré-inscription" in subject for subject in subjects(outbox))
 
 
 async def test_a_save_from_a_stale_form_changes_nothing(service):
@@ -499,3 +500,114 @@ async def test_a_withdrawn_draft_takes_no_file_and_no_validation(service):
         await service.upload(ACCOUNT, doc, document.id, headers, chunks(parts), lambda t: None, NOTICE)
     with pytest.raises(rules.EnrolmentError, match="désisté"):
         await service.complete(ACCOUNT, doc, NOTICE, IN_WINDOW)
+
+
+# -- what the mails say --------------------------------------------------------------------------
+
+
+def mails(outbox: OutboxMailer) -> list[EmailMessage]:
+    out = []
+    for path in outbox.list():
+        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        assert isinstance(msg, EmailMessage)
+        out.append(msg)
+    return out
+
+
+def text_of(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None
+    return " ".join(str(part.get_content()).split())
+
+
+def latest(outbox: OutboxMailer, subject: str) -> EmailMessage:
+    """The one mail whose subject starts with ``subject`` (the outbox is emptied in between)."""
+    found = [m for m in mails(outbox) if str(m["Subject"]).startswith(subject)]
+    assert len(found) == 1, [str(m["Subject"]) for m in mails(outbox)]
+    return found[0]
+
+
+async def test_the_receipt_names_the_candidate_and_the_exam_and_says_what_the_hashes_are(service, outbox):
+    """The receipt greets the candidate by name, names the exam and speciality, says what an
+    empreinte SHA-256 is for and what happens next."""
+    doc = await _deposited(service)
+    exam, speciality = NOTICE.speciality(doc["data"]["speciality"]) or (None, None)
+    assert exam is not None and speciality is not None
+    text = text_of(latest(outbox, "Accusé de réception"))
+    assert f"Bonjour {doc['data']['first_names']} {doc['data']['last_name']}," in text
+    assert f"{exam.id} — {exam.name}, spécialité {speciality.name}" in text
+    assert "L'empreinte SHA-256 de chaque fichier prouve le contenu du fichier déposé" in text
+    assert "Et maintenant ?" in text and "va vérifier vos pièces" in text
+    for f in doc["receipt"]["files"]:
+        assert f"empreinte SHA-256 {f['sha256']}" in text
+
+
+ADDRESSES = [
+    {
+        "address": "8 rue Carnot",
+        "address_extra": "",
+        "postal_code": "79000",
+        "city": "Niort",
+        "country": "France",
+    },
+    {
+        "address": "2 quai Louis Durand",
+        "address_extra": "Appartement 4",
+        "postal_code": "17000",
+        "city": "La Rochelle",
+        "country": "France",
+    },
+]
+
+
+async def test_the_pole_reads_labels_and_the_right_old_address_and_answers_the_candidate(service, outbox):
+    """The pôle's mail shows the exam and speciality by name, the birth date in French, the
+    number; Reply-To is the candidate; a second change's « ancienne adresse » is the first one's
+    new address; the enrolment (and so every document) has the new address."""
+    saved = await service.save(ACCOUNT, None, form_data(birth_date="1998-03-14"), 0, NOTICE, IN_WINDOW)
+    pole = rules.pole_of(NOTICE, saved.enrolment["data"])
+    exam, speciality = NOTICE.speciality(saved.enrolment["data"]["speciality"]) or (None, None)
+    assert pole is not None and exam is not None and speciality is not None
+    doc = saved.enrolment
+    for address in ADDRESSES:
+        for sent in outbox.list():
+            sent.unlink()
+        doc = await service.request_address_change(ACCOUNT, doc, dict(address), NOTICE, IN_WINDOW)
+    to_pole = latest(outbox, "Changement d'adresse d'un candidat")
+    assert to_pole["To"] == pole.email and to_pole["Reply-To"] == ACCOUNT["email"]
+    text = text_of(to_pole)
+    assert "14 mars 1998" in text and "1998-03-14" not in text
+    assert f"Examen : {exam.id} — {exam.name}, spécialité {speciality.name}" in text
+    assert speciality.id not in text
+    assert f"Numéro d'inscription : {doc['id']}" in text
+    assert "Ancienne adresse : 8 rue Carnot 79000 Niort" in text
+    assert "Nouvelle adresse : 2 quai Louis Durand, Appartement 4 17000 La Rochelle" in text
+    assert "n'y répondez pas" not in text and "répondez simplement à ce courriel" in text
+    stored = await service.current(ACCOUNT["id"], NOTICE)
+    assert stored is not None and rules.current_data(stored)["city"] == "La Rochelle"
+    ack = text_of(latest(outbox, "Votre changement d'adresse a été transmis"))
+    assert "2 quai Louis Durand" in ack and pole.name in ack
+
+
+async def test_a_change_that_alters_the_pieces_after_the_final_click_reopens_them_and_says_so(
+    service, outbox
+):
+    """Déposé, then a change asking one more piece: the dossier is back to brouillon, the outcome
+    says so, and the mail tells the candidate to validate again."""
+    doc = await _deposited(service)
+    young = birth_date_for_age(NOTICE, 20)
+    outcome = await service.save(ACCOUNT, doc, form_data(birth_date=young), doc["version"], NOTICE, IN_WINDOW)
+    assert outcome.reopened and outcome.pieces_changed
+    assert outcome.enrolment["status"] == rules.STATUS_SAVED
+    text = text_of(latest(outbox, "Modification de votre pré-inscription"))
+    assert "le dépôt de vos pièces est rouvert" in text
+    assert "validez de nouveau « J'ai fourni toutes mes pièces »" in text
+
+
+async def test_the_candidate_reopens_the_pieces_in_one_write(service, engine):
+    """« Modifier mes pièces »: one update, déposé → brouillon, the files still there."""
+    doc = await _deposited(service)
+    engine.calls.clear()
+    reopened = await service.reopen(doc)
+    assert engine.calls == Counter({"update": 1})
+    assert reopened["status"] == rules.STATUS_SAVED and reopened["files"] == doc["files"]

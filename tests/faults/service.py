@@ -41,7 +41,7 @@ from formservice.store.tinydb.engine import TinyDBEngine
 CHILD = Path(__file__).with_name("server_child.py")
 VERSION_RE = re.compile(r'name="version" value="(\d+)"')
 FILE_LINK_RE = re.compile(r'<a href="/espace/justificatifs/fichier/([^"/]+)">([^<]+)</a>')
-SECTION_RE = re.compile(r'<section class="card upload" id="piece-([^"]+)">(.*?)</section>', re.S)
+SECTION_RE = re.compile(r'<section class="card upload" id="piece-([^"]+)"[^>]*>(.*?)</section>', re.S)
 FAST = {"time_cost": FAST_ARGON2.time_cost, "memory_cost": FAST_ARGON2.memory_cost, "parallelism": 1}
 # Signups, resends and mails per address are throttled per hour, in memory: the load sends more
 # than a person would from one address (127.0.0.1), so these quotas are widened; the login
@@ -210,8 +210,8 @@ def snapshot(mailbox: Mailbox) -> list[EmailMessage]:
 
 MAIL_KINDS = {
     "activez votre compte": "activation",
-    "Votre inscription est enregistrée": "saved",
-    "Modification de votre inscription": "saved",
+    "Votre pré-inscription est enregistrée": "saved",
+    "Modification de votre pré-inscription": "saved",
     "Votre changement d'adresse a été transmis": "address_ack",
     "Changement d'adresse d'un candidat": "address_pole",
 }

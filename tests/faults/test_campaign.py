@@ -929,7 +929,7 @@ async def test_each_hostile_pdf_is_refused_through_the_real_upload(
 ) -> None:
     """/OpenAction /URI, /SubmitForm, /GoToR to a UNC path, /ImportData, /Launch, JavaScript, a
     button's keystroke script, a link to a UNC path, and the same names #-escaped: each is
-    refused (422) with the French sentence that says what to do; nothing is kept, neither in
+    refused, the redirect's page saying in the piece what to do; nothing is kept, neither in
     the record nor on disk, and the refusal is in the audit log."""
     service = make_service(smtp_port=mailbox.port)
     service.start()
@@ -943,8 +943,9 @@ async def test_each_hostile_pdf_is_refused_through_the_real_upload(
                 data={"csrf_token": client.csrf(page.text)},
                 files={"file": ("attestation.pdf", build(), "application/pdf")},
             )
-            assert response.status_code == 422, (name, response.status_code, response.text[:300])
-            assert french_text(MESSAGES[reason]) in html.unescape(response.text), name
+            assert response.status_code == 303, (name, response.status_code, response.text[:300])
+            shown = html.unescape((await client.page(response.headers["location"])).text)
+            assert french_text(MESSAGES[reason]) in shown, name
         assert all(
             files == [] for files in files_on((await client.page("/espace/justificatifs")).text).values()
         )

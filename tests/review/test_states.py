@@ -188,6 +188,12 @@ RULE_ACTIONS = {
 RULE_CASES = list(itertools.product(State, RULE_ACTIONS))
 
 
+def test_the_candidate_edits_the_enrolment_only_while_the_dossier_is_on_their_side():
+    """Brouillon and déposé: « M'inscrire » still changes the enrolment; from the office's first
+    step on (en vérification and after), it does not."""
+    assert {s for s in State if states.candidate_may_edit(s)} == {State.BROUILLON, State.DEPOSE}
+
+
 def test_every_action_but_the_enrolment_features_has_a_rule():
     assert set(Action) - set(RULE_ACTIONS) == {Action.DEPOSIT, Action.REOPEN}
 

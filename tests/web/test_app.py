@@ -14,11 +14,15 @@ pytestmark = pytest.mark.anyio
 
 def test_routes_are_named_and_laid_out(settings, clock):
     """Accounts under /compte, the space at /espace, the office under /gestion, service assets under
-    /_service, the site last at /."""
+    /_service, the two legal pages at the root (where visitors look for them), the site last at /."""
     app = create_app(settings, engine=MemoryEngine(), clock=clock)
     names = {r.name: r.path for r in app.routes if isinstance(r, Route)}
     assert names["signup"] == "/compte/creer" and names["space"] == "/espace"
-    assert all(p.startswith(("/compte/", "/espace", "/gestion/", "/_service/")) for p in names.values())
+    legal = {"/mentions-legales", "/accessibilite"}
+    assert legal <= set(names.values())
+    assert all(
+        p.startswith(("/compte/", "/espace", "/gestion/", "/_service/")) for p in set(names.values()) - legal
+    )
     assert names["staff_login"] == "/gestion/connexion"
     mounts = [r for r in app.routes if isinstance(r, Mount)]
     assert mounts[0].path == "/_service/static" and mounts[-1].path == "" and app.routes[-1] is mounts[-1]

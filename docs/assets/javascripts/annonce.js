@@ -22,16 +22,22 @@
     return (n < 10 ? "0" : "") + n;
   }
 
+  // Days, hours and minutes: no seconds ticking for days, which only adds stress; they appear
+  // in the last hour (minutes and seconds), when they matter. No-break spaces keep each number
+  // with its unit.
+  var NBSP = "\u00a0";
+
   function remaining(ms) {
     var s = Math.max(0, Math.floor(ms / 1000));
     var days = Math.floor(s / 86400);
     var hours = Math.floor((s % 86400) / 3600);
     var minutes = Math.floor((s % 3600) / 60);
-    // No-break spaces (as formservice/typography.py puts them): a number never leaves its unit.
-    var nb = "\u00a0";
-    var text = hours + nb + "h" + nb + pad(minutes) + nb + "min " + pad(s % 60) + nb + "s";
+    if (s < 3600) {
+      return minutes + NBSP + "min " + pad(s % 60) + NBSP + "s";
+    }
+    var text = hours + NBSP + "h " + pad(minutes) + NBSP + "min";
     if (days > 0) {
-      text = days + nb + (days > 1 ? "jours " : "jour ") + text;
+      text = days + NBSP + (days > 1 ? "jours " : "jour ") + text;
     }
     return text;
   }

@@ -1,6 +1,6 @@
-"""« M'inscrire », « Mes documents » and « Signaler un changement d'adresse »; and, for every page
-of the space, where the dossier stands with the office (``DossierView``: the decisions on the
-pieces, the correction requested and its deadline).
+"""« M'inscrire », « Mes documents » and « Signaler un changement d'adresse »; and what every page
+of the space starts from (``Space``, with where the dossier stands with the office:
+``dossier.DossierView``).
 
 Thin handlers: parse, call EnrolmentService (which runs the rules inside the store's atomic
 update), render or redirect. Every refusal is a French sentence on the page the candidate was
@@ -19,123 +19,65 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from formservice.accounts.records import Account
-from formservice.clock import from_iso
 from formservice.enrolment import rules
 from formservice.enrolment.deadlines import (
     DeadlineError,
     Phase,
-    contact_sentence,
     documents_window,
     ensure_registration_open,
     registration_window,
 )
 from formservice.enrolment.records import Enrolment
+from formservice.enrolment.service import SaveOutcome
+from formservice.enrolment.wording import de
 from formservice.errors import AppError, NotFound
-from formservice.notice import Notice, Pole
-from formservice.review import rules as review_rules
-from formservice.review.states import CANDIDATE_SIDE, Action, State, described, state_of
+from formservice.notice import Notice
+from formservice.review.states import State, state_of
 from formservice.web.auth import require_account
+from formservice.web.candidate.dossier import dossier_view
 from formservice.web.forms import client_ip, form_values
 from formservice.web.pdf import html_to_pdf
 from formservice.web.rendering import page_context, render
 from formservice.web.services import services
 
 INFO = {
-    "enregistree": "Votre inscription est enregistrée. Un courriel de confirmation vous a été envoyé.",
+    "enregistree": "Votre pré-inscription est enregistrée. Un courriel de confirmation vous a été envoyé.",
     "modifiee": "Vos modifications sont enregistrées. Un courriel récapitulatif vous a été envoyé.",
-    "inchangee": "Aucune modification : votre inscription était déjà à jour.",
+    "pieces": (
+        "Vos modifications sont enregistrées. Elles changent la liste des pièces justificatives "
+        "demandées : vérifiez-la ci-dessous. Un courriel récapitulatif vous a été envoyé."
+    ),
+    "rouverte": (
+        "Vos modifications sont enregistrées. Elles changent la liste des pièces justificatives "
+        "demandées : le dépôt de vos pièces est rouvert, et « J'ai fourni toutes mes pièces » est à "
+        "valider de nouveau. Un courriel récapitulatif vous a été envoyé."
+    ),
+    "inchangee": "Aucune modification : votre pré-inscription était déjà à jour.",
     "ajoute": "Le fichier a été ajouté.",
     "supprime": "Le fichier a été supprimé.",
     "complet": (
         "C'est fait : vous avez fourni toutes vos pièces. L'accusé de réception vous a été envoyé par "
         "courriel et reste disponible dans « Mes documents »."
     ),
-    "adresse": "Votre nouvelle adresse a été transmise au pôle. Une copie vous a été envoyée par courriel.",
+    "rouvert": (
+        "Le dépôt de vos pièces est rouvert : ajoutez ou supprimez des fichiers, puis validez de "
+        "nouveau « J'ai fourni toutes mes pièces »."
+    ),
+    "adresse": (
+        "Votre nouvelle adresse a été transmise au pôle ; elle figure désormais sur vos documents. Une "
+        "copie vous a été envoyée par courriel."
+    ),
     "corrections": (
         "C'est fait : vos corrections sont transmises au pôle, qui va vérifier de nouveau les pièces "
-        "remplacées. Vous serez informé(e) par courriel de sa décision."
+        "remplacées. Vous serez informé ou informée par courriel de sa décision."
     ),
 }
-PRINTABLE = {
-    "recapitulatif": "Récapitulatif d'inscription",
-    "confirmation": "Confirmation d'inscription",
-    "liste-pieces": "Liste des pièces justificatives",
-    "accuse": "Accusé de réception des pièces justificatives",
-    "attestation": "Attestation d'inscription définitive",
+# The documents a dossier has beyond the notice's ``downloads`` (named there, for what they are
+# during the pre-registration): each shown only once it is true.
+LATER_DOCUMENTS = {
+    "accuse": "Accusé de réception des pièces justificatives",  # once déposé
+    "attestation": "Attestation d'inscription définitive",  # once complet
 }
-CLOSED = (State.IRRECEVABLE, State.DESISTE)
-
-
-@dataclass(frozen=True)
-class DossierView:
-    """Where the dossier stands with the office, as the candidate's pages show it."""
-
-    state: State
-    state_text: str  # « le dossier est … »
-    acted: bool  # the office has taken the dossier in hand: its decisions are shown
-    pieces: dict[str, review_rules.Piece]  # by document id (empty until the office acted)
-    correction_deadline: str  # the deadline of the request in force, in French ("" if none)
-    correction_open: bool  # a request in force and its deadline not passed
-    late_message: str  # the deadline passed: whom to contact ("" otherwise)
-    refused: list[review_rules.Piece]  # the pieces of the request in force
-    replaceable: frozenset[str]  # the document ids whose files the candidate may change now
-    ready: bool  # every refused piece has a new file: « J'ai effectué les corrections » enabled
-    corrections_confirmed: bool  # back en vérification after « J'ai effectué les corrections »
-    decided_at: datetime | None  # when the dossier became complet
-    ineligibility_reason: str  # the reason's label, when irrecevable
-
-    @property
-    def closed(self) -> bool:
-        return self.state in CLOSED
-
-
-def _last_event(enrolment: Enrolment, action: Action) -> datetime | None:
-    review = enrolment.get("review")
-    for event in reversed(review["history"] if review else []):
-        if event["action"] == action.value:
-            return from_iso(event["at"])
-    return None
-
-
-def dossier_view(notice: Notice, enrolment: Enrolment, now: datetime, pole: Pole | None) -> DossierView:
-    state = state_of(enrolment)
-    acted = state not in CANDIDATE_SIDE
-    pieces = {p.document.id: p for p in review_rules.pieces(enrolment, notice)} if acted else {}
-    correction = review_rules.current_correction(enrolment)
-    refused = [pieces[i] for i in correction["pieces"] if i in pieces] if correction else []
-    is_open = correction is not None and review_rules.before_deadline(correction, now)
-    deadline = review_rules.deadline_text(notice, correction["deadline"]) if correction else ""
-    late = ""
-    if correction is not None and not is_open:
-        late = (
-            f"Le délai de correction a pris fin le {deadline} (heure de Paris) : les pièces ne peuvent "
-            f"plus être remplacées en ligne. Pour toute question, {contact_sentence(pole, notice)}."
-        )
-    changeable = (review_rules.PieceStatus.NON_CONFORME, review_rules.PieceStatus.REMPLACEE)
-    replaceable = frozenset(p.document.id for p in refused if is_open and p.status in changeable)
-    review = enrolment.get("review")
-    corrections = review["corrections"] if review else []
-    reason = ""
-    if state is State.IRRECEVABLE and review and review.get("ineligibility_reason"):
-        found = notice.review.ineligibility_reason(review["ineligibility_reason"] or "")
-        reason = found.label if found else ""
-    return DossierView(
-        state=state,
-        state_text=described(state),
-        acted=acted,
-        pieces=pieces,
-        correction_deadline=deadline,
-        correction_open=is_open,
-        late_message=late,
-        refused=refused,
-        replaceable=replaceable,
-        ready=is_open and not any(p.status is review_rules.PieceStatus.NON_CONFORME for p in refused),
-        corrections_confirmed=state is State.EN_VERIFICATION
-        and bool(corrections)
-        and corrections[-1].get("confirmed_at") is not None,
-        decided_at=_last_event(enrolment, Action.ACCEPT) if state is State.COMPLET else None,
-        ineligibility_reason=reason,
-    )
 
 
 @dataclass
@@ -174,6 +116,8 @@ async def space_of(request: Request) -> Space:
         and enrolment.get("status") != rules.STATUS_COMPLETE
         and not (dossier and dossier.closed),
         "dossier": dossier,
+        # why « M'inscrire » no longer changes the enrolment (the office has it), or None
+        "edit_refusal": rules.edit_refusal(enrolment, notice) if enrolment else None,
         "info": INFO.get(request.query_params.get("info", "")),
         "problem": None,
     }
@@ -214,7 +158,8 @@ class EnrolForm:
 async def _starting_form(request: Request, space: Space) -> tuple[EnrolForm, bool]:
     """The stored enrolment, or a returning candidate's identity from last session (prefilled)."""
     if space.enrolment and space.enrolment.get("version"):
-        return EnrolForm(space.enrolment["data"], space.enrolment["version"], {}), False
+        # the address in force, when one was reported since: a save does not bring the old one back
+        return EnrolForm(rules.current_data(space.enrolment), space.enrolment["version"], {}), False
     previous = await services(request).enrolment.previous(space.account["id"], space.notice)
     values = rules.starting_point(previous)
     return EnrolForm(values, 0, {}), bool(values)
@@ -243,14 +188,36 @@ async def _submit(request: Request, space: Space) -> EnrolForm | Response:
         space.context["problem"] = exc.message
         return EnrolForm(result.data, version, form.errors, exc.status)
     audit(request, "enrolment.saved", space.account, version=outcome.enrolment["version"])
-    info = "enregistree" if outcome.first else ("modifiee" if outcome.changes else "inchangee")
-    return redirect(request, "enrol", info)
+    return redirect(request, "enrol", _saved_info(outcome))
 
 
-FINAL_REASON = (
-    "vous avez validé « J'ai fourni toutes mes pièces », votre inscription est définitive. "
-    "Pour un changement, contactez le pôle qui gère votre examen."
-)
+def _saved_info(outcome: SaveOutcome) -> str:
+    if outcome.first:
+        return "enregistree"
+    if outcome.reopened:
+        return "rouverte"
+    if outcome.pieces_changed:
+        return "pieces"
+    return "modifiee" if outcome.changes else "inchangee"
+
+
+SAVED_INFOS = ("enregistree", "modifiee", "pieces", "rouverte", "inchangee")
+
+
+def next_step(space: Space) -> str | None:
+    """What comes after « Enregistrer », for the page: ``"deposit"`` (pieces missing),
+    ``"validate"`` (every piece has a file, « J'ai fourni toutes mes pièces » not clicked),
+    ``"done"`` (déposé, the office not started yet), None (nothing saved, or the office has it)."""
+    enrolment, dossier = space.enrolment, space.context["dossier"]
+    if not enrolment or not enrolment.get("version") or (dossier and dossier.acted):
+        return None
+    if enrolment.get("status") == rules.STATUS_COMPLETE:
+        return "done"
+    return "deposit" if rules.missing_documents(space.notice, enrolment) else "validate"
+
+
+# The element an error summary's link leads to, when it is not the field's own id.
+ERROR_ANCHORS = {"status": "status-" + next(iter(rules.STATUSES))}
 
 
 async def enrol(request: Request) -> Response:
@@ -271,9 +238,13 @@ async def enrol(request: Request) -> Response:
         if context["writable"]
         else _window_message(space.notice, space.now, context["pole"]),
     )
-    final = context["enrolment"] and context["enrolment"].get("status") == rules.STATUS_COMPLETE
-    if final and context["writable"]:
-        context.update(writable=False, closed_reason=FINAL_REASON)
+    if context["edit_refusal"] and context["writable"]:
+        context.update(writable=False, closed_reason=context["edit_refusal"])
+    context.update(
+        next_step=next_step(space) if request.query_params.get("info") in SAVED_INFOS else None,
+        missing=rules.missing_documents(space.notice, space.enrolment) if space.enrolment else [],
+        anchors=ERROR_ANCHORS,
+    )
     return await render(request, "candidate/enrolment/enrol.html", context, status=form.status)
 
 
@@ -290,19 +261,17 @@ def _window_message(notice: Notice, now: datetime, pole: Any) -> str:
 
 async def my_documents(request: Request) -> Response:
     space = await space_of(request)
+    space.context.update(later_documents=LATER_DOCUMENTS)
     return await render(request, "candidate/enrolment/documents.html", space.context)
 
 
 async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple[str, str]:
     space = await space_of(request)
     enrolment, notice = space.enrolment, space.notice
-    if kind not in PRINTABLE or not enrolment or not enrolment.get("version"):
+    title = document_title(notice, enrolment, kind) if enrolment and enrolment.get("version") else None
+    if title is None or enrolment is None:
         raise NotFound()
-    if kind == "accuse" and enrolment.get("status") != rules.STATUS_COMPLETE:
-        raise NotFound()
-    if kind == "attestation" and state_of(enrolment) is not State.COMPLET:
-        raise NotFound()
-    data = enrolment["data"]
+    data = rules.current_data(enrolment)  # with the address reported since the last save, if any
     found = notice.speciality(data.get("speciality", ""))
     if found is None:  # the catalogue changed under the enrolment
         raise NotFound(
@@ -314,7 +283,8 @@ async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple
     values.update(space.context)
     values.update(
         kind=kind,
-        title=PRINTABLE[kind],
+        title=title,
+        de=de,
         data=data,
         rows=[r for r in rows if r[1]],
         exam=exam,
@@ -328,6 +298,20 @@ async def _printable_html(request: Request, kind: str, *, is_pdf: bool) -> tuple
     )
     html = services(request).env.get_template("candidate/documents/printable.html").render(values)
     return html, f"{kind}-{enrolment['id']}-v{enrolment['version']}.pdf"
+
+
+def document_title(notice: Notice, enrolment: Enrolment, kind: str) -> str | None:
+    """The document ``kind`` named for what it is now, or None if it does not exist yet: the
+    notice's documents of the pre-registration, the receipt once the pieces are déposé, the
+    attestation only once the dossier is complet (the inscription is then définitive)."""
+    named = {d.id: d.name for d in notice.downloads}
+    if kind in named:
+        return named[kind]
+    if kind == "accuse" and enrolment.get("status") == rules.STATUS_COMPLETE:
+        return LATER_DOCUMENTS[kind]
+    if kind == "attestation" and state_of(enrolment) is State.COMPLET:
+        return LATER_DOCUMENTS[kind]
+    return None
 
 
 async def printable(request: Request) -> Response:
@@ -370,5 +354,6 @@ async def address_change(request: Request) -> Response:
                 return redirect(request, "address_change", "adresse")
         else:
             status = 400
-    context.update(form=form, errors=errors)
+    address_labels = {name: rules.LABELS[name] for name in rules.ADDRESS_FIELDS}
+    context.update(form=form, errors=errors, address_labels=address_labels)
     return await render(request, "candidate/enrolment/address.html", context, status=status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from datetime import datetime, timedelta
@@ -12,15 +13,17 @@ import httpx
 import pypdf
 import pytest
 from account_helpers import Candidate, Client, Mailbox, log_in, make_client, settle
-from enrolment_forms import valid_enrolment_form
+from enrolment_forms import birth_date_for_age, valid_enrolment_form
 from notice_factory import edited_notice_text
 from PIL import Image
 from starlette.applications import Starlette
+from upload_helpers import piece_message
 
 from formservice.clock import FrozenClock
 from formservice.enrolment.rules import required_documents
-from formservice.notice import Notice
+from formservice.notice import Document, Notice
 from formservice.settings import Settings
+from formservice.typography import french_text
 
 pytestmark = pytest.mark.anyio
 
@@ -71,6 +74,16 @@ def stored_files(settings: Settings) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
+async def first_piece_sent(
+    client: Client, candidate: Candidate, notice: Notice, content: bytes
+) -> tuple[Document, httpx.Response]:
+    """Logged in, « Enregistrer », then ``content`` sent as « photo.png » for the first piece."""
+    await logged_in(client, candidate)
+    await save(client, notice)
+    document = required_documents(notice, enrol_form(notice))[0]
+    return document, await upload(client, document.id, "photo.png", content)
+
+
 async def logged_in(client: Client, candidate: Candidate) -> None:
     response = await log_in(client, candidate.email)
     assert response.status_code == 303, response.text
@@ -91,7 +104,7 @@ async def test_save_then_change_mails_what_changed(
     response = await save(client, notice)
     assert response.status_code == 303
     page = await client.page(response.headers["location"])
-    assert "Votre inscription est enregistrée" in page.text and "version 1" in page.text
+    assert "Votre pré-inscription est enregistrée" in page.text and "version 1" in page.text
     await settle(app)
     assert "enregistrée" in str(mailbox.to(candidate.email)[-1]["Subject"])
 
@@ -194,7 +207,14 @@ async def test_uploads_then_final_validation_sends_receipt(
     assert "Il vous manque encore" not in page.text
     assert len(stored_files(settings)) == len(required)
 
-    response = await client.post("/espace/justificatifs/valider", data={"csrf_token": client.csrf(page.text)})
+    confirm = await client.page("/espace/justificatifs/valider")  # what is sent, what can still change
+    for name in ("scan.pdf", "photo.png", "Vous ne pourrez plus", "Vous pourrez encore"):
+        assert name in html.unescape(confirm.text)
+    enrolment = (await app.state.services.store.enrolments.for_account(candidate.account_id))[0]
+    assert enrolment["status"] == "saved"  # nothing validated by looking
+    response = await client.post(
+        "/espace/justificatifs/valider", data={"csrf_token": client.csrf(confirm.text)}
+    )
     assert response.status_code == 303
     await settle(app)
     receipt = mailbox.to(candidate.email)[-1]
@@ -203,14 +223,16 @@ async def test_uploads_then_final_validation_sends_receipt(
     for f in enrolment["files"]:
         assert f["sha256"] in mailbox.text(receipt)
 
-    again = await upload(client, required[0].id, "scan.pdf", pdf_bytes())
-    assert again.status_code in (403, 409) and "définitive" in again.text
+    document_id, refusal = await piece_message(
+        client, await upload(client, required[0].id, "scan.pdf", pdf_bytes())
+    )
+    assert document_id == required[0].id and french_text("« Modifier mes pièces »") in refusal
     audit = (settings.data_dir / "audit.log").read_text(encoding="utf-8")
     for event in ("enrolment.saved", "enrolment.file_added", "enrolment.completed"):
         assert f'"event": "{event}"' in audit
     assert "Durand" not in audit and candidate.email not in audit and candidate.account_id not in audit
-    form = await client.page("/espace/inscription")
-    assert "plus modifiable" in form.text and ">Enregistrer</button>" not in form.text
+    form = await client.page("/espace/inscription")  # still editable until the closing
+    assert "plus modifiable" not in form.text and ">Enregistrer</button>" in form.text
     accuse = await client.get("/espace/documents/accuse")
     assert accuse.status_code == 200 and enrolment["files"][0]["sha256"] in accuse.text
 
@@ -219,26 +241,23 @@ async def test_hostile_upload_refused_next_to_document_and_nothing_kept(
     client: Client, candidate: Candidate, notice: Notice, settings: Settings
 ) -> None:
     """HTML named .png is refused with a French message next to its document; no file remains."""
-    await logged_in(client, candidate)
-    await save(client, notice)
-    document = required_documents(notice, enrol_form(notice))[0]
-    response = await upload(client, document.id, "photo.png", b"<html><script>alert(1)</script></html>")
-    assert response.status_code == 415
-    assert 'id="error-' + document.id + '"' in response.text
+    document, response = await first_piece_sent(client, candidate, notice, b"<html><script>1</script></html>")
+    document_id, message = await piece_message(client, response)
+    assert document_id == document.id and "photo.png" in message
     assert stored_files(settings) == []
     assert settings.tmp_dir.is_dir() and not any(settings.tmp_dir.iterdir())  # received, then removed
 
 
-async def test_oversized_upload_is_413(
+async def test_oversized_upload_is_refused_in_its_piece(
     client: Client, candidate: Candidate, notice: Notice, settings: Settings
 ) -> None:
-    """A file over the size of notice.yml is refused with 413 and leaves nothing behind."""
+    """A file over the size of notice.yml is refused, said in its piece, and leaves nothing behind."""
     await logged_in(client, candidate)
     await save(client, notice)
     document = required_documents(notice, enrol_form(notice))[0]
     big = b"%PDF-1.4\n" + b"0" * (notice.uploads.max_file_mb * 1024 * 1024 + 10)
     response = await upload(client, document.id, "big.pdf", big)
-    assert response.status_code == 413
+    assert french_text(f"{notice.uploads.max_file_mb} Mo") in (await piece_message(client, response))[1]
     assert stored_files(settings) == []
 
 
@@ -371,3 +390,86 @@ async def test_after_validation_one_green_message_only(
     assert after.text.count("alert--success") == 1 and "vous avez fourni toutes vos pièces" in after.text
     later = await client.page("/espace/justificatifs")
     assert later.text.count("alert--success") == 1 and "Vous avez validé" in later.text
+
+
+# -- after « Enregistrer », after « J'ai fourni toutes mes pièces », under the office's eyes -------
+
+
+async def test_after_saving_the_page_says_the_next_step_with_its_link(
+    client: Client, candidate: Candidate, notice: Notice
+) -> None:
+    """« Étape suivante : déposez vos pièces », with the link to « Mes justificatifs »."""
+    await logged_in(client, candidate)
+    response = await save(client, notice)
+    page = html.unescape((await client.page(response.headers["location"])).text)
+    assert french_text("Étape suivante : déposez vos pièces.") in page
+    assert 'href="/espace/justificatifs">Déposer mes pièces</a>' in page
+    assert "Étape suivante" not in html.unescape((await client.page("/espace/inscription")).text)
+
+
+async def test_the_form_errors_link_to_their_fields_and_tie_the_radios(
+    client: Client, candidate: Candidate, notice: Notice
+) -> None:
+    """The summary links each error to its field (the first radio for the situation), in the
+    form's order; the radios carry aria-invalid and point to their message; messages say what
+    to type."""
+    await logged_in(client, candidate)
+    response = await save(client, notice, last_name="", status="", postal_code="86")
+    assert response.status_code == 400
+    page = html.unescape(response.text)
+    summary = page[page.index('class="alert alert--error error-summary"') :]
+    summary = summary[: summary.index("</div>")]
+    assert "Le formulaire contient 3 erreurs" in summary and "autofocus" in summary
+    links = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary)
+    assert [anchor for anchor, _ in links] == ["status-individuel", "last_name", "postal_code"]
+    assert french_text("Nom de naissance : Indiquez votre nom de naissance.") in summary
+    radios = re.findall(r'<input type="radio"[^>]*>', page)
+    assert radios and all(
+        'aria-invalid="true"' in r and 'aria-describedby="status-error"' in r for r in radios
+    )
+    assert 'id="status-error"' in page
+    assert re.search(r'<input id="postal_code"[^>]*inputmode="numeric"', page)
+    assert french_text("Facultatif : bâtiment") in page
+
+
+async def test_the_enrolment_stays_editable_after_the_final_click_and_a_change_of_pieces_reopens_them(
+    client: Client, candidate: Candidate, notice: Notice, app: Starlette
+) -> None:
+    """Déposé, within the window: « M'inscrire » still saves; a birth date that asks one more
+    piece puts the dossier back to brouillon and the page says the deposit is reopened."""
+    from web.candidate.test_corrections import deposited
+
+    await deposited(client, candidate, notice, app)
+    form = html.unescape((await client.page("/espace/inscription")).text)
+    assert "plus modifiable" not in form and ">Enregistrer</button>" in form
+    response = await save(client, notice, birth_date=birth_date_for_age(notice, 20))
+    assert response.status_code == 303 and "info=rouverte" in response.headers["location"]
+    page = html.unescape((await client.page(response.headers["location"])).text)
+    assert (
+        "le dépôt de vos pièces est rouvert" in page
+        and french_text("Étape suivante : déposez vos pièces.") in page
+    )
+    stored = (await app.state.services.store.enrolments.for_account(candidate.account_id))[0]
+    assert stored["status"] == "saved" and "receipt" not in stored
+
+
+async def test_once_the_office_started_the_form_is_read_only_and_says_whom_to_call(
+    client: Client, candidate: Candidate, notice: Notice, app: Starlette
+) -> None:
+    """En vérification: the form is disabled with the reason and the pôle's contact; a save sent
+    anyway is refused and changes nothing."""
+    from web.candidate.test_corrections import STAFF, deposited
+
+    doc = await deposited(client, candidate, notice, app)
+    await app.state.services.review.start(STAFF, doc["id"])
+    pole = notice.pole(notice.speciality(doc["data"]["speciality"])[1].pole)  # type: ignore[index]
+    assert pole is not None
+    page = html.unescape((await client.page("/espace/inscription")).text)
+    assert "Le formulaire n'est plus modifiable." in page and "Le pôle vérifie votre dossier" in page
+    assert pole.email in page and ">Enregistrer</button>" not in page
+    response = await save(client, notice, city="Royan", postal_code="17200")
+    assert response.status_code == 409 and "ne peut plus être modifiée en ligne" in html.unescape(
+        response.text
+    )
+    stored = (await app.state.services.store.enrolments.for_account(candidate.account_id))[0]
+    assert stored["data"]["city"] == doc["data"]["city"]
