@@ -1,14 +1,18 @@
-"""The office's side in a real Chromium: an administrateur (invited from the command line's
-use case) enrols TOTP and logs in, invites a gestionnaire from « Équipe », who enrols, logs in,
-finds a candidate's dossier, refuses a piece and asks for corrections; the candidate gets the
-mail. Every staff page met on the way passes axe-core (WCAG 2.x A/AA)."""
+"""The office's side and the correction loop in a real Chromium: an administrateur (invited from
+the command line's use case) enrols TOTP and logs in, invites a gestionnaire from « Équipe », who
+enrols, logs in, finds a candidate's dossier, refuses a piece and asks for corrections; the
+candidate gets the mail, replaces the piece after the closing date and confirms; the
+gestionnaire accepts it, the dossier is complet, and the candidate downloads the attestation.
+Every page met on the way passes axe-core (WCAG 2.x A/AA)."""
 
 from __future__ import annotations
 
 import io
 import re
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pyotp
@@ -19,6 +23,7 @@ from upload_helpers import chunks, minimal_pdf, multipart
 
 from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Live
 from formservice.enrolment import rules
+from formservice.review.states import State, state_of
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,6 +31,7 @@ pytestmark = [
 ]
 WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 PASSWORD = "un mot de passe du bureau des examens"
+CANDIDATE = "candidate.bureau@exemple.fr"
 
 
 async def deposited_dossier(svc, email: str) -> str:
@@ -86,7 +92,10 @@ def test_the_office_enrols_logs_in_and_asks_for_a_correction(live: Live, mailbox
         page.get_by_role("button", name="Me connecter").click()
         page.wait_for_url(live.base_url + "/gestion/")
 
-    dossier_id = live.call(deposited_dossier(svc, "candidate.bureau@exemple.fr"))
+    def mail_with(text: str) -> list:
+        return [m for m in mailbox.to(CANDIDATE) if text in Mailbox.text(m)]
+
+    dossier_id = live.call(deposited_dossier(svc, CANDIDATE))
     live.call(svc.staff.invite("chef@ac-poitiers.fr", "administrateur", []))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -136,13 +145,50 @@ def test_the_office_enrols_logs_in_and_asks_for_a_correction(live: Live, mailbox
             expect(office.get_by_role("status")).to_contain_text("corrections est envoyée")
             office.locator(f"#piece-{first.id} a").first.click()
             check(office, "piece view")
+
+            # The candidate's half, after the closing date: only the correction deadline holds.
+            wait_until(lambda: bool(mail_with("Le verso manque.")), timeout=10)
+            live.close_registration(datetime.now(ZoneInfo("Europe/Paris")) - timedelta(hours=1))
+            candidate = browser.new_context(viewport={"width": 375, "height": 740}, locale="fr-FR").new_page()
+            candidate.goto(live.base_url + "/compte/connexion")
+            candidate.get_by_label("Adresse électronique").fill(CANDIDATE)
+            candidate.get_by_label("Mot de passe").fill(PASSWORD)
+            candidate.get_by_role("button", name="Se connecter").click()
+            candidate.wait_for_url(live.base_url + "/espace")
+            candidate.goto(mailbox.links(mail_with("Le verso manque.")[0])[0])  # the mail's link
+            refused = candidate.locator(f"#piece-{first.id}")
+            expect(refused).to_contain_text("Le verso manque.")
+            check(candidate, "candidate: pieces to correct")
+            refused.locator("input[type=file]").set_input_files(
+                files=[{"name": "verso.pdf", "mimeType": "application/pdf", "buffer": minimal_pdf()}]
+            )
+            refused.get_by_role("button", name="Ajouter", exact=True).click()
+            expect(candidate.locator(f"#piece-{first.id}")).to_contain_text("verso.pdf")
+            candidate.get_by_role("button", name="J'ai effectué les corrections demandées").click()
+            wait_until(lambda: state_of(live.call(svc.review.get(dossier_id))) is State.EN_VERIFICATION)
+
+            office.goto(f"{live.base_url}/gestion/dossiers/{dossier_id}")
+            expect(office.locator(f"#piece-{first.id}")).to_contain_text("verso.pdf")
+            for document in rules.required_documents(notice, live.call(svc.review.get(dossier_id))["data"]):
+                each = office.locator(f"#piece-{document.id}")  # the replaced one, and those not decided
+                each.get_by_label("Conforme", exact=True).check()
+                each.get_by_role("button", name="Enregistrer la décision").click()
+                expect(office.get_by_role("status")).to_contain_text("décision sur la pièce est enregistrée")
+            office.get_by_role("button", name="Valider le dossier (inscription définitive)").click()
+            expect(office.get_by_role("status")).to_contain_text("Le dossier est complet")
+            assert state_of(live.call(svc.review.get(dossier_id))) is State.COMPLET
+
+            candidate.goto(live.base_url + "/espace/documents")
+            check(candidate, "candidate: documents with the attestation")
+            with candidate.expect_download() as download:
+                candidate.locator("a[href$='/attestation/pdf']").click()
+            attestation = download.value.path().read_bytes()
+            assert attestation.startswith(b"%PDF")
+            assert download.value.suggested_filename.endswith(".pdf")
         finally:
             browser.close()
-    wait_until(
-        lambda: any("Le verso manque." in mailbox.text(m) for m in mailbox.to("candidate.bureau@exemple.fr")),
-        timeout=10,
-    )
+    wait_until(lambda: bool(mail_with("est définitive")))  # the candidate is told, by mail too
     assert {label: found for label, found in problems.items() if found} == {}
     # invitation, codes and code step twice; dashboard, statistics, failed mails, team, exports, list,
-    # dossier, piece
-    assert len(problems) == 14
+    # dossier, piece; the candidate's pieces to correct and documents
+    assert len(problems) == 16
