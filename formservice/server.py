@@ -22,6 +22,7 @@ from formservice.errors import AppError
 from formservice.notice import NoticeError, load_notice
 from formservice.settings import Settings, SettingsError
 from formservice.store import Engine, StoreError, StoreLocked
+from formservice.typography import plural
 
 if TYPE_CHECKING:
     from formservice.staff.records import Staff
@@ -246,8 +247,9 @@ def purge(dry_run: bool) -> int:
         finally:
             svc.close()
             await svc.store.close()
-        verb = "à supprimer" if dry_run else "supprimé(s)"
-        print(f"{len(found)} compte(s) non activé(s) dans le délai {verb}.")
+        n = len(found)
+        verb = "à supprimer" if dry_run else ("supprimés" if n > 1 else "supprimé")
+        print(f"{plural(n, 'compte')} non {'activés' if n > 1 else 'activé'} dans le délai {verb}.")
         for account in found:
             print(f"  {svc.audit.pseudonym('a', account['id'])} créé le {account['created_at']}")
         return 0
@@ -318,7 +320,7 @@ def staff(
                 print(f"{member['email']} désactivé : ses sessions sont fermées.")
             else:
                 members = await svc.staff.list()
-                print(f"{len(members)} membre(s) de la gestion.")
+                print(f"{plural(len(members), 'membre')} de la gestion.")
                 for member in members:
                     status = STATUS_FR.get(member["status"], member["status"])
                     print(f"  {member['email']} — {_staff_line(member, svc)} — {status}")
@@ -375,8 +377,9 @@ def export(fmt: str, output: str, pole: str | None = None, state: str | None = N
         finally:
             svc.close()
             await svc.store.close()
-        what = f"{made.counts.files} fichier(s) de " if fmt == "zip" else ""
-        print(f"{what}{made.counts.rows} dossier(s) exporté(s) dans {output}.")
+        what = f"{plural(made.counts.files, 'fichier')} de " if fmt == "zip" else ""
+        rows = made.counts.rows
+        print(f"{what}{plural(rows, 'dossier')} {'exportés' if rows > 1 else 'exporté'} dans {output}.")
         return 0
 
     return anyio.run(run)
@@ -403,8 +406,9 @@ def reminders(dry_run: bool) -> int:
 
     async def run() -> int:
         outcome = await _then_close(svc, svc.reminders.run(dry_run=dry_run), drain=not dry_run)
-        verb = "à envoyer" if dry_run else "envoyée(s)"
-        print(f"{len(outcome.reminders)} relance(s) {verb}.")
+        n = len(outcome.reminders)
+        verb = "à envoyer" if dry_run else ("envoyées" if n > 1 else "envoyée")
+        print(f"{plural(n, 'relance')} {verb}.")
         for r in outcome.reminders:
             print(f"  {r.to} — {KIND_FR[r.kind]} ({r.occasion}) : {r.what}")
         return 0

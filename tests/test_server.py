@@ -162,7 +162,7 @@ def purge_env(monkeypatch, tmp_path, notice_path):
 def test_purge_dry_run_lists_without_deleting(purge_env, capsys):
     """`purge --dry-run` counts the expired pending account and deletes nothing."""
     assert server.purge(dry_run=True) == 0
-    assert "1 compte(s) non activé(s) dans le délai à supprimer" in capsys.readouterr().out
+    assert "1 compte non activé dans le délai à supprimer" in capsys.readouterr().out
     assert set(purge_env._tables["accounts"]) == {"late", "fresh", "active"}
 
 
@@ -170,7 +170,7 @@ def test_purge_deletes_only_expired_pending_accounts(purge_env, capsys, tmp_path
     """`purge` deletes the expired pending account, never the fresh or the active one, and logs it."""
     assert server.purge(dry_run=False) == 0
     out = capsys.readouterr().out
-    assert "1 compte(s)" in out and "late@exemple.fr" not in out
+    assert "1 compte non activé dans le délai supprimé" in out and "late@exemple.fr" not in out
     assert set(purge_env._tables["accounts"]) == {"fresh", "active"}
     assert "account.purged" in (tmp_path / "var" / "audit.log").read_text()
 

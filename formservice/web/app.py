@@ -47,7 +47,9 @@ async def purge_loop(svc: Services) -> None:
             sessions = await svc.accounts.purge_sessions() + await svc.staff.purge_sessions()
             if deleted or sessions:
                 log.info(
-                    "purge : %d compte(s) non activé(s), %d session(s) expirée(s)", len(deleted), sessions
+                    "purge : %s non activé(s), %s expirée(s)",
+                    plural(len(deleted), "compte"),
+                    plural(sessions, "session"),
                 )
         except Exception:
             log.exception("purge périodique en échec ; nouvel essai au prochain passage")
@@ -84,7 +86,7 @@ async def reminder_loop(svc: Services) -> None:
         try:
             outcome = await svc.reminders.run()
             if outcome.reminders:
-                log.info("relances : %d courriel(s)", len(outcome.reminders))
+                log.info("relances : %s", plural(len(outcome.reminders), "courriel"))
         except Exception:
             log.exception("relances en échec ; nouvel essai au prochain passage")
 

@@ -31,7 +31,7 @@ from formservice import frenchdates
 from formservice.enrolment.deadlines import registration_window
 from formservice.enrolment.rules import files_for
 from formservice.notice import Notice
-from formservice.typography import french_html, french_text
+from formservice.typography import french_html, french_text, plural
 from formservice.uploads import size_fr
 from formservice.web.auth import current_account
 from formservice.web.middleware.csrf import csrf_token
@@ -67,6 +67,7 @@ def make_env(extra_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
     env.filters["datetime_fr"] = _datetime_fr
     env.filters["duration_fr"] = _duration_fr
     env.filters["filesize"] = size_fr
+    env.filters["plural"] = plural  # {{ n | plural("fichier") }}: « 1 fichier », « 2 fichiers »
     env.globals["files_for"] = files_for
     return env
 

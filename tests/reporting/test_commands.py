@@ -56,7 +56,7 @@ def test_export_writes_a_private_csv_of_one_pole(data_dir, tmp_path, capsys):
     and the audit log says the command line made it."""
     output = tmp_path / "sah.csv"
     assert main(["export", "--format", "csv", "--pole", "sah", "--output", str(output)]) == 0
-    assert "1 dossier(s) exporté(s)" in capsys.readouterr().out
+    assert "1 dossier exporté" in capsys.readouterr().out
     assert stat.S_IMODE(os.stat(output).st_mode) == 0o600
     rows = list(csv.DictReader(io.StringIO(output.read_text(encoding="utf-8-sig")), delimiter=";"))
     assert [r["N° d'inscription"] for r in rows] == ["dossier-sah"]
@@ -74,7 +74,7 @@ def test_export_of_pieces_and_by_state(data_dir, tmp_path, capsys):
     assert "manifeste.csv" in names and any(n.startswith("dossier-sah_DURAND_Camille/") for n in names)
     drafts = tmp_path / "brouillons.xlsx"
     assert main(["export", "--format", "xlsx", "--state", "brouillon", "--output", str(drafts)]) == 0
-    assert "1 dossier(s) exporté(s)" in capsys.readouterr().out
+    assert "1 dossier exporté" in capsys.readouterr().out
     assert not list(tmp_path.glob("*.part"))
 
 
@@ -105,7 +105,7 @@ def test_reminders_command_lists_and_refuses_while_the_service_runs(data_dir, ca
     """``reminders --dry-run`` reports its count (the repository's window is over: none due);
     while the service holds the store, it says the service sends them itself."""
     assert main(["reminders", "--dry-run"]) == 0
-    assert "0 relance(s) à envoyer." in capsys.readouterr().out
+    assert "0 relance à envoyer." in capsys.readouterr().out
 
     async def hold() -> int:
         engine = TinyDBEngine(data_dir / "store")

@@ -149,8 +149,8 @@ async def test_the_whole_correction_loop(world: World):
     assert pole_mail["To"] == pole.email and pole_mail["Reply-To"] == EMAIL
     assert pole_mail["Subject"].startswith("Corrections reçues — Camille Durand")
     pole_text = text_of(pole_mail)
-    assert french_text(f"- {name_of(first)} : 2 fichier(s) ; refusée pour : Document illisible") in pole_text
-    assert french_text(f"- {name_of(third)} : 2 fichier(s) ; refusée pour : Document périmé") in pole_text
+    assert french_text(f"- {name_of(first)} : 2 fichiers ; refusée pour : Document illisible") in pole_text
+    assert french_text(f"- {name_of(third)} : 2 fichiers ; refusée pour : Document périmé") in pole_text
     assert stored["id"] in pole_text and EMAIL in pole_text
 
     await svc.decide(STAFF_ID, dossier, first, rules.CONFORME)

@@ -228,7 +228,7 @@ async def test_check_reports_a_missing_journal(store_dir: Path, capsys: pytest.C
     assert check(store_dir) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith(f"  problème : Le journal {journal} est absent alors que l'instantané")
-    assert err[-1] == "1 problème(s) : le service refusera de démarrer sur ce dossier."
+    assert err[-1] == "1 problème : le service refusera de démarrer sur ce dossier."
 
 
 async def test_check_reports_an_emptied_journal(store_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -247,7 +247,7 @@ async def test_check_reports_an_empty_store_beside_files(
     (tmp_path / "uploads" / "acc-1" / "abc.pdf").write_bytes(b"%PDF")
     assert check(tmp_path / "store") == 1
     out, err = capsys.readouterr()
-    assert "  accounts : 0 document(s)" in out
+    assert "  accounts : 0 document" in out
     assert "contient 1 fichier(s)" in err
     os.unlink(tmp_path / "uploads" / "acc-1" / "abc.pdf")
     assert check(tmp_path / "store") == 0

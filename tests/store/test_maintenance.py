@@ -45,7 +45,7 @@ def test_check_of_a_healthy_store_reports_counts(data_dir: Path, capsys: pytest.
     """check exits 0 and prints the count of each table and the schema versions."""
     assert main(["store", "check", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    assert "accounts : 3 document(s)" in out
+    assert "accounts : 3 documents" in out
     assert "v1 : 3" in out
     assert "Aucun problème." in out
 
@@ -66,7 +66,7 @@ async def test_check_reads_while_the_service_runs(data_dir: Path, capsys: pytest
         await engine.close()
     out = capsys.readouterr().out
     assert "Le service tourne" in out
-    assert "accounts : 4 document(s)" in out
+    assert "accounts : 4 documents" in out
 
 
 def test_check_notes_a_torn_tail_without_repairing_it(
@@ -108,7 +108,7 @@ def test_compact_folds_the_journal_into_a_snapshot(
 ) -> None:
     """compact exits 0, leaves a snapshot and one empty journal, and check still counts 3."""
     assert main(["store", "compact", "--data-dir", str(data_dir)]) == 0
-    assert "Compactage terminé : 3 document(s)" in capsys.readouterr().out
+    assert "Compactage terminé : 3 documents" in capsys.readouterr().out
     store = data_dir / "store"
     assert (store / SNAPSHOT_NAME).exists()
     [gen] = journal_generations(store)
@@ -139,7 +139,7 @@ def test_check_of_a_healthy_store_prints_its_report_in_order(
     lines = out.splitlines()
     assert lines[0] == f"Store {data_dir / 'store'}"
     assert lines[1].startswith("  instantané : 0.0 Mo ; journaux [")
-    assert "  accounts : 3 document(s)" in lines
+    assert "  accounts : 3 documents" in lines
     assert lines[-2:] == ["  schémas : v1 : 3", "Aucun problème."]
     assert err == ""
 
@@ -165,7 +165,7 @@ def test_check_refuses_documents_from_a_newer_release(
     assert check(data_dir / "store") == 1
     assert capsys.readouterr().err.splitlines() == [
         "  problème : 1 document(s) écrits par une version plus récente (schéma > 1)",
-        "1 problème(s) : le service refusera de démarrer sur ce dossier.",
+        "1 problème : le service refusera de démarrer sur ce dossier.",
     ]
 
 

@@ -125,7 +125,7 @@ def _check_tables(loaded: recovery.Loaded, versions: Counter[int]) -> list[str]:
         mem = MemTable(name, TABLES.get(name, TableSpec()), loaded.rows.get(name, {}))
         problems += mem.build_indexes(upgrade=note_version)
         known = "" if name in TABLES else " (table inconnue de cette version, conservée)"
-        print(f"  {name} : {len(mem.rows)} document(s){known}")
+        print(f"  {name} : {_n(len(mem.rows), 'document')}{known}")
     return problems
 
 
@@ -156,7 +156,7 @@ def _verdict(problems: list[str]) -> int:
     if problems:
         for text in problems:
             _err(f"  problème : {text}")
-        _err(f"{len(problems)} problème(s) : le service refusera de démarrer sur ce dossier.")
+        _err(f"{_n(len(problems), 'problème')} : le service refusera de démarrer sur ce dossier.")
         return 1
     print("Aucun problème.")
     return 0
@@ -190,5 +190,10 @@ def compact(directory: Path) -> int:
         _err(f"Compactage impossible : {exc}")
         return 1
     total = sum(counts.values())
-    print(f"Compactage terminé : {total} document(s), instantané de {size / 1e6:.1f} Mo, journal vidé.")
+    print(f"Compactage terminé : {_n(total, 'document')}, instantané de {size / 1e6:.1f} Mo, journal vidé.")
     return 0
+
+
+def _n(count: int, word: str) -> str:
+    """« 1 document », « 3 documents » (an engine module: typography's plural is a layer above)."""
+    return f"{count} {word}{'s' if count > 1 else ''}"

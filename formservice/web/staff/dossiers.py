@@ -416,7 +416,9 @@ async def _bulk_one(svc: Any, staff: Any, notice: Any, doc: Any, action: str) ->
         if not p.files and p.status is not review_rules.PieceStatus.NON_CONCERNE
     ]
     if empty:
-        raise BadRequest("pièce(s) sans fichier : " + " ; ".join(empty))
+        raise BadRequest(
+            ("Pièce sans fichier : " if len(empty) == 1 else "Pièces sans fichier : ") + " ; ".join(empty)
+        )
     for piece in pieces:
         if piece.status is not review_rules.PieceStatus.NON_CONCERNE:
             await svc.review.decide(staff["id"], doc["id"], piece.document.id, review_rules.CONFORME)
