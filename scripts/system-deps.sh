@@ -2,10 +2,12 @@
 # Debian packages the project needs. `run`: fonts and Pango for the PDF summary (WeasyPrint).
 # `test`: the same plus Chromium for the end-to-end and accessibility tests, and the ClamAV daemon
 # (clamav-daemon, /usr/sbin/clamd) that the antivirus tests start with a database of their own,
-# and openssl (a self-signed certificate for the SMTP TLS tests).
+# openssl (a self-signed certificate for the SMTP TLS tests), and PostgreSQL (the tests start a
+# server of their own from its binaries, /usr/lib/postgresql/*/bin; the cluster the package
+# creates is not used).
 set -euo pipefail
 pkgs=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
-[ "${1:-run}" = test ] && pkgs+=(chromium clamav-daemon openssl)
+[ "${1:-run}" = test ] && pkgs+=(chromium clamav-daemon openssl postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +26,7 @@ from account_helpers import (
 )
 from aiosmtpd.controller import Controller
 from clamd_helpers import ClamdDaemon, start_clamd
+from postgres_helpers import PostgresServer, postgres_bin
 from starlette.applications import Starlette
 
 from formservice.clock import FrozenClock
@@ -140,3 +142,35 @@ def clamd() -> Iterator[ClamdDaemon]:
             daemon.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (tests/postgres_helpers.py). Without Debian's
+    binaries the PostgreSQL tests are skipped, except in CI, where they fail: CI installs them
+    (scripts/system-deps.sh test)."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        message = "PostgreSQL absent : installez le paquet postgresql (scripts/system-deps.sh test)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(bin_dir).start()
+    try:
+        server.make_template()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh database holding the schema, dropped after the test."""
+    name = postgres_server.new_database()
+    try:
+        yield postgres_server.url(name)
+    finally:
+        postgres_server.drop(name)

@@ -43,6 +43,7 @@ FEATURES = (
     "formservice.review",
 )
 ENTRY_POINTS = {"formservice.cli", "formservice.server", "formservice"}
+ENGINES = ("formservice.store.tinydb", "formservice.store.postgres")
 PURE = (
     "formservice.errors",
     "formservice.clock",
@@ -58,6 +59,7 @@ PURE = (
 IMPURE_LIBRARIES = (
     "starlette",
     "tinydb",
+    "psycopg",
     "jinja2",
     "uvicorn",
     "httpx",
@@ -124,24 +126,22 @@ def allowed(importer: str, target: str) -> bool:
         return target in KERNEL | SHARED
     if within(importer, "formservice.notice"):
         return target in KERNEL or within(target, "formservice.notice")
-    if within(importer, "formservice.store.tinydb"):
+    if within(importer, *ENGINES):
         return target in KERNEL or (
             within(target, "formservice.store") and not within(target, "formservice.store.factory")
         )
     if importer == "formservice.store.factory":
         return within(target, "formservice.store") or target in KERNEL
     if within(importer, "formservice.store"):
-        return target in KERNEL or (
-            within(target, "formservice.store") and not within(target, "formservice.store.tinydb")
-        )
+        return target in KERNEL or (within(target, "formservice.store") and not within(target, *ENGINES))
     if within(importer, *FEATURES):
         return (
             target in KERNEL | SHARED
             or within(target, "formservice.notice", *FEATURES)
-            or (within(target, "formservice.store") and not within(target, "formservice.store.tinydb"))
+            or (within(target, "formservice.store") and not within(target, *ENGINES))
         ) and target != "formservice.store.factory"
     if within(importer, "formservice.web"):
-        return not within(target, "formservice.store.tinydb", *ENTRY_POINTS - {"formservice"})
+        return not within(target, *ENGINES, *ENTRY_POINTS - {"formservice"})
     raise AssertionError(f"{importer} belongs to no layer: add it to the rule in {__file__}")
 
 
@@ -221,6 +221,8 @@ def test_layer_rule_refuses_what_it_should():
     """The rule is not vacuous: a feature importing web, an engine importing a feature, are refused."""
     assert not allowed("formservice.enrolment.service", "formservice.web.rendering")
     assert not allowed("formservice.store.tinydb.engine", "formservice.accounts.rules")
+    assert not allowed("formservice.store.postgres.engine", "formservice.ratelimit")
+    assert not allowed("formservice.web.app", "formservice.store.postgres.engine")
     assert not allowed("formservice.errors", "formservice.web.rendering")
     assert allowed("formservice.web.app", "formservice.enrolment.service")
 
