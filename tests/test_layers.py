@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "formservice"
 
 KERNEL = {
+    "formservice.states",
     "formservice.errors",
     "formservice.clock",
     "formservice.frenchdates",

@@ -19,6 +19,7 @@ is stopped. During uploads it would remove a file stored but not yet recorded.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -88,17 +89,23 @@ async def reconcile_files(
     *,
     now: datetime,
     stale_after: timedelta = timedelta(hours=1),
+    others_may_write: bool = False,
 ) -> ReconcileReport:
     """Remove the stored files under ``files_dir/<account id>/`` that no enrolment references and
     the temporary files (in ``tmp_dir``, and ``.part`` files next to stored ones) last modified
     more than ``stale_after`` before ``now``; list the records whose file is missing. The disk
-    work runs in a thread: the event loop stays free."""
+    work runs in a thread: the event loop stays free. ``others_may_write``: other processes
+    serve the same files (workers of a shared store) and may have stored a file whose record is
+    about to be committed: an unreferenced file is then removed only once ``stale_after`` old."""
     references: list[_Reference] = []
     async for page in _enrolment_pages(store):
         references.extend(_references(page))
     report = ReconcileReport(stale_after=stale_after)
     cutoff = (now - stale_after).timestamp()
-    await asyncio.to_thread(_reconcile_disk, Path(files_dir), Path(tmp_dir), references, cutoff, report)
+    orphan_cutoff = cutoff if others_may_write else math.inf
+    await asyncio.to_thread(
+        _reconcile_disk, Path(files_dir), Path(tmp_dir), references, (cutoff, orphan_cutoff), report
+    )
     return report
 
 
@@ -139,7 +146,11 @@ def _references(enrolments: list[Enrolment]) -> list[_Reference]:
 
 
 def _reconcile_disk(
-    files_dir: Path, tmp_dir: Path, references: list[_Reference], cutoff: float, report: ReconcileReport
+    files_dir: Path,
+    tmp_dir: Path,
+    references: list[_Reference],
+    cutoffs: tuple[float, float],
+    report: ReconcileReport,
 ) -> None:
     referenced: dict[str, set[str]] = {}
     for ref in references:
@@ -148,21 +159,26 @@ def _reconcile_disk(
             report.missing.append((ref.enrolment_id, ref.file_id))
     for entry in _entries(files_dir):
         if entry.is_dir(follow_symlinks=False):
-            _reconcile_account(Path(entry.path), referenced.get(entry.name, set()), cutoff, report)
+            _reconcile_account(Path(entry.path), referenced.get(entry.name, set()), cutoffs, report)
         else:
             report.unknown.append(Path(entry.path))
-    _remove_stale_temp(tmp_dir, cutoff, report)
+    _remove_stale_temp(tmp_dir, cutoffs[0], report)
 
 
-def _reconcile_account(folder: Path, referenced: set[str], cutoff: float, report: ReconcileReport) -> None:
-    """One account's folder: orphans removed (``remove_stored`` fsyncs the folder), stale
-    ``.part`` files removed, anything else reported."""
+def _reconcile_account(
+    folder: Path, referenced: set[str], cutoffs: tuple[float, float], report: ReconcileReport
+) -> None:
+    """One account's folder: orphans (older than the orphans' cutoff) removed (``remove_stored``
+    fsyncs the folder), stale ``.part`` files removed, anything else reported."""
+    cutoff, orphan_cutoff = cutoffs
     temp_removed = False
     for entry in _entries(folder):
         path = Path(entry.path)
         is_file = entry.is_file(follow_symlinks=False)
         if is_file and is_stored_name(entry.name):
-            if entry.name not in referenced:
+            if entry.name not in referenced and (
+                orphan_cutoff == math.inf or entry.stat(follow_symlinks=False).st_mtime < orphan_cutoff
+            ):
                 remove_stored(folder, entry.name)
                 report.removed_orphans.append(path)
         elif is_file and entry.name.startswith(".") and entry.name.endswith(".part"):

@@ -39,6 +39,9 @@ async def purge_loop(svc: Services) -> None:
     while True:
         await anyio.sleep(svc.settings.purge_interval.total_seconds())
         try:
+            if not await svc.store.coordination.lead("purge"):
+                continue  # another worker of the shared store purges
+            await svc.store.coordination.sweep(svc.clock.now())
             deleted = await svc.accounts.purge_expired()
             sessions = await svc.accounts.purge_sessions() + await svc.staff.purge_sessions()
             if deleted or sessions:
@@ -58,12 +61,15 @@ async def listing_loop(svc: Services) -> None:
         notice = svc.notice()
         if notice is not applied:
             try:
-                rewritten = await svc.review.refresh_listing()
-                applied = notice
-                if rewritten:
-                    log.info(
-                        "liste des dossiers : %d dossier(s) mis à jour selon la notice en vigueur", rewritten
-                    )
+                # With a shared store, one worker (the leader) does it for all.
+                if await svc.store.coordination.lead("listing"):
+                    rewritten = await svc.review.refresh_listing()
+                    applied = notice
+                    if rewritten:
+                        log.info(
+                            "liste des dossiers : %d dossier(s) mis à jour selon la notice en vigueur",
+                            rewritten,
+                        )
             except Exception:
                 log.exception("mise à jour de la liste des dossiers en échec ; nouvel essai")
         await anyio.sleep(max(svc.settings.notice_check_interval, 1.0))
@@ -73,10 +79,19 @@ async def reconcile(svc: Services) -> None:
     """Before the first request: remove the files a crash left behind (a removal committed but
     not done, uploads in flight), and say which records lost their file."""
     settings = svc.settings
-    # Nothing is in flight before the first request (the store's lock keeps other processes out):
-    # every temporary file is a leftover, whatever its age.
+    coordination = svc.store.coordination
+    if not await coordination.lead("reconcile"):
+        return  # another worker of the shared store did it
+    # Alone on the store (its lock keeps other processes out), nothing is in flight before the
+    # first request: every temporary file is a leftover, whatever its age. Other workers of a
+    # shared store may be receiving files: only what is an hour old is a leftover then.
     report = await reconcile_files(
-        svc.store, settings.uploads_dir, settings.tmp_dir, now=svc.clock.now(), stale_after=timedelta(0)
+        svc.store,
+        settings.uploads_dir,
+        settings.tmp_dir,
+        now=svc.clock.now(),
+        stale_after=timedelta(hours=1) if coordination.shared else timedelta(0),
+        others_may_write=coordination.shared,
     )
     for line in report.lines():
         (log.warning if report.missing else log.info)(line)

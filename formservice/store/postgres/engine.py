@@ -24,7 +24,6 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
@@ -36,44 +35,22 @@ from formservice.store.contract import (
     Doc,
     DuplicateKey,
     Effects,
-    Engine,
     Mutator,
     RecordMissing,
     StoreReport,
     StoreUnavailable,
     Where,
 )
+from formservice.store.coordination import SharedEngine
 from formservice.store.postgres import schema
+from formservice.store.postgres.coordination import PostgresCoordination
+from formservice.store.postgres.errors import UNAVAILABLE, redacted, unavailable
 from formservice.store.postgres.layout import Layout, dumps, json_or_null, layout, like_prefix
 
 log = logging.getLogger("formservice.store.postgres")
 
-# Errors meaning "the database cannot take this now": nothing was acknowledged.
-UNAVAILABLE: tuple[type[BaseException], ...] = (
-    psycopg.OperationalError,  # unreachable, restarting (57P01), disk full (53100), too many clients
-    psycopg.InterfaceError,  # the connection was closed under us
-    psycopg.errors.ReadOnlySqlTransaction,  # a standby, or default_transaction_read_only
-    psycopg_pool.PoolTimeout,
-    psycopg_pool.PoolClosed,
-)
 
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-def unavailable(url: str, exc: BaseException) -> StoreUnavailable:
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StoreUnavailable(f"base PostgreSQL {redacted(url)} indisponible : {detail}")
-
-
-class PostgresEngine(Engine):
+class PostgresEngine(SharedEngine):
     """``PostgresEngine("postgresql://user@host/db")`` (libpq's URL, ``?host=/run/postgresql``
     for a Unix socket). ``pool_size``: connections of this process at most; ``timeout``: seconds
     a request waits for one before it gets StoreUnavailable."""
@@ -86,6 +63,7 @@ class PostgresEngine(Engine):
         self._pool: psycopg_pool.AsyncConnectionPool | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._coordination = PostgresCoordination(self)
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout) as conn:
                 for note in schema.prepare(conn):
@@ -95,6 +73,11 @@ class PostgresEngine(Engine):
 
     def __repr__(self) -> str:
         return f"PostgresEngine({redacted(self.url)!r})"
+
+    @property
+    def coordination(self) -> PostgresCoordination:
+        """Throttles, mail claims and leadership, shared by every process on this database."""
+        return self._coordination
 
     # -- connections ---------------------------------------------------------------------------------
 
@@ -289,6 +272,7 @@ class PostgresEngine(Engine):
 
     async def close(self) -> None:
         self._closed = True
+        await self._coordination.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()

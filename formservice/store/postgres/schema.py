@@ -28,6 +28,7 @@ from formservice.store import contract as base
 from formservice.store import migrations
 from formservice.store.contract import TABLES
 from formservice.store.migrations import SchemaTooNew
+from formservice.store.postgres.coordination import DDL as COORDINATION_DDL
 from formservice.store.postgres.layout import Layout, dumps, layout
 
 LAYOUT_VERSION = 1
@@ -36,8 +37,11 @@ BATCH = 500
 
 
 def _v1_tables(conn: psycopg.Connection) -> None:
-    """The first layout: every table of TABLES (``ensure_layout`` creates them)."""
+    """The first layout: every table of TABLES (``ensure_layout`` creates them), and the
+    workers' coordination (states, mail claims)."""
     ensure_layout(conn)
+    for statement in COORDINATION_DDL:
+        conn.execute(statement)
 
 
 # version N -> (name, the step taking the layout from N - 1 to N)
