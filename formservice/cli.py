@@ -13,6 +13,12 @@ from pathlib import Path
 from formservice.settings import data_dir_from, notice_path_from, store_dir_of
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"« {text} » : un nombre entier d'au moins 1")
+    return int(text)
+
+
 def _notice_path(args: argparse.Namespace) -> Path:
     return Path(args.notice) if args.notice else notice_path_from()
 
@@ -47,13 +53,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from formservice.server import serve
 
-    return serve(host=args.host, port=args.port, demo=False)
+    return serve(host=args.host, port=args.port, demo=False, workers=args.workers)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from formservice.server import serve
 
-    return serve(host=args.host, port=args.port, demo=True)
+    return serve(host=args.host, port=args.port, demo=True, workers=args.workers)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -150,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
+        p.add_argument(
+            "--workers",
+            type=_positive,
+            default=1,
+            help="processus de service (plusieurs : stockage PostgreSQL seulement ; défaut : 1)",
+        )
         p.set_defaults(func=func)
 
     p = sub.add_parser("purge", help="supprimer les comptes non activés dans le délai")

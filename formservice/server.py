@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -81,9 +81,37 @@ def prepare_demo(settings: Settings, today: date | None = None, *, publish_site:
     return settings.with_(notice_path=notice_path, site_dir=site_dir)
 
 
-def serve(host: str, port: int, demo: bool) -> int:
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's parameters, the same for one process and for each worker."""
+    return {
+        "server_header": False,
+        "access_log": False,  # formservice.access logs without tokens
+        "proxy_headers": True,
+        "log_level": "info",
+        "log_config": None,
+        # Beyond this many connections, uvicorn answers 503 at once rather than queueing requests
+        # nobody will wait for; idle keep-alive connections are closed after a few seconds.
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": 5,
+        "h11_max_incomplete_event_size": 64 * 1024,
+    }
+
+
+def one_worker_only(workers: int) -> str:
+    return (
+        f"--workers {workers} : impossible avec le stockage intégré (TinyDB). Un seul processus peut "
+        "tenir son dossier de données (il le verrouille), et ce processus garde en mémoire ce que "
+        "plusieurs devraient partager : les délais après des mots de passe erronés, les envois de "
+        "fichiers en cours, la distribution des courriels. Servez avec --workers 1, ou placez les "
+        "données dans PostgreSQL (FORMSERVICE_STORE=postgresql://…, voir « Mettre en production » "
+        "dans le README, puis formservice store copy pour y passer les données existantes)."
+    )
+
+
+def serve(host: str, port: int, demo: bool, workers: int = 1) -> int:
     """Every refusal happens before uvicorn starts, with a French reason and its exit code (2 for
-    the configuration, 1 for notice.yml or the data directory): a bad deployment never half-serves."""
+    the configuration, 1 for notice.yml or the data directory): a bad deployment never half-serves.
+    ``workers`` > 1: that many processes on the port (``supervisor.py``), PostgreSQL only."""
     import uvicorn
 
     from formservice.web.app import create_app
@@ -92,30 +120,35 @@ def serve(host: str, port: int, demo: bool) -> int:
     settings = _settings(f"http://{host}:{port}")
     if settings is None:
         return 2
+    if workers > 1 and not settings.shared_store:
+        print(one_worker_only(workers), file=sys.stderr)
+        return 2
     settings = _with_readable_notice(settings, demo)
     if settings is None:
         return 1
     _warn_if_secret_generated(settings)
-    engine = _open_store(settings)
+    engine = _open_store(settings)  # creates or migrates the schema, once, before any worker
     if engine is None:
         return 1
+    where = settings.data_dir if not settings.shared_store else "PostgreSQL"
+    if workers > 1:
+        from formservice.store.factory import open_engine
+        from formservice.supervisor import run_workers
+
+        del engine  # its pool was never opened: each worker opens its own after the fork
+        print(
+            f"Service en ligne sur {settings.base_url}/ ({workers} processus, données : {where})", flush=True
+        )
+        return run_workers(
+            workers,
+            host,
+            port,
+            lambda: create_app(settings, engine=open_engine(settings.store_url), reconcile_files=True),
+            uvicorn_options(settings),
+        )
     app = create_app(settings, engine=engine, reconcile_files=True)  # our durable store: clean up
-    print(f"Service en ligne sur {settings.base_url}/ (données : {settings.data_dir})", flush=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        server_header=False,
-        access_log=False,  # formservice.access logs without tokens
-        proxy_headers=True,
-        log_level="info",
-        log_config=None,
-        # Beyond this many connections, uvicorn answers 503 at once rather than queueing requests
-        # nobody will wait for; idle keep-alive connections are closed after a few seconds.
-        limit_concurrency=settings.max_connections,
-        timeout_keep_alive=5,
-        h11_max_incomplete_event_size=64 * 1024,
-    )
+    print(f"Service en ligne sur {settings.base_url}/ (données : {where})", flush=True)
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
     return 0
 
 
@@ -161,8 +194,12 @@ def _open_store(settings: Settings) -> Engine | None:
             file=sys.stderr,
         )
     except StoreError as exc:
-        print(f"Le dossier de données {settings.data_dir} ne peut pas être ouvert : {exc}", file=sys.stderr)
+        print(f"{_store_name(settings)} ne peut pas être ouvert : {exc}", file=sys.stderr)
     return None
+
+
+def _store_name(settings: Settings) -> str:
+    return "Le stockage PostgreSQL" if settings.shared_store else f"Le dossier de données {settings.data_dir}"
 
 
 def _command_services(when_locked: Callable[[Settings], str]) -> Services | None:

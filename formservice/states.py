@@ -1,6 +1,10 @@
 """Small keyed states that every process serving one store must agree on (throttles, uploads in
 flight), behind one operation: ``exchange``.
 
+``owner()`` names this process; ``live_owners()`` says which owners are alive, so that a state
+recording what a process holds (a place among an account's uploads in flight) can be freed as
+soon as that process dies (``kill -9``), not only when it expires.
+
 ``exchange(keys, fn, now=..., ttl=...)`` reads the states of ``keys`` (None where there is none,
 or where it expired), calls ``fn(states) -> (new_states, result)`` and writes the new states
 (None removes one), atomically with respect to every other exchange on the same keys, then
@@ -30,6 +34,14 @@ Exchange = Callable[[list[State | None]], tuple[list[State | None], T]]
 class States(Protocol):
     async def exchange(self, keys: Sequence[Key], fn: Exchange[T], *, now: datetime, ttl: timedelta) -> T: ...
 
+    async def owner(self) -> str:
+        """This process, as a state may record it (a place taken by an upload in flight)."""
+        ...
+
+    async def live_owners(self) -> set[str] | None:
+        """The owners whose process is alive now; None when every owner is (one process)."""
+        ...
+
 
 class MemoryStates:
     """States in this process's memory. ``exchange`` runs between two awaits of the event loop
@@ -38,6 +50,12 @@ class MemoryStates:
     def __init__(self, *, max_keys: int = 100_000):
         self.max_keys = max_keys
         self._kinds: dict[str, OrderedDict[str, tuple[State, datetime]]] = {}
+
+    async def owner(self) -> str:
+        return "local"
+
+    async def live_owners(self) -> set[str] | None:
+        return None
 
     def count(self, kind: str) -> int:
         """States held for ``kind`` (expired ones included until they are next touched)."""
@@ -84,3 +102,9 @@ class DeferredStates:
 
     async def exchange(self, keys: Sequence[Key], fn: Exchange[T], *, now: datetime, ttl: timedelta) -> T:
         return await self._get().exchange(keys, fn, now=now, ttl=ttl)
+
+    async def owner(self) -> str:
+        return await self._get().owner()
+
+    async def live_owners(self) -> set[str] | None:
+        return await self._get().live_owners()

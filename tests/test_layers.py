@@ -43,7 +43,7 @@ FEATURES = (
     "formservice.staff",
     "formservice.review",
 )
-ENTRY_POINTS = {"formservice.cli", "formservice.server", "formservice"}
+ENTRY_POINTS = {"formservice.cli", "formservice.server", "formservice.supervisor", "formservice"}
 ENGINES = ("formservice.store.tinydb", "formservice.store.postgres")
 PURE = (
     "formservice.errors",

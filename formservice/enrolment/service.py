@@ -336,17 +336,21 @@ class EnrolmentService:
 
     async def _reserve_upload(self, account_id: str, document_id: str, token: str) -> list[str]:
         """Take a place among the account's uploads in flight (on any worker); the documents of
-        the others already there. TooManyRequests when every place is taken. A place held
-        longer than UPLOAD_PLACE_TTL (its process died) is free again."""
+        the others already there. TooManyRequests when every place is taken. A place whose
+        process died is free again at once (or, at the latest, after UPLOAD_PLACE_TTL_S)."""
         now = self.clock.now()
         stamp = now.timestamp()
+        me, alive = await self.states.owner(), await self.states.live_owners()
+
+        def held(place: list[Any]) -> bool:
+            return stamp - place[2] < UPLOAD_PLACE_TTL_S and (alive is None or place[3] in alive)
 
         def fn(states: list[Held | None]) -> tuple[list[Held | None], list[str] | None]:
-            places = [p for p in (states[0] or {}).get("places", []) if stamp - p[2] < UPLOAD_PLACE_TTL_S]
+            places = [p for p in (states[0] or {}).get("places", []) if held(p)]
             if len(places) >= UPLOADS_IN_FLIGHT:
                 return [states[0]], None
             others = [p[1] for p in places]
-            return [{"places": [*places, [token, document_id, stamp]]}], others
+            return [{"places": [*places, [token, document_id, stamp, me]]}], others
 
         others = await self.states.exchange(
             [("uploads_in_flight", account_id)], fn, now=now, ttl=timedelta(seconds=UPLOAD_PLACE_TTL_S)

@@ -62,6 +62,13 @@ class Coordination(ABC):
     async def lead(self, job: str) -> bool:
         """Whether this process runs ``job`` now (asked again at each run)."""
 
+    async def owner(self) -> str:
+        return "local"
+
+    async def live_owners(self) -> set[str] | None:
+        """None: every owner is alive (one process)."""
+        return None
+
     async def sweep(self, now: datetime) -> int:
         """Forget the states expired at ``now`` (the periodic purge); how many."""
         return 0

@@ -9,21 +9,26 @@
   advisory lock (claims are short), reads the pending mails ``FOR UPDATE SKIP LOCKED`` (a mail
   whose state another worker is writing is skipped, not waited for), and claims the oldest due
   mail of each recipient who has none claimed: two workers never send the same mail, nor two
-  mails of one person at once. A lapsed claim (its worker died) is deleted by the next claim.
+  mails of one person at once. A claim whose worker died (its liveness lock is gone) or whose
+  lease lapsed is deleted by the next claim: the mail goes out again, with its Message-ID.
 - Leadership: a session-level advisory lock per job, held on a connection of its own; when the
   leader dies, its connection closes, the lock is free and another worker takes it at its next
   ``lead``.
+- Liveness: on the same connection, each worker holds a lock of its own (``worker_key``); a
+  state naming a worker (a place among an account's uploads in flight) is void once that lock
+  is gone from ``pg_locks``: a ``kill -9`` frees it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -46,7 +51,10 @@ class Connections(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection]: ...
 
 
+R = TypeVar("R")
+
 LOCK_CLASS = 0x46530001  # first key of the two-integer advisory locks (claims, leaders)
+LIVE_CLASS = 0x46530002  # each worker holds (LIVE_CLASS, its key) while it lives
 CLAIM_LOCK = 1
 
 DDL = [
@@ -54,7 +62,7 @@ DDL = [
     "state jsonb NOT NULL, expires_at timestamptz NOT NULL, PRIMARY KEY (kind, key))",
     "CREATE INDEX IF NOT EXISTS formservice_states__expires ON formservice_states (expires_at)",
     "CREATE UNLOGGED TABLE IF NOT EXISTS formservice_claims (mail_id text PRIMARY KEY, "
-    "recipient text NOT NULL, until timestamptz NOT NULL)",
+    "recipient text NOT NULL, until timestamptz NOT NULL, owner bigint NOT NULL)",
 ]
 
 
@@ -76,6 +84,7 @@ class PostgresCoordination(Coordination):
         self._leader: psycopg.AsyncConnection | None = None
         self._led: set[str] = set()
         self._leader_lock: asyncio.Lock | None = None
+        self.worker_key = secrets.randbelow(2**31 - 2) + 1
 
     async def exchange(self, keys: Sequence[Key], fn: Exchange[T], *, now: datetime, ttl: timedelta) -> T:
         kinds, names = [k[0] for k in keys], [k[1] for k in keys]
@@ -118,10 +127,14 @@ class PostgresCoordination(Coordination):
 
     async def claim_mails(self, now: datetime, *, exclude: Collection[str], lease: timedelta) -> list[Doc]:
         outbox = layout("outbox")
+        me = int(await self.owner())
         async with self.engine.transaction() as conn:
             await conn.execute("SET LOCAL synchronous_commit = off")
             await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, CLAIM_LOCK])
-            await conn.execute("DELETE FROM formservice_claims WHERE until < clock_timestamp()")
+            await conn.execute(  # lapsed, or taken by a worker that died
+                "DELETE FROM formservice_claims c WHERE until < clock_timestamp() OR owner <> ALL(%s)",
+                [[int(o) for o in await self._live(conn)]],
+            )
             claims = await (
                 await conn.execute("SELECT mail_id, recipient FROM formservice_claims")
             ).fetchall()
@@ -137,9 +150,9 @@ class PostgresCoordination(Coordination):
             batch = oldest_per_recipient(due, {recipient for _, recipient in claims})
             if batch:
                 await conn.execute(
-                    "INSERT INTO formservice_claims (mail_id, recipient, until) "
-                    "SELECT m, r, clock_timestamp() + %s FROM unnest(%s::text[], %s::text[]) AS u(m, r)",
-                    [lease, [m["id"] for m in batch], [m["to"] for m in batch]],
+                    "INSERT INTO formservice_claims (mail_id, recipient, until, owner) "
+                    "SELECT m, r, clock_timestamp() + %s, %s FROM unnest(%s::text[], %s::text[]) AS u(m, r)",
+                    [lease, me, [m["id"] for m in batch], [m["to"] for m in batch]],
                 )
         return batch
 
@@ -148,16 +161,44 @@ class PostgresCoordination(Coordination):
             await conn.execute("DELETE FROM formservice_claims WHERE mail_id = %s", [mail_id])
 
     async def lead(self, job: str) -> bool:
+        return await self._on_own_connection(self._lead, job)
+
+    async def owner(self) -> str:
+        """This worker's key (its liveness lock taken on the way, if the connection is new)."""
+        await self._on_own_connection(_nothing)
+        return str(self.worker_key)
+
+    async def live_owners(self) -> set[str]:
+        async with self.engine.connection() as conn:
+            alive = await self._live(conn)
+        if str(self.worker_key) not in alive:  # our own connection was lost: take it again
+            await self.owner()
+            alive.add(str(self.worker_key))
+        return alive
+
+    async def _live(self, conn: psycopg.AsyncConnection) -> set[str]:
+        """The workers holding their liveness lock on this database (``pg_locks``)."""
+        cursor = await conn.execute(
+            "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s::oid "
+            "AND objsubid = 2 AND granted AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())",
+            [LIVE_CLASS],
+        )
+        return {str(row[0]) for row in await cursor.fetchall()}
+
+    async def _on_own_connection(self, step: Callable[..., Awaitable[R]], *args: str) -> R:
+        """``step(conn, *args)`` on this worker's own connection (it holds the session locks:
+        liveness, leaderships), opened or reopened as needed."""
         if self._leader_lock is None:
             self._leader_lock = asyncio.Lock()
         async with self._leader_lock:
             try:
-                return await self._lead(job)
+                return await step(await self._alive(), *args)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 await self._drop_leader()  # its locks went with it
                 raise unavailable(self.engine.url, exc) from exc
 
-    async def _lead(self, job: str) -> bool:
+    async def _alive(self) -> psycopg.AsyncConnection:
         conn = self._leader
         if conn is not None and (conn.closed or conn.broken):
             await self._drop_leader()
@@ -165,6 +206,10 @@ class PostgresCoordination(Coordination):
         if conn is None:
             conn = await psycopg.AsyncConnection.connect(self.engine.url, autocommit=True, connect_timeout=5)
             self._leader = conn
+            await conn.execute("SELECT pg_advisory_lock(%s, %s)", [LIVE_CLASS, self.worker_key])
+        return conn
+
+    async def _lead(self, conn: psycopg.AsyncConnection, job: str) -> bool:
         if job in self._led:
             await conn.execute("SELECT 1")  # the connection, hence the lock, is still there
             return True
@@ -184,3 +229,7 @@ class PostgresCoordination(Coordination):
 
     async def close(self) -> None:
         await self._drop_leader()
+
+
+async def _nothing(conn: psycopg.AsyncConnection) -> None:
+    return None

@@ -21,6 +21,7 @@ import asyncio
 import copy
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -98,7 +99,11 @@ class PostgresEngine(SharedEngine):
             max_size=self.pool_size,
             open=False,
             timeout=self.timeout,
-            kwargs={"autocommit": True, "connect_timeout": self._connect_timeout},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": self._connect_timeout,
+                "application_name": f"formservice-{os.getpid()}",  # which process, in pg_stat_activity
+            },
             configure=self._configure,
             check=psycopg_pool.AsyncConnectionPool.check_connection,
             name="formservice",
