@@ -73,6 +73,16 @@ def cmd_store(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data_dir) if args.data_dir else data_dir_from()
     store_dir = store_dir_of(data_dir)
+    if args.action == "copy":
+        from formservice.server import store_copy
+
+        if not args.source or not args.target:
+            print(
+                "formservice store copy --from URL --to URL (tinydb:CHEMIN ou postgresql://…)",
+                file=sys.stderr,
+            )
+            return 2
+        return store_copy(args.source, args.target, data_dir / "uploads")
     if args.action == "compact":
         return compact(store_dir)
     status = check(store_dir)
@@ -184,9 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_mail)
 
-    p = sub.add_parser("store", help="vérifier ou compacter le dossier de données")
-    p.add_argument("action", choices=["check", "compact"])
+    p = sub.add_parser("store", help="vérifier, compacter ou copier les données")
+    p.add_argument("action", choices=["check", "compact", "copy"])
     p.add_argument("--data-dir")
+    p.add_argument("--from", dest="source", help="copy : stockage source (tinydb:CHEMIN, postgresql://…)")
+    p.add_argument("--to", dest="target", help="copy : stockage de destination, vide")
     p.set_defaults(func=cmd_store)
     return parser
 

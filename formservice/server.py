@@ -12,9 +12,11 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.to_thread
 
 from formservice.errors import AppError
 from formservice.notice import NoticeError, load_notice
@@ -306,3 +308,63 @@ def _staff_line(member: Staff, svc: Services) -> str:
         return "administrateur, tous les pôles"
     names = {p.id: p.name for p in svc.notice().poles}
     return "gestionnaire, " + ", ".join(names.get(p, p) for p in member["poles"])
+
+
+def store_copy(source_url: str, target_url: str, uploads_dir: Path) -> int:
+    """``formservice store copy --from URL --to URL``: every table, then the files checked.
+    Both stores are opened here (a TinyDB one must not be in use by the service)."""
+    from formservice.store.factory import open_engine
+    from formservice.store.postgres.errors import redacted as _redacted
+    from formservice.store.transfer import copy_tables
+
+    configure_logging()
+    engines: list[Engine] = []
+    for url in (source_url, target_url):
+        try:
+            engines.append(open_engine(url))
+        except StoreLocked:
+            print(f"{_redacted(url)} est utilisé par le service en marche : arrêtez-le le temps de la copie.",
+                  file=sys.stderr)  # fmt: skip
+        except StoreError as exc:
+            print(f"{_redacted(url)} ne peut pas être ouvert : {exc}", file=sys.stderr)
+    if len(engines) < 2:
+        return 1
+    source, target = engines
+
+    async def run() -> int:
+        try:
+            report = await copy_tables(source, target)
+            files, file_problems = await copy_files(source, target, uploads_dir)
+        finally:
+            await source.close()
+            await target.close()
+        for table, n in report.copied.items():
+            print(f"  {table} : {n} document(s) copié(s)")
+        print(f"  justificatifs : {files} fichier(s) vérifié(s) (SHA-256)")
+        for problem in report.problems + file_problems:
+            print(f"  problème : {problem}", file=sys.stderr)
+        if report.problems or file_problems:
+            print("Copie incomplète ou non vérifiée : ne servez pas la destination.", file=sys.stderr)
+            return 1
+        print(f"Copie terminée et vérifiée : {_redacted(source_url)} → {_redacted(target_url)}.")
+        return 0
+
+    return anyio.run(run)
+
+
+async def copy_files(source: Engine, target: Engine, uploads_dir: Path) -> tuple[int, list[str]]:
+    """The candidates' files of the copied records. With local files (the data directory's
+    ``uploads``), both stores' records point to the same files: each is read back and its
+    SHA-256 compared with its record's. (Another file store copies them here first.)"""
+    from typing import cast
+
+    from formservice.enrolment.reconcile import hash_problems
+    from formservice.store.records import Enrolment
+
+    checked, problems = 0, list[str]()
+    ids = await target.ids("enrolments")
+    for start in range(0, len(ids), 500):
+        page = cast(list[Enrolment], await target.get_many("enrolments", ids[start : start + 500]))
+        n, found = await anyio.to_thread.run_sync(hash_problems, page, uploads_dir)
+        checked, problems = checked + n, problems + found
+    return checked, problems

@@ -19,6 +19,7 @@ is stopped. During uploads it would remove a file stored but not yet recorded.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import os
 import stat
@@ -135,6 +136,35 @@ def file_report(enrolments: list[Enrolment], files_dir: Path) -> tuple[list[tupl
         and (folder.name, entry.name) not in referenced
     ]
     return missing, orphans
+
+
+def hash_problems(enrolments: list[Enrolment], files_dir: Path) -> tuple[int, list[str]]:
+    """Each file the records reference, read back under ``files_dir``: (files checked, the ones
+    missing or whose SHA-256 differs from their record's), for ``store copy``."""
+    problems: list[str] = []
+    checked = 0
+    for doc in enrolments:
+        for meta in doc.get("files", []):
+            checked += 1
+            path = Path(files_dir) / doc["account_id"] / meta["stored_name"]
+            try:
+                digest = _sha256(path)
+            except OSError as exc:
+                problems.append(f"inscription {doc['id']}, fichier {meta['id']} : illisible ({exc.strerror})")
+                continue
+            if digest != meta.get("sha256"):
+                problems.append(
+                    f"inscription {doc['id']}, fichier {meta['id']} : empreinte SHA-256 différente"
+                )
+    return checked, problems
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _references(enrolments: list[Enrolment]) -> list[_Reference]:
