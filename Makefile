@@ -53,6 +53,7 @@ bench: $(STAMP) system-deps-test
 	$(PY) bench/accounts.py
 	$(PY) bench/uploads.py
 	$(PY) bench/backoffice.py
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf site .pytest_cache .mypy_cache .ruff_cache

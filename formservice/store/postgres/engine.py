@@ -22,6 +22,8 @@ import copy
 import json
 import logging
 import os
+import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -105,7 +107,8 @@ class PostgresEngine(SharedEngine):
                 "application_name": f"formservice-{os.getpid()}",  # which process, in pg_stat_activity
             },
             configure=self._configure,
-            check=psycopg_pool.AsyncConnectionPool.check_connection,
+            check=_check_if_idle,
+            reset=_note_return,
             name="formservice",
         )
         self._pool, self._pool_loop = pool, loop
@@ -297,6 +300,22 @@ class PostgresEngine(SharedEngine):
                     if found and found[0]:
                         report.problems.append(f"{name} : {found[0]} document(s) dont {what}")
         return report
+
+
+# When each pooled connection was last given back: one that has just been in use is alive (its
+# last query answered), so it is lent again without the round trip of a check; one idle for a
+# while may have been cut (the database restarted) and is checked before it is lent.
+_RETURNED: weakref.WeakKeyDictionary[psycopg.AsyncConnection, float] = weakref.WeakKeyDictionary()
+FRESH_S = 2.0
+
+
+async def _note_return(conn: psycopg.AsyncConnection) -> None:
+    _RETURNED[conn] = time.monotonic()
+
+
+async def _check_if_idle(conn: psycopg.AsyncConnection) -> None:
+    if time.monotonic() - _RETURNED.get(conn, 0.0) > FRESH_S:
+        await psycopg_pool.AsyncConnectionPool.check_connection(conn)
 
 
 def _stamped(table: str, doc: Doc) -> tuple[Doc, str]:
