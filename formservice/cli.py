@@ -7,10 +7,17 @@ tests, from `make` and from an editor's terminal.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from formservice.settings import data_dir_from, notice_path_from, store_dir_of
+
+
+def _shared_store_url() -> str:
+    """FORMSERVICE_STORE when it names a PostgreSQL database (the commands then read it), else ""."""
+    url = os.environ.get("FORMSERVICE_STORE", "").strip()
+    return url if url.startswith(("postgresql://", "postgres://")) else ""
 
 
 def _positive(text: str) -> int:
@@ -83,7 +90,15 @@ def cmd_store(args: argparse.Namespace) -> int:
             )
             return 2
         return store_copy(args.source, args.target, data_dir / "uploads")
+    shared = _shared_store_url()
+    if shared and args.action == "check":
+        from formservice.server import shared_store_check
+
+        return shared_store_check(shared, data_dir / "uploads")
     if args.action == "compact":
+        if shared:
+            print("Le stockage PostgreSQL se compacte lui-même (autovacuum) : rien à faire.")
+            return 0
         return compact(store_dir)
     status = check(store_dir)
     return max(status, _check_files(store_dir, data_dir / "uploads")) if status != 2 else status
@@ -130,7 +145,13 @@ def cmd_mail(args: argparse.Namespace) -> int:
     from formservice.store.tinydb.maintenance import read_table
 
     store_dir = store_dir_of(Path(args.data_dir) if args.data_dir else data_dir_from())
-    mails = read_table(store_dir, "outbox")
+    shared = _shared_store_url()
+    if shared:
+        from formservice.server import read_shared_table
+
+        mails = read_shared_table(shared, "outbox")
+    else:
+        mails = read_table(store_dir, "outbox")
     if mails is None:
         return 1
     pending = sorted((m for m in mails if m.get("state") == "pending"), key=lambda m: m["created_at"])

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -21,13 +21,15 @@ import anyio.to_thread
 from formservice.errors import AppError
 from formservice.notice import NoticeError, load_notice
 from formservice.settings import Settings, SettingsError
-from formservice.store import Engine, StoreError, StoreLocked
+from formservice.store import Doc, Engine, StoreError, StoreLocked
+from formservice.store.contract import StoreReport
 
 if TYPE_CHECKING:
     from formservice.staff.records import Staff
     from formservice.web.services import Services
 
 log = logging.getLogger("formservice.server")
+T = TypeVar("T")
 
 DEMO_DIR = "demo"
 
@@ -356,8 +358,6 @@ async def copy_files(source: Engine, target: Engine, uploads_dir: Path) -> tuple
     """The candidates' files of the copied records. With local files (the data directory's
     ``uploads``), both stores' records point to the same files: each is read back and its
     SHA-256 compared with its record's. (Another file store copies them here first.)"""
-    from typing import cast
-
     from formservice.enrolment.reconcile import hash_problems
     from formservice.store.records import Enrolment
 
@@ -368,3 +368,60 @@ async def copy_files(source: Engine, target: Engine, uploads_dir: Path) -> tuple
         n, found = await anyio.to_thread.run_sync(hash_problems, page, uploads_dir)
         checked, problems = checked + n, problems + found
     return checked, problems
+
+
+def _on_shared_store(url: str, work: Callable[[Engine], Awaitable[T]]) -> T | None:
+    """``work(engine)`` on the PostgreSQL store, closed after; None once the reason is printed.
+    Safe while the service runs: the database serves both."""
+    from formservice.store.factory import open_engine
+
+    try:
+        engine = open_engine(url)
+    except StoreError as exc:
+        print(f"Le stockage PostgreSQL ne peut pas être ouvert : {exc}", file=sys.stderr)
+        return None
+
+    async def run() -> T:
+        try:
+            return await work(engine)
+        finally:
+            await engine.close()
+
+    try:
+        return anyio.run(run)
+    except StoreError as exc:
+        print(f"Le stockage PostgreSQL ne répond pas : {exc}", file=sys.stderr)
+        return None
+
+
+def read_shared_table(url: str, table: str) -> list[Doc] | None:
+    """Every document of ``table`` in the PostgreSQL store (``mail status``)."""
+    return _on_shared_store(url, lambda engine: engine.scan(table))
+
+
+def shared_store_check(url: str, uploads_dir: Path) -> int:
+    """``formservice store check`` on PostgreSQL: counts, every derived column against its
+    document (``PostgresEngine.check``), and the files against the records."""
+    from formservice.enrolment.reconcile import file_report
+    from formservice.store.records import Enrolment
+
+    async def work(engine: Engine) -> tuple[StoreReport, list[Enrolment]]:
+        return await engine.check(), cast(list[Enrolment], await engine.scan("enrolments"))
+
+    found = _on_shared_store(url, work)
+    if found is None:
+        return 1
+    report, enrolments = found
+    print("Stockage PostgreSQL")
+    for table, n in report.counts.items():
+        print(f"  {table} : {n} document(s)")
+    missing, orphans = file_report(enrolments, uploads_dir)
+    problems = list(report.problems) + [
+        f"l'inscription {e} référence le fichier {f}, absent du disque" for e, f in missing
+    ]
+    if orphans:
+        print(f"  justificatifs : {len(orphans)} fichier(s) sans inscription dans {uploads_dir}")
+    for problem in problems:
+        print(f"  problème : {problem}", file=sys.stderr)
+    print("Aucun problème." if not problems else f"{len(problems)} problème(s).")
+    return 1 if problems else 0

@@ -26,7 +26,17 @@ def campaign(data_dir: Path) -> dict[str, list[dict]]:
         "accounts": [account(n) for n in range(1, 4)],
         "sessions": [{"id": "s1", "account_id": "acc-1"}],
         "enrolments": [enrolment(1, files=[meta], words=["durand"], sort_key="durand"), enrolment(2)],
-        "outbox": [{"id": "m1", "state": "pending", "to": "x@exemple.fr"}],
+        "outbox": [
+            {
+                "id": "m1",
+                "state": "pending",
+                "to": "x@exemple.fr",
+                "subject": "Votre inscription est enregistrée",
+                "created_at": "2025-10-22T08:00:00Z",
+                "attempts": 1,
+                "last_error": None,
+            }
+        ],
     }
 
     async def write() -> None:
@@ -89,3 +99,34 @@ def test_a_destination_not_empty_is_refused_and_a_damaged_file_reported(
     assert "empreinte SHA-256 différente" in capsys.readouterr().err
     assert main(args) == 1
     assert "la destination n'est pas vide (accounts : 3" in capsys.readouterr().err
+
+
+def test_store_check_and_mail_status_read_the_postgresql_store(
+    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With FORMSERVICE_STORE naming the database, the operator's commands read it (the service
+    may be running: the database serves both)."""
+    data_dir = tmp_path / "var"
+    campaign(data_dir)
+    assert (
+        main(
+            [
+                "store",
+                "copy",
+                "--data-dir",
+                str(data_dir),
+                "--from",
+                f"tinydb:{data_dir / 'store'}",
+                "--to",
+                pg_url,
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    monkeypatch.setenv("FORMSERVICE_STORE", pg_url)
+    assert main(["store", "check", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "Stockage PostgreSQL" in out and "enrolments : 2 document(s)" in out and "Aucun problème." in out
+    assert main(["mail", "status"]) == 0
+    assert "1 courriel(s) en attente d'envoi" in capsys.readouterr().out
