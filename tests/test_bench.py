@@ -41,7 +41,7 @@ EXPECTED: dict[str, list[str]] = {
     ]
     + [VERDICT],
     "scale.py": [
-        rf"^{name}\s+\d+\.\d\s+\d+\s+{RATIO}$"
+        rf"^{name}\s+\d+\.\d\s+\d+\s+{RATIO}\s+\d+$"
         for name in ("TinyDB, 1 worker", "PostgreSQL, 1 worker", "PostgreSQL, 2 workers")
     ]
     + [
