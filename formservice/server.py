@@ -143,13 +143,17 @@ def serve(host: str, port: int, demo: bool, workers: int = 1) -> int:
         print(
             f"Service en ligne sur {settings.base_url}/ ({workers} processus, données : {where})", flush=True
         )
-        return run_workers(
-            workers,
-            host,
-            port,
-            lambda: create_app(settings, engine=open_engine(settings.store_url), reconcile_files=True),
-            uvicorn_options(settings),
-        )
+        try:
+            return run_workers(
+                workers,
+                host,
+                port,
+                lambda: create_app(settings, engine=open_engine(settings.store_url), reconcile_files=True),
+                uvicorn_options(settings),
+            )
+        except OSError as exc:  # the port: taken, or not ours to open
+            print(f"{host}:{port} ne peut pas être ouvert : {exc.strerror or exc}", file=sys.stderr)
+            return 1
     app = create_app(settings, engine=engine, reconcile_files=True)  # our durable store: clean up
     print(f"Service en ligne sur {settings.base_url}/ (données : {where})", flush=True)
     uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))

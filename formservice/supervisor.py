@@ -1,8 +1,11 @@
 """``formservice serve --workers N``: N uvicorn worker processes sharing one listening socket.
 
-The supervisor binds the port, then forks the workers: each builds its own app (its own store
-engine, its own pool of connections) after the fork, so no connection, thread or event loop is
-shared between processes; the kernel spreads the connections over the workers' ``accept``.
+The supervisor binds the port once per worker (``SO_REUSEPORT``: the kernel spreads the new
+connections evenly over the sockets, where one shared socket would leave the balance of
+long-lived keep-alive connections to whichever process wakes first), then forks the workers:
+each builds its own app (its own store engine, its own pool of connections) after the fork, so
+no connection, thread or event loop is shared between processes. A replaced worker takes over
+its predecessor's socket, and the connections waiting in it.
 Only a store that several processes may share (PostgreSQL) allows it: ``server.serve`` refuses
 N > 1 on the embedded store.
 
@@ -34,6 +37,7 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -52,29 +56,26 @@ def _worker(sock: socket.socket, build_app: Callable[[], Any], options: dict[str
 
 
 class Supervisor:
-    def __init__(
-        self, workers: int, sock: socket.socket, build_app: Callable[[], Any], options: dict[str, Any]
-    ):
-        self.workers = workers
-        self.sock = sock
+    def __init__(self, socks: list[socket.socket], build_app: Callable[[], Any], options: dict[str, Any]):
+        self.socks = socks  # one per worker
         self.build_app = build_app
         self.options = options
-        self.children: dict[int, float] = {}  # pid -> start time
+        self.children: dict[int, tuple[int, float]] = {}  # pid -> (its socket, start time)
         self.stopping = False
         self.quick_deaths = 0
 
-    def spawn(self) -> None:
+    def spawn(self, index: int) -> None:
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
             try:
-                code = _worker(self.sock, self.build_app, self.options)
+                code = _worker(self.socks[index], self.build_app, self.options)
             except BaseException:
                 log.exception("processus de service arrêté sur une erreur")
             finally:
                 os._exit(code)
-        self.children[pid] = time.monotonic()
-        log.info("processus de service %d démarré (%d/%d)", pid, len(self.children), self.workers)
+        self.children[pid] = (index, time.monotonic())
+        log.info("processus de service %d démarré (%d/%d)", pid, len(self.children), len(self.socks))
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopping = True
@@ -85,22 +86,25 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        for _ in range(self.workers):
-            self.spawn()
+        for index in range(len(self.socks)):
+            self.spawn(index)
         while self.children:
             pid, status = os.waitpid(-1, 0)  # retried after a signal (PEP 475)
-            started = self.children.pop(pid, None)
-            if started is None or self.stopping:
+            child = self.children.pop(pid, None)
+            if child is None or self.stopping:
                 continue
-            code = os.waitstatus_to_exitcode(status)
-            log.error("processus de service %d arrêté (code %d) : remplacé", pid, code)
+            index, started = child
+            log.error(
+                "processus de service %d arrêté (code %d) : remplacé", pid, os.waitstatus_to_exitcode(status)
+            )
             self.quick_deaths = self.quick_deaths + 1 if time.monotonic() - started < QUICK_DEATH else 0
             if self.quick_deaths >= MAX_QUICK_DEATHS:
                 log.error("les processus de service s'arrêtent dès leur démarrage : service arrêté")
                 self._stop(signal.SIGTERM, None)
                 continue
-            self.spawn()
-        self.sock.close()
+            self.spawn(index)
+        for sock in self.socks:
+            sock.close()
         return 1 if self.quick_deaths >= MAX_QUICK_DEATHS else 0
 
 
@@ -108,5 +112,5 @@ def run_workers(
     workers: int, host: str, port: int, build_app: Callable[[], Any], options: dict[str, Any]
 ) -> int:
     """Serve ``build_app()`` (called in each worker) on ``host:port`` with ``workers`` processes;
-    returns once they have all stopped."""
-    return Supervisor(workers, bind(host, port), build_app, options).run()
+    returns once they have all stopped. OSError if the port cannot be bound."""
+    return Supervisor([bind(host, port) for _ in range(workers)], build_app, options).run()

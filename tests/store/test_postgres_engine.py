@@ -16,7 +16,8 @@ from formservice.store.contract import TABLES, StoreUnavailable, TableSpec
 from formservice.store.factory import open_engine
 from formservice.store.migrations import SchemaTooNew
 from formservice.store.postgres import layout as layout_module
-from formservice.store.postgres.engine import PostgresEngine, redacted
+from formservice.store.postgres.engine import PostgresEngine
+from formservice.store.postgres.errors import redacted
 from formservice.store.postgres.schema import LAYOUT_VERSION
 
 from .helpers import account

@@ -56,6 +56,11 @@ R = TypeVar("R")
 LOCK_CLASS = 0x46530001  # first key of the two-integer advisory locks (claims, leaders)
 LIVE_CLASS = 0x46530002  # each worker holds (LIVE_CLASS, its key) while it lives
 CLAIM_LOCK = 1
+# The workers alive: those holding their (LIVE_CLASS, key) lock on this database.
+LIVE_LOCKS = (
+    "locktype = 'advisory' AND classid = %s::oid AND objsubid = 2 AND granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 DDL = [
     "CREATE UNLOGGED TABLE IF NOT EXISTS formservice_states (kind text NOT NULL, key text NOT NULL, "
@@ -128,26 +133,26 @@ class PostgresCoordination(Coordination):
     async def claim_mails(self, now: datetime, *, exclude: Collection[str], lease: timedelta) -> list[Doc]:
         outbox = layout("outbox")
         me = int(await self.owner())
-        async with self.engine.transaction() as conn:
+        async with self.engine.transaction() as conn:  # pipelined: two round trips
             await conn.execute("SET LOCAL synchronous_commit = off")
             await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, CLAIM_LOCK])
             await conn.execute(  # lapsed, or taken by a worker that died
-                "DELETE FROM formservice_claims c WHERE until < clock_timestamp() OR owner <> ALL(%s)",
-                [[int(o) for o in await self._live(conn)]],
+                "DELETE FROM formservice_claims WHERE until < clock_timestamp() OR owner NOT IN "
+                f"(SELECT objid::bigint FROM pg_locks WHERE {LIVE_LOCKS})",
+                [LIVE_CLASS],
             )
-            claims = await (
-                await conn.execute("SELECT mail_id, recipient FROM formservice_claims")
-            ).fetchall()
-            claimed = {mail_id for mail_id, _ in claims}
             cursor = await conn.execute(
-                sql.SQL("SELECT doc FROM {} WHERE {} = %s::jsonb FOR UPDATE SKIP LOCKED").format(
-                    outbox.table, outbox.column("state")
-                ),
+                sql.SQL(
+                    "SELECT o.doc, EXISTS (SELECT 1 FROM formservice_claims c WHERE c.mail_id = o.id), "
+                    "EXISTS (SELECT 1 FROM formservice_claims c WHERE c.recipient = o.doc ->> 'to') "
+                    "FROM {} o WHERE o.{} = %s::jsonb FOR UPDATE OF o SKIP LOCKED"
+                ).format(outbox.table, outbox.column("state")),
                 ['"pending"'],
             )
-            pending = [row[0] for row in await cursor.fetchall()]
-            due = [m for m in due_mails(pending, now) if m["id"] not in claimed and m["id"] not in exclude]
-            batch = oldest_per_recipient(due, {recipient for _, recipient in claims})
+            rows = await cursor.fetchall()
+            busy = {doc["to"] for doc, claimed, taken in rows if claimed or taken}
+            free = [doc for doc, claimed, _ in rows if not claimed and doc["id"] not in exclude]
+            batch = oldest_per_recipient(due_mails(free, now), busy)
             if batch:
                 await conn.execute(
                     "INSERT INTO formservice_claims (mail_id, recipient, until, owner) "
@@ -178,12 +183,7 @@ class PostgresCoordination(Coordination):
 
     async def _live(self, conn: psycopg.AsyncConnection) -> set[str]:
         """The workers holding their liveness lock on this database (``pg_locks``)."""
-        cursor = await conn.execute(
-            "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s::oid "
-            "AND objsubid = 2 AND granted AND database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database())",
-            [LIVE_CLASS],
-        )
+        cursor = await conn.execute(f"SELECT objid FROM pg_locks WHERE {LIVE_LOCKS}", [LIVE_CLASS])
         return {str(row[0]) for row in await cursor.fetchall()}
 
     async def _on_own_connection(self, step: Callable[..., Awaitable[R]], *args: str) -> R:

@@ -22,11 +22,12 @@ import copy
 import json
 import logging
 import os
+import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
@@ -48,9 +49,11 @@ from formservice.store.coordination import SharedEngine
 from formservice.store.postgres import schema
 from formservice.store.postgres.coordination import PostgresCoordination
 from formservice.store.postgres.errors import UNAVAILABLE, redacted, unavailable
-from formservice.store.postgres.layout import Layout, dumps, json_or_null, layout, like_prefix
+from formservice.store.postgres.layout import Layout, dumps, layout
+from formservice.store.postgres.queries import consistency_checks, where_clause
 
 log = logging.getLogger("formservice.store.postgres")
+T = TypeVar("T")
 
 
 class PostgresEngine(SharedEngine):
@@ -108,7 +111,6 @@ class PostgresEngine(SharedEngine):
             },
             configure=self._configure,
             check=_check_if_idle,
-            reset=_note_return,
             name="formservice",
         )
         self._pool, self._pool_loop = pool, loop
@@ -123,19 +125,41 @@ class PostgresEngine(SharedEngine):
             pool = await self._open_pool()
             async with pool.connection() as conn:
                 yield conn
+                _USED[conn] = time.monotonic()
         except UNAVAILABLE as exc:
             raise unavailable(self.url, exc) from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        """One transaction; rolled back if the block raises (the exception goes on unchanged)."""
-        async with self.connection() as conn, conn.transaction():
-            yield conn
+        """One transaction, rolled back if the block raises (the exception goes on unchanged).
+        Its statements are pipelined: sent without waiting for each answer, until a result is
+        read, so a write costs two round trips (its read, then the rest with the commit), not
+        one per statement. A unique violation, wherever the pipeline reports it, is DuplicateKey."""
+        try:
+            async with self.connection() as conn, conn.pipeline(), conn.transaction():
+                yield conn
+        except psycopg.errors.UniqueViolation as exc:
+            raise duplicate(exc) from None
+
+    async def _read(self, work: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
+        """``work(conn)``, once more on another connection if the first was found cut (the
+        database restarted, or ended it, since it last served): a read can always be redone."""
+        try:
+            async with self.connection() as conn:
+                return await work(conn)
+        except StoreUnavailable as exc:
+            if not isinstance(exc.__cause__, psycopg.OperationalError) or isinstance(
+                exc.__cause__, psycopg_pool.PoolTimeout
+            ):
+                raise
+        async with self.connection() as conn:
+            return await work(conn)
 
     async def _rows(self, query: sql.Composed | sql.SQL, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self.connection() as conn:
-            cursor = await conn.execute(query, params)
-            return await cursor.fetchall()
+        async def rows(conn: psycopg.AsyncConnection) -> list[tuple[Any, ...]]:
+            return await (await conn.execute(query, params)).fetchall()
+
+        return await self._read(rows)
 
     # -- reads -----------------------------------------------------------------------------------------
 
@@ -171,31 +195,33 @@ class PostgresEngine(SharedEngine):
         limit: int = 50,
     ) -> base.Selection:
         lay = layout(table)
-        condition, params = _condition(lay, where, words)
+        clause, params = where_clause(lay, where, words)
         order: list[sql.Composable] = [c for c in (lay.order_column,) if c is not None]
         order.append(sql.Identifier("id"))
         page = sql.SQL("SELECT doc FROM {} t WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
-            lay.table, condition, sql.SQL(", ").join(order)
+            lay.table, clause, sql.SQL(", ").join(order)
         )
-        total = sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(lay.table, condition)
-        async with self.connection() as conn:
+        total = sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(lay.table, clause)
+
+        async def both(conn: psycopg.AsyncConnection) -> tuple[Any, list[tuple[Any, ...]]]:
             counted = await (await conn.execute(total, params)).fetchone()
             rows = await (await conn.execute(page, [*params, max(0, limit), max(0, offset)])).fetchall()
+            return counted, rows
+
+        counted, rows = await self._read(both)
         return base.Selection(int(counted[0]) if counted else 0, [r[0] for r in rows])
 
     async def tally(self, table: str, field: str, *, where: Where | None = None) -> dict[Any, int]:
         lay = layout(table)
         column = lay.column(field)
-        condition, params = _condition(lay, where)
-        query = sql.SQL("SELECT {}, count(*) FROM {} t WHERE {} GROUP BY 1").format(
-            column, lay.table, condition
-        )
+        clause, params = where_clause(lay, where)
+        query = sql.SQL("SELECT {}, count(*) FROM {} t WHERE {} GROUP BY 1").format(column, lay.table, clause)
         return {value: int(n) for value, n in await self._rows(query, params)}
 
     async def ids(self, table: str, *, where: Where | None = None) -> list[str]:
         lay = layout(table)
-        condition, params = _condition(lay, where)
-        query = sql.SQL("SELECT id FROM {} t WHERE {} ORDER BY id").format(lay.table, condition)
+        clause, params = where_clause(lay, where)
+        query = sql.SQL("SELECT id FROM {} t WHERE {} ORDER BY id").format(lay.table, clause)
         return [r[0] for r in await self._rows(query, params)]
 
     async def get_many(self, table: str, ids: Sequence[str]) -> list[Doc]:
@@ -217,11 +243,7 @@ class PostgresEngine(SharedEngine):
     async def _insert_row(self, conn: psycopg.AsyncConnection, table: str, doc: Doc) -> Doc:
         lay = layout(table)
         new, body = _stamped(table, doc)
-        try:
-            await conn.execute(lay.insert, [new["id"], body, *lay.values(new)])
-        except psycopg.errors.UniqueViolation as exc:
-            field = lay.field_of_constraint(exc.diag.constraint_name)
-            raise DuplicateKey(table, field, new.get(field)) from None
+        await conn.execute(lay.insert, [new["id"], body, *lay.values(new)])
         await _write_words(conn, lay, new["id"], lay.words(new))
         return new
 
@@ -251,11 +273,7 @@ class PostgresEngine(SharedEngine):
             if not isinstance(result, dict):
                 raise TypeError(f"{table}: update function must return a dict, not {type(result).__name__}")
             new, body = _stamped(table, {**result, "id": id})
-            try:
-                await conn.execute(lay.update, [body, *lay.values(new), id])
-            except psycopg.errors.UniqueViolation as exc:
-                field = lay.field_of_constraint(exc.diag.constraint_name)
-                raise DuplicateKey(table, field, new.get(field)) from None
+            await conn.execute(lay.update, [body, *lay.values(new), id])
             words = lay.words(new)
             if words != old_words:
                 await conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(lay.words_table), [id])
@@ -273,8 +291,10 @@ class PostgresEngine(SharedEngine):
                 row = await cursor.fetchone()
                 if row is None or not predicate(row[0]):
                     return False
-            cursor = await conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(lay.table), [id])
-            return cursor.rowcount > 0
+            cursor = await conn.execute(
+                sql.SQL("DELETE FROM {} WHERE id = %s RETURNING id").format(lay.table), [id]
+            )
+            return await cursor.fetchone() is not None
 
     # -- life cycle -------------------------------------------------------------------------------------
 
@@ -295,27 +315,32 @@ class PostgresEngine(SharedEngine):
                     await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(lay.table))
                 ).fetchone()
                 report.counts[name] = int(row[0]) if row else 0
-                for query, what in _consistency_checks(lay):
+                for query, what in consistency_checks(lay):
                     found = await (await conn.execute(query)).fetchone()
                     if found and found[0]:
                         report.problems.append(f"{name} : {found[0]} document(s) dont {what}")
         return report
 
 
-# When each pooled connection was last given back: one that has just been in use is alive (its
-# last query answered), so it is lent again without the round trip of a check; one idle for a
-# while may have been cut (the database restarted) and is checked before it is lent.
-_RETURNED: weakref.WeakKeyDictionary[psycopg.AsyncConnection, float] = weakref.WeakKeyDictionary()
+# When each pooled connection last served without error: one that has just answered is alive, so
+# it is lent again without the round trip of a check; one idle for a while may have been cut (the
+# database restarted) and is checked before it is lent. (Not the pool's ``reset`` callback: with
+# one, the pool returns every connection through a background task.)
+_USED: weakref.WeakKeyDictionary[psycopg.AsyncConnection, float] = weakref.WeakKeyDictionary()
 FRESH_S = 2.0
 
 
-async def _note_return(conn: psycopg.AsyncConnection) -> None:
-    _RETURNED[conn] = time.monotonic()
-
-
 async def _check_if_idle(conn: psycopg.AsyncConnection) -> None:
-    if time.monotonic() - _RETURNED.get(conn, 0.0) > FRESH_S:
+    if time.monotonic() - _USED.get(conn, 0.0) > FRESH_S:
         await psycopg_pool.AsyncConnectionPool.check_connection(conn)
+
+
+def duplicate(exc: psycopg.errors.UniqueViolation) -> DuplicateKey:
+    """The store's error for a unique constraint violated (the primary key: ``id``)."""
+    table = exc.diag.table_name or ""
+    field = layout(table).field_of_constraint(exc.diag.constraint_name) if table in base.TABLES else "id"
+    found = re.search(r"\)=\((.*)\) already exists", exc.diag.message_detail or "")
+    return DuplicateKey(table, field, found.group(1) if found else None)
 
 
 def _stamped(table: str, doc: Doc) -> tuple[Doc, str]:
@@ -336,77 +361,4 @@ async def _write_words(conn: psycopg.AsyncConnection, lay: Layout, doc_id: str, 
     )
 
 
-def _condition(
-    lay: Layout, where: Where | None, words: Sequence[str] = ()
-) -> tuple[sql.Composable, list[Any]]:
-    """The WHERE clause of ``select``/``tally``/``ids`` (table alias ``t``) and its parameters."""
-    parts: list[sql.Composable] = []
-    params: list[Any] = []
-    for field, accepted in (where or {}).items():
-        column = sql.SQL("t.{}").format(lay.column(field))
-        values = list(accepted)
-        texts = [dumps(v) for v in values if v is not None]
-        clauses: list[sql.Composable] = []
-        if texts:
-            clauses.append(sql.SQL("{} = ANY(%s::jsonb[])").format(column))
-            params.append(texts)
-        if any(v is None for v in values):
-            clauses.append(sql.SQL("{} IS NULL").format(column))
-        parts.append(sql.SQL("({})").format(sql.SQL(" OR ").join(clauses)) if clauses else sql.SQL("FALSE"))
-    for prefix in words:
-        if not lay.spec.words:
-            parts.append(sql.SQL("FALSE"))
-            continue
-        parts.append(
-            sql.SQL("EXISTS (SELECT 1 FROM {} w WHERE w.id = t.id AND w.word LIKE %s)").format(
-                lay.words_table
-            )
-        )
-        params.append(like_prefix(prefix))
-    return (sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")), params
-
-
-def _consistency_checks(lay: Layout) -> list[tuple[sql.Composed, str]]:
-    """Queries counting the rows whose derived columns or words disagree with their document."""
-    checks: list[tuple[sql.Composed, str]] = [
-        (
-            sql.SQL("SELECT count(*) FROM {} WHERE doc ->> 'id' IS DISTINCT FROM id").format(lay.table),
-            "l'identifiant diffère de la clé",
-        )
-    ]
-    for field in lay.fields:
-        checks.append(
-            (
-                sql.SQL(
-                    "SELECT count(*) FROM {} WHERE {} IS DISTINCT FROM NULLIF(doc -> {}, 'null'::jsonb)"
-                ).format(lay.table, lay.column(field), sql.Literal(field)),
-                f"la colonne d'index {field} diffère du document",
-            )
-        )
-    if lay.order_column is not None:
-        checks.append(
-            (
-                sql.SQL("SELECT count(*) FROM {} WHERE {} IS DISTINCT FROM coalesce(doc ->> {}, '')").format(
-                    lay.table, lay.order_column, sql.Literal(lay.spec.order)
-                ),
-                "la colonne de tri diffère du document",
-            )
-        )
-    if lay.spec.words:
-        checks.append(
-            (
-                sql.SQL(
-                    "SELECT count(*) FROM {} t WHERE ARRAY(SELECT w.word FROM {} w WHERE w.id = t.id "
-                    "ORDER BY 1) IS DISTINCT FROM ARRAY(SELECT DISTINCT e #>> '{{}}' FROM "
-                    "jsonb_array_elements(CASE jsonb_typeof(t.doc -> {}) WHEN 'array' THEN t.doc -> {} "
-                    "ELSE '[]'::jsonb END) e WHERE jsonb_typeof(e) = 'string' ORDER BY 1)"
-                ).format(
-                    lay.table, lay.words_table, sql.Literal(lay.spec.words), sql.Literal(lay.spec.words)
-                ),
-                "les mots de recherche diffèrent du document",
-            )
-        )
-    return checks
-
-
-__all__ = ["PostgresEngine", "json_or_null", "redacted"]
+__all__ = ["PostgresEngine"]
