@@ -566,6 +566,9 @@ def report(args: argparse.Namespace, results: dict[str, Result], tps: float) -> 
     mix = ", ".join(f"{name} {weight} %" for name, weight in MIX)
     print(f"\nscale: {args.candidates} candidates, deadline-evening mix ({mix}), {args.users} users, "
           f"{args.seconds:.0f} s per run, on {os.cpu_count()} cores")  # fmt: skip
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average at the end: {load} (other processes on these cores slow PostgreSQL most: each "
+          "query waits for its server process to be scheduled)")  # fmt: skip
     print(f"{'configuration':<24}{'req/s':>9}{'p99 ms':>9}{'ratio':>9}   p99 without logins (ms)")
     base = results["tinydb1"].rate
     for result in results.values():
