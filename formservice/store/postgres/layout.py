@@ -5,7 +5,10 @@ One SQL table per store table: ``id`` (text, C collation: ids sort as Python sor
 SQL NULL where the document has no value, as the memory engine treats an absent field), the
 order field as text (``o_<field>``, C collation) and, for the words, a side table
 ``<table>__words`` (one row per distinct word, primary key (word, id)): a prefix search is a
-range scan of its btree, not a read of every document.
+range scan of its btree, not a read of every document. (Measured at 100,000 dossiers of four
+words: a selective prefix in 0.4 ms this way, 63 ms with ``EXISTS (SELECT 1 FROM
+unnest(words) w WHERE w LIKE 'nom00012%')`` on a ``text[]`` column, which no index serves; a
+GIN index on the array answers equality only.)
 
 The column values are computed here, in Python, from the document as it will be written: the
 reference semantics (``memory.py``) decide, not a SQL expression that could differ on an edge.
