@@ -12,6 +12,7 @@ own crash is not what the tests are about; the engine still asks ``synchronous_c
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import itertools
 import os
@@ -19,10 +20,19 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
+
+from formservice.store.contract import StoreUnavailable
+
+T = TypeVar("T")
 
 ROLE = "formservice"
 TEMPLATE = "formservice_template"
@@ -112,6 +122,26 @@ class PostgresServer:
             )
         return name
 
+    @contextmanager
+    def cut_off(self, url: str) -> Iterator[None]:
+        """The database of ``url`` refuses connections and its open ones are ended (waited for:
+        a backend ends a moment after it is told to) until the block ends: what a service sees
+        of a database that restarts or becomes unreachable."""
+        name = urlsplit(url).path.lstrip("/")
+        with self.admin() as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
+            deadline = time.monotonic() + 10
+            while conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s", [name]
+            ).fetchone() != (0,):
+                assert time.monotonic() < deadline, "backends still alive"
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            with self.admin() as conn:
+                conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name)))
+
     def drop(self, database: str) -> None:
         with self.admin() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
@@ -121,3 +151,16 @@ class PostgresServer:
             self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+async def back_within(seconds: float, attempt: Callable[[], Awaitable[T]]) -> T:
+    """``attempt()``'s result once it no longer fails: the pool of a service reconnects to a
+    database that came back with growing delays (1 s, 2 s, …), so it serves again within seconds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await attempt()
+        except StoreUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
