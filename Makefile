@@ -60,6 +60,7 @@ bench: $(STAMP) system-deps-test
 	$(PY) bench/uploads.py
 	$(PY) bench/backoffice.py
 	$(PY) bench/exports.py
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf site .pytest_cache .mypy_cache .ruff_cache

@@ -40,12 +40,11 @@ from datetime import UTC, date, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import anyio
 import anyio.to_thread
 import uvicorn
-from common import run_concurrently
+from common import Http, run_concurrently
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -121,62 +120,6 @@ async def timed(n: int, concurrency: int, one: Callable[[int], Awaitable[object]
 
 
 # -- the load client (its own process) ------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]  # lower-cased names; the last value wins
-    body: bytes
-
-    def cookie(self, name: str) -> str:
-        found = re.search(rf"(?:^|\n){re.escape(name)}=([^;\n]*)", self.headers.get("set-cookie", ""))
-        assert found, self.headers
-        return found.group(1)
-
-
-class Http:
-    """A minimal HTTP/1.1 keep-alive client on asyncio streams, one connection per worker.
-
-    httpx costs about 1.2 ms of CPU per request, more than the service's cheapest endpoint: on
-    a machine whose cores also run the hashing threads, the load generator must cost next to
-    nothing. Sends what a browser sends on a same-site form: Origin and Sec-Fetch-Site."""
-
-    def __init__(self, base_url: str):
-        parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.origin = f"{parts.scheme}://{parts.netloc}"
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-
-    async def request(
-        self, method: str, path: str, *, cookie: str | None = None, form: dict[str, str] | None = None
-    ) -> Reply:
-        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Accept: text/html"]
-        if cookie:
-            head.append(f"Cookie: sid={cookie}")
-        body = urlencode(form).encode() if form is not None else b""
-        if method == "POST":
-            head += [f"Origin: {self.origin}", "Sec-Fetch-Site: same-origin"]
-            head += ["Content-Type: application/x-www-form-urlencoded", f"Content-Length: {len(body)}"]
-        data = ("\r\n".join(head) + "\r\n\r\n").encode() + body
-        reader, writer = (
-            self._idle.pop() if self._idle else await asyncio.open_connection(self.host, self.port)
-        )
-        writer.write(data)
-        status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-        headers: dict[str, str] = {}
-        for raw in lines:
-            if raw:
-                name, _, value = raw.partition(":")
-                name, value = name.lower(), value.strip()
-                headers[name] = f"{headers[name]}\n{value}" if name in headers else value
-        assert "chunked" not in headers.get("transfer-encoding", ""), "chunked answers are not expected"
-        content = await reader.readexactly(int(headers.get("content-length", "0")))
-        if headers.get("connection", "").lower() == "close":
-            writer.close()
-        else:
-            self._idle.append((reader, writer))
-        return Reply(int(status_line.split()[1]), headers, content)
 
 
 class Client:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,18 @@ from formservice.typography import plural
 
 if TYPE_CHECKING:
     from formservice.notice import Notice
+
+
+def _shared_store_url() -> str:
+    """FORMSERVICE_STORE when it names a PostgreSQL database (the commands then read it), else ""."""
+    url = os.environ.get("FORMSERVICE_STORE", "").strip()
+    return url if url.startswith(("postgresql://", "postgres://")) else ""
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"« {text} » : un nombre entier d'au moins 1")
+    return int(text)
 
 
 def _notice_path(args: argparse.Namespace) -> Path:
@@ -111,13 +124,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from formservice.server import serve
 
-    return serve(host=args.host, port=args.port, demo=False)
+    return serve(host=args.host, port=args.port, demo=False, workers=args.workers)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from formservice.server import serve
 
-    return serve(host=args.host, port=args.port, demo=True)
+    return serve(host=args.host, port=args.port, demo=True, workers=args.workers)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -131,7 +144,25 @@ def cmd_store(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data_dir) if args.data_dir else data_dir_from()
     store_dir = store_dir_of(data_dir)
+    if args.action == "copy":
+        from formservice.server import store_copy
+
+        if not args.source or not args.target:
+            print(
+                "formservice store copy --from URL --to URL (tinydb:CHEMIN ou postgresql://…)",
+                file=sys.stderr,
+            )
+            return 2
+        return store_copy(args.source, args.target, data_dir)
+    shared = _shared_store_url()
+    if shared and args.action == "check":
+        from formservice.server import shared_store_check
+
+        return shared_store_check(shared, data_dir)
     if args.action == "compact":
+        if shared:
+            print("Le stockage PostgreSQL se compacte lui-même (autovacuum) : rien à faire.")
+            return 0
         return compact(store_dir)
     status = check(store_dir)
     return max(status, _check_files(store_dir, data_dir)) if status != 2 else status
@@ -216,7 +247,13 @@ def cmd_mail(args: argparse.Namespace) -> int:
     from formservice.store.tinydb.maintenance import read_table
 
     store_dir = store_dir_of(Path(args.data_dir) if args.data_dir else data_dir_from())
-    mails = read_table(store_dir, "outbox")
+    shared = _shared_store_url()
+    if shared:
+        from formservice.server import read_shared_table
+
+        mails = read_shared_table(shared, "outbox")
+    else:
+        mails = read_table(store_dir, "outbox")
     if mails is None:
         return 1
     pending = sorted((m for m in mails if m.get("state") == "pending"), key=lambda m: m["created_at"])
@@ -367,6 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--host", metavar="ADRESSE", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)"
         )
         p.add_argument("--port", type=int, default=8000, help="port d'écoute (défaut : 8000)")
+        p.add_argument(
+            "--workers",
+            type=_positive,
+            default=1,
+            metavar="N",
+            help="processus de service (plusieurs : stockage PostgreSQL seulement ; défaut : 1)",
+        )
         p.set_defaults(func=func)
 
     p = sub.add_parser("purge", help="supprimer les comptes non activés dans le délai")
@@ -408,13 +452,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_mail)
 
-    p = sub.add_parser("store", help="vérifier ou compacter le dossier de données")
+    p = sub.add_parser("store", help="vérifier, compacter ou copier les données")
     p.add_argument(
         "action",
-        choices=["check", "compact"],
-        help="check : vérifier (sans rien modifier) ; compact : compacter",
+        choices=["check", "compact", "copy"],
+        help="check : vérifier (sans rien modifier) ; compact : compacter ; copy : copier ailleurs",
     )
     _add_data_dir(p)
+    p.add_argument("--from", dest="source", help="copy : stockage source (tinydb:CHEMIN, postgresql://…)")
+    p.add_argument("--to", dest="target", help="copy : stockage de destination, vide")
     p.set_defaults(func=cmd_store)
     _add_deploy(sub)
     return parser

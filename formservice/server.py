@@ -14,21 +14,25 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
+import anyio.to_thread
 
 from formservice.errors import AppError
 from formservice.notice import NoticeError, load_notice
 from formservice.settings import Settings, SettingsError
-from formservice.store import Engine, StoreError, StoreLocked
+from formservice.store import Doc, Engine, StoreError, StoreLocked
+from formservice.store.contract import StoreReport
 from formservice.typography import plural
 
 if TYPE_CHECKING:
+    from formservice.files import FileStore
     from formservice.staff.records import Staff
     from formservice.web.services import Services
 
 log = logging.getLogger("formservice.server")
+T = TypeVar("T")
 
 DEMO_DIR = "demo"
 
@@ -94,9 +98,38 @@ def prepare_demo(settings: Settings, today: date | None = None, *, publish_site:
     return settings.with_(notice_path=notice_path, site_dir=site_dir)
 
 
-def serve(host: str, port: int, demo: bool) -> int:
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's parameters, the same for one process and for each worker."""
+    return {
+        "server_header": False,
+        "access_log": False,  # formservice.access logs without tokens
+        "proxy_headers": True,  # X-Forwarded-For/-Proto, believed from the trusted proxies only
+        "forwarded_allow_ips": settings.trusted_proxies,
+        "log_level": "info",
+        "log_config": None,
+        # Beyond this many connections, uvicorn answers 503 at once rather than queueing requests
+        # nobody will wait for; idle keep-alive connections are closed after a few seconds.
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": 5,
+        "h11_max_incomplete_event_size": 64 * 1024,
+    }
+
+
+def one_worker_only(workers: int) -> str:
+    return (
+        f"--workers {workers} : impossible avec le stockage intégré (TinyDB). Un seul processus peut "
+        "tenir son dossier de données (il le verrouille), et ce processus garde en mémoire ce que "
+        "plusieurs devraient partager : les délais après des mots de passe erronés, les envois de "
+        "fichiers en cours, la distribution des courriels. Servez avec --workers 1, ou placez les "
+        "données dans PostgreSQL (FORMSERVICE_STORE=postgresql://…, voir « Mettre en production » "
+        "dans le README, puis formservice store copy pour y passer les données existantes)."
+    )
+
+
+def serve(host: str, port: int, demo: bool, workers: int = 1) -> int:
     """Every refusal happens before uvicorn starts, with a French reason and its exit code (2 for
-    the configuration, 1 for notice.yml or the data directory): a bad deployment never half-serves."""
+    the configuration, 1 for notice.yml or the data directory): a bad deployment never half-serves.
+    ``workers`` > 1: that many processes on the port (``supervisor.py``), PostgreSQL only."""
     import uvicorn
 
     from formservice.web.app import create_app
@@ -105,33 +138,41 @@ def serve(host: str, port: int, demo: bool) -> int:
     settings = _settings(f"http://{host}:{port}")
     if settings is None:
         return 2
+    if workers > 1 and not settings.shared_store:
+        print(one_worker_only(workers), file=sys.stderr)
+        return 2
     settings = _with_readable_notice(settings, demo)
     if settings is None:
         return 1
     _warn_if_secret_generated(settings)
     if not _files_reachable(settings):
         return 1
-    engine = _open_store(settings)
+    engine = _open_store(settings)  # creates or migrates the schema, once, before any worker
     if engine is None:
         return 1
+    where = settings.data_dir if not settings.shared_store else "PostgreSQL"
+    if workers > 1:
+        from formservice.store.factory import open_engine
+        from formservice.supervisor import run_workers
+
+        del engine  # its pool was never opened: each worker opens its own after the fork
+        print(
+            f"Service en ligne sur {settings.base_url}/ ({workers} processus, données : {where})", flush=True
+        )
+        try:
+            return run_workers(
+                workers,
+                host,
+                port,
+                lambda: create_app(settings, engine=open_engine(settings.store_url), reconcile_files=True),
+                uvicorn_options(settings),
+            )
+        except OSError as exc:  # the port: taken, or not ours to open
+            print(f"{host}:{port} ne peut pas être ouvert : {exc.strerror or exc}", file=sys.stderr)
+            return 1
     app = create_app(settings, engine=engine, reconcile_files=True)  # our durable store: clean up
-    print(f"Service en ligne sur {settings.base_url}/ (données : {settings.data_dir})", flush=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        server_header=False,
-        access_log=False,  # formservice.access logs without tokens
-        proxy_headers=True,  # X-Forwarded-For/-Proto, believed from the trusted proxies only
-        forwarded_allow_ips=settings.trusted_proxies,
-        log_level="info",
-        log_config=None,
-        # Beyond this many connections, uvicorn answers 503 at once rather than queueing requests
-        # nobody will wait for; idle keep-alive connections are closed after a few seconds.
-        limit_concurrency=settings.max_connections,
-        timeout_keep_alive=5,
-        h11_max_incomplete_event_size=64 * 1024,
-    )
+    print(f"Service en ligne sur {settings.base_url}/ (données : {where})", flush=True)
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
     return 0
 
 
@@ -199,8 +240,12 @@ def _open_store(settings: Settings) -> Engine | None:
             file=sys.stderr,
         )
     except StoreError as exc:
-        print(f"Le dossier de données {settings.data_dir} ne peut pas être ouvert : {exc}", file=sys.stderr)
+        print(f"{_store_name(settings)} ne peut pas être ouvert : {exc}", file=sys.stderr)
     return None
+
+
+def _store_name(settings: Settings) -> str:
+    return "Le stockage PostgreSQL" if settings.shared_store else f"Le dossier de données {settings.data_dir}"
 
 
 def _command_services(when_locked: Callable[[Settings], str]) -> Services | None:
@@ -385,6 +430,63 @@ def export(fmt: str, output: str, pole: str | None = None, state: str | None = N
     return anyio.run(run)
 
 
+def _command_files(data_dir: Path) -> FileStore | None:
+    """The candidates' files as FORMSERVICE_FILES names them (the data directory's uploads by
+    default); None once the problem is printed."""
+    from formservice.files.factory import open_files
+    from formservice.settings import files_config_from
+
+    try:
+        return open_files(files_config_from(), root=data_dir / "uploads", scratch=data_dir / "tmp")
+    except SettingsError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return None
+
+
+def store_copy(source_url: str, target_url: str, data_dir: Path) -> int:
+    """``formservice store copy --from URL --to URL``: every table, then the files checked.
+    Both stores are opened here (a TinyDB one must not be in use by the service)."""
+    from formservice.store.factory import open_engine
+    from formservice.store.postgres.errors import redacted as _redacted
+    from formservice.store.transfer import copy_tables
+
+    configure_logging()
+    engines: list[Engine] = []
+    for url in (source_url, target_url):
+        try:
+            engines.append(open_engine(url))
+        except StoreLocked:
+            print(f"{_redacted(url)} est utilisé par le service en marche : arrêtez-le le temps de la copie.",
+                  file=sys.stderr)  # fmt: skip
+        except StoreError as exc:
+            print(f"{_redacted(url)} ne peut pas être ouvert : {exc}", file=sys.stderr)
+    files = _command_files(data_dir)
+    if len(engines) < 2 or files is None:
+        return 1
+    source, target = engines
+
+    async def run() -> int:
+        try:
+            report = await copy_tables(source, target)
+            checked, file_problems = await copy_files(source, target, files)
+        finally:
+            await source.close()
+            await target.close()
+        for table, n in report.copied.items():
+            print(f"  {table} : {plural(n, 'document')} {'copiés' if n > 1 else 'copié'}")
+        verified = "vérifiés" if checked > 1 else "vérifié"
+        print(f"  justificatifs : {plural(checked, 'fichier')} {verified} (SHA-256)")
+        for problem in report.problems + file_problems:
+            print(f"  problème : {problem}", file=sys.stderr)
+        if report.problems or file_problems:
+            print("Copie incomplète ou non vérifiée : ne servez pas la destination.", file=sys.stderr)
+            return 1
+        print(f"Copie terminée et vérifiée : {_redacted(source_url)} → {_redacted(target_url)}.")
+        return 0
+
+    return anyio.run(run)
+
+
 KIND_FR = {
     "closing": "avant la clôture",
     "correction": "avant la fin du délai de correction",
@@ -443,9 +545,6 @@ def retention(dry_run: bool) -> int:
     return anyio.run(run)
 
 
-T = TypeVar("T")
-
-
 async def _then_close(svc: Services, work: Awaitable[T], *, drain: bool) -> T:
     """The command's work, then (``drain``) the mails it queued delivered, then every service closed."""
     try:
@@ -460,3 +559,79 @@ async def _then_close(svc: Services, work: Awaitable[T], *, drain: bool) -> T:
 
 def _listed(head: str, items: list[str]) -> str:
     return f"{head} : {', '.join(items)}" if items else head
+
+
+async def copy_files(source: Engine, target: Engine, files: FileStore) -> tuple[int, list[str]]:
+    """The candidates' files of the copied records. The records move, the files stay where
+    FORMSERVICE_FILES keeps them (local or S3): both stores' records point to the same files,
+    each read back and its SHA-256 compared with its record's."""
+    from formservice.enrolment.reconcile import hash_problems
+    from formservice.store.records import Enrolment
+
+    checked, problems = 0, list[str]()
+    ids = await target.ids("enrolments")
+    for start in range(0, len(ids), 500):
+        page = cast(list[Enrolment], await target.get_many("enrolments", ids[start : start + 500]))
+        n, found = await anyio.to_thread.run_sync(hash_problems, page, files)
+        checked, problems = checked + n, problems + found
+    return checked, problems
+
+
+def _on_shared_store(url: str, work: Callable[[Engine], Awaitable[T]]) -> T | None:
+    """``work(engine)`` on the PostgreSQL store, closed after; None once the reason is printed.
+    Safe while the service runs: the database serves both."""
+    from formservice.store.factory import open_engine
+
+    try:
+        engine = open_engine(url)
+    except StoreError as exc:
+        print(f"Le stockage PostgreSQL ne peut pas être ouvert : {exc}", file=sys.stderr)
+        return None
+
+    async def run() -> T:
+        try:
+            return await work(engine)
+        finally:
+            await engine.close()
+
+    try:
+        return anyio.run(run)
+    except StoreError as exc:
+        print(f"Le stockage PostgreSQL ne répond pas : {exc}", file=sys.stderr)
+        return None
+
+
+def read_shared_table(url: str, table: str) -> list[Doc] | None:
+    """Every document of ``table`` in the PostgreSQL store (``mail status``)."""
+    return _on_shared_store(url, lambda engine: engine.scan(table))
+
+
+def shared_store_check(url: str, data_dir: Path) -> int:
+    """``formservice store check`` on PostgreSQL: counts, every derived column against its
+    document (``PostgresEngine.check``), and the files against the records."""
+    from formservice.enrolment.reconcile import file_report
+    from formservice.store.records import Enrolment
+
+    async def work(engine: Engine) -> tuple[StoreReport, list[Enrolment]]:
+        return await engine.check(), cast(list[Enrolment], await engine.scan("enrolments"))
+
+    found = _on_shared_store(url, work)
+    if found is None:
+        return 1
+    report, enrolments = found
+    print("Stockage PostgreSQL")
+    for table, n in report.counts.items():
+        print(f"  {table} : {n} document(s)")
+    files = _command_files(data_dir)
+    if files is None:
+        return 1
+    missing, orphans = file_report(enrolments, files)
+    problems = list(report.problems) + [
+        f"l'inscription {e} référence le fichier {f}, absent du disque" for e, f in missing
+    ]
+    if orphans:
+        print(f"  justificatifs : {plural(len(orphans), 'fichier')} sans inscription dans {files.describe()}")
+    for problem in problems:
+        print(f"  problème : {problem}", file=sys.stderr)
+    print("Aucun problème." if not problems else f"{len(problems)} problème(s).")
+    return 1 if problems else 0

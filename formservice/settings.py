@@ -21,6 +21,8 @@ Environment variables:
 - ``FORMSERVICE_FILES``: where the candidates' files are kept: unset for ``<data dir>/uploads``,
   or ``s3://bucket/prefix`` with ``FORMSERVICE_S3_ENDPOINT`` (unset: AWS), ``FORMSERVICE_S3_REGION``,
   ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and ``FORMSERVICE_S3_CAFILE``
+- ``FORMSERVICE_STORE``: the engine holding the records, ``tinydb:PATH`` (default: the data
+  directory's ``store``) or ``postgresql://user@host/base`` (several workers, several machines)
 """
 
 from __future__ import annotations
@@ -133,6 +135,7 @@ class Settings:
     # The service republishes site_dir when a new notice comes in force (notice/site/autopublish.py).
     # Off unless asked (tests build Settings directly); from_env turns it on.
     site_autopublish: bool = False
+    store: str = ""  # FORMSERVICE_STORE; empty: the embedded TinyDB store of the data directory
 
     def __post_init__(self) -> None:
         if not self.secret_keys:
@@ -149,7 +152,13 @@ class Settings:
     @property
     def store_url(self) -> str:
         """Which engine holds the records (``store.factory.open_engine``)."""
-        return f"tinydb:{self.store_dir}"
+        return self.store or f"tinydb:{self.store_dir}"
+
+    @property
+    def shared_store(self) -> bool:
+        """Whether other processes (workers, machines) may serve the same records: then nothing
+        they must agree on may live in one process's memory."""
+        return self.store_url.startswith(POSTGRES_SCHEMES)
 
     @property
     def uploads_dir(self) -> Path:
@@ -227,6 +236,7 @@ class Settings:
         trusted_proxies = _read_trusted_proxies(env_vars, env, problems)
         data_dir = data_dir_from(env_vars)
         keys, generated = _read_secret_keys(env_vars, env, data_dir, problems)
+        store = _read_store(env_vars, problems)
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -248,6 +258,7 @@ class Settings:
             smtp_cafile=env_vars.get("FORMSERVICE_SMTP_CAFILE", "").strip() or None,
             mail_from=env_vars.get("FORMSERVICE_MAIL_FROM", "").strip(),
             secrets_generated=generated,
+            store=store,
         )
 
 
@@ -284,6 +295,21 @@ def _read_base_url(environ: Mapping[str, str], env: Env, default: str, problems:
     if env == "production" and parts.scheme != "https":
         problems.append("FORMSERVICE_BASE_URL : en production, l'adresse doit commencer par https://")
     return base_url.rstrip("/")
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _read_store(environ: Mapping[str, str], problems: list[str]) -> str:
+    """FORMSERVICE_STORE: ``tinydb:PATH`` or a PostgreSQL URL; empty for the default."""
+    raw = environ.get("FORMSERVICE_STORE", "").strip()
+    if not raw or raw.startswith(POSTGRES_SCHEMES) or (raw.startswith("tinydb:") and len(raw) > 7):
+        return raw
+    problems.append(
+        f"FORMSERVICE_STORE : « {raw.split('@')[-1]} » inconnu ; valeurs possibles : tinydb:CHEMIN, "
+        "postgresql://utilisateur@hôte/base"
+    )
+    return ""
 
 
 def _read_clamd(environ: Mapping[str, str], env: Env, problems: list[str]) -> str | None:

@@ -3,11 +3,13 @@
 # `test`: the same plus Chromium for the end-to-end and accessibility tests, and the ClamAV daemon
 # (clamav-daemon, /usr/sbin/clamd) that the antivirus tests start with a database of their own,
 # openssl (a self-signed certificate for the SMTP TLS and nginx tests), nginx (the deployment
-# test runs Debian's nginx, as the current user, in front of the service) and poppler-utils
-# (pdfinfo: the printable documents are tagged PDFs of one page).
+# test runs Debian's nginx, as the current user, in front of the service), poppler-utils
+# (pdfinfo: the printable documents are tagged PDFs of one page) and PostgreSQL (the tests start a
+# server of their own from its binaries, /usr/lib/postgresql/*/bin; the cluster the package
+# creates is not used).
 set -euo pipefail
 pkgs=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
-[ "${1:-run}" = test ] && pkgs+=(chromium clamav-daemon openssl nginx poppler-utils)
+[ "${1:-run}" = test ] && pkgs+=(chromium clamav-daemon openssl nginx poppler-utils postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

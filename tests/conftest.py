@@ -4,6 +4,7 @@ real ClamAV daemon and a real S3 server (SeaweedFS, one per test session)."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ from account_helpers import (
 )
 from aiosmtpd.controller import Controller
 from clamd_helpers import ClamdDaemon, start_clamd
+from postgres_helpers import PostgresServer, postgres_bin
 from s3_helpers import SeaweedFS, start_seaweedfs
 from starlette.applications import Starlette
 
@@ -164,3 +166,35 @@ def seaweedfs() -> Iterator[SeaweedFS]:
 def s3_prefix(seaweedfs: SeaweedFS) -> str:
     """A prefix of the bucket that belongs to this test alone."""
     return f"test-{secrets.token_hex(6)}"
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (tests/postgres_helpers.py). Without Debian's
+    binaries the PostgreSQL tests are skipped, except in CI, where they fail: CI installs them
+    (scripts/system-deps.sh test)."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        message = "PostgreSQL absent : installez le paquet postgresql (scripts/system-deps.sh test)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(bin_dir).start()
+    try:
+        server.make_template()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh database holding the schema, dropped after the test."""
+    name = postgres_server.new_database()
+    try:
+        yield postgres_server.url(name)
+    finally:
+        postgres_server.drop(name)

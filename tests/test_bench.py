@@ -46,6 +46,17 @@ EXPECTED: dict[str, list[str]] = {
         rf"^zip \d+\.\d MiB/s vs raw read \d+\.\d MiB/s: {RATIO} \(target >= 0\.5x\) (OK|TARGET MISSED)$",
         VERDICT,
     ],
+    "scale.py": [
+        rf"^{name}\s+\d+\.\d\s+\d+\s+{RATIO}\s+\d+$"
+        for name in ("TinyDB, 1 worker", "PostgreSQL, 1 worker", "PostgreSQL, 2 workers")
+    ]
+    + [
+        rf"^ratio PostgreSQL 2 workers / TinyDB 1 worker: {RATIO} \(target >= 0\.8x\) (OK|TARGET MISSED)$",
+        r"^p99 PostgreSQL 2 workers: \d+ ms \(target < 300 ms\) (OK|TARGET MISSED)$",
+        r"^pgbench, a save's write .*: \d+ TPS$",
+        r"^projection: \d+ candidates, .* \d+ requests/s at the peak$",
+        VERDICT,
+    ],
     "uploads.py": [rf"^{concurrency}\s+\d+\.\d\s+\d+\.\d\s+{RATIO}\s+>= 0\.8x$" for concurrency in (1, 8)]
     + [r"^server RSS: .* peak at 8 concurrent: service ", VERDICT],
 }

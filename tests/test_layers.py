@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "formservice"
 
 KERNEL = {
+    "formservice.states",
     "formservice.errors",
     "formservice.clock",
     "formservice.frenchdates",
@@ -54,7 +55,8 @@ FEATURES = (
     "formservice.review",
     "formservice.reporting",
 )
-ENTRY_POINTS = {"formservice.cli", "formservice.server", "formservice"}
+ENTRY_POINTS = {"formservice.cli", "formservice.server", "formservice.supervisor", "formservice"}
+ENGINES = ("formservice.store.tinydb", "formservice.store.postgres")
 PURE = (
     "formservice.errors",
     "formservice.clock",
@@ -75,6 +77,7 @@ PURE = (
 IMPURE_LIBRARIES = (
     "starlette",
     "tinydb",
+    "psycopg",
     "jinja2",
     "uvicorn",
     "httpx",
@@ -141,24 +144,22 @@ def allowed(importer: str, target: str) -> bool:
         return target in KERNEL | SHARED
     if within(importer, "formservice.notice"):
         return target in KERNEL | NOTICE_MAY_USE or within(target, "formservice.notice")
-    if within(importer, "formservice.store.tinydb"):
+    if within(importer, *ENGINES):
         return target in KERNEL or (
             within(target, "formservice.store") and not within(target, "formservice.store.factory")
         )
     if importer == "formservice.store.factory":
         return within(target, "formservice.store") or target in KERNEL
     if within(importer, "formservice.store"):
-        return target in KERNEL or (
-            within(target, "formservice.store") and not within(target, "formservice.store.tinydb")
-        )
+        return target in KERNEL or (within(target, "formservice.store") and not within(target, *ENGINES))
     if within(importer, *FEATURES):
         return (
             target in KERNEL | SHARED
             or within(target, "formservice.notice", *FEATURES)
-            or (within(target, "formservice.store") and not within(target, "formservice.store.tinydb"))
+            or (within(target, "formservice.store") and not within(target, *ENGINES))
         ) and target != "formservice.store.factory"
     if within(importer, "formservice.web"):
-        return not within(target, "formservice.store.tinydb", *ENTRY_POINTS - {"formservice"})
+        return not within(target, *ENGINES, *ENTRY_POINTS - {"formservice"})
     raise AssertionError(f"{importer} belongs to no layer: add it to the rule in {__file__}")
 
 
@@ -238,6 +239,8 @@ def test_layer_rule_refuses_what_it_should():
     """The rule is not vacuous: a feature importing web, an engine importing a feature, are refused."""
     assert not allowed("formservice.enrolment.service", "formservice.web.rendering")
     assert not allowed("formservice.store.tinydb.engine", "formservice.accounts.rules")
+    assert not allowed("formservice.store.postgres.engine", "formservice.ratelimit")
+    assert not allowed("formservice.web.app", "formservice.store.postgres.engine")
     assert not allowed("formservice.errors", "formservice.web.rendering")
     assert allowed("formservice.web.app", "formservice.enrolment.service")
 

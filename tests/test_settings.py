@@ -237,3 +237,20 @@ def test_files_settings_problems_are_reported_in_french(tmp_path):
         "d'accès au stockage et son secret)",
         f"FORMSERVICE_S3_CAFILE : « {tmp_path / 'absent.pem'} » n'est pas un fichier lisible",
     ]
+
+
+def test_the_store_is_chosen_by_url_and_an_unknown_one_is_refused_in_french(tmp_path):
+    """FORMSERVICE_STORE: the data directory's TinyDB store by default, a PostgreSQL URL shared
+    by several workers, anything else refused (without echoing a password)."""
+    base = {"FORMSERVICE_DATA_DIR": str(tmp_path / "var")}
+    default = Settings.from_env(base)
+    assert default.store_url == f"tinydb:{tmp_path / 'var' / 'store'}" and not default.shared_store
+    url = "postgresql://formservice@/formservice?host=/run/postgresql"
+    shared = Settings.from_env(base | {"FORMSERVICE_STORE": url})
+    assert shared.store_url == url and shared.shared_store
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(base | {"FORMSERVICE_STORE": "mysql://moi:secret@db/formservice"})
+    assert info.value.problems == [
+        "FORMSERVICE_STORE : « db/formservice » inconnu ; valeurs possibles : tinydb:CHEMIN, "
+        "postgresql://utilisateur@hôte/base"
+    ]

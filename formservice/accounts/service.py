@@ -25,7 +25,7 @@ from formservice.clock import Clock
 from formservice.errors import TooManyRequests
 from formservice.notice import Notice
 from formservice.outbox import Outbox
-from formservice.ratelimit import Backoff, Limits, Quota
+from formservice.ratelimit import Limits, Quota, Throttles
 from formservice.settings import Settings
 from formservice.store import RecordMissing, Store, StoreUnavailable
 from formservice.store.records import OutboxMail
@@ -55,37 +55,6 @@ class Reset(StrEnum):
 class LoginResult:
     status: str  # "ok" | "bad" | "pending"
     account: Account | None = None
-
-
-class Throttles:
-    """Reserve an attempt on several Backoffs at once; ``with`` releases them with ``outcome``
-    (``"none"`` if the block ends early or raises). The third one (per IP) forgets nothing on a
-    success: one right password must not clear the failures counted against an address."""
-
-    def __init__(self, *limiters: tuple[Backoff, str]):
-        self.limiters = limiters
-        self.outcome = "none"
-        self._reserved: list[tuple[Backoff, str]] = []
-
-    def reserve(self) -> float:
-        for limiter, key in self.limiters:
-            wait = limiter.reserve(key)
-            if wait > 0:
-                self.release("none")
-                return wait
-            self._reserved.append((limiter, key))
-        return 0.0
-
-    def release(self, outcome: str) -> None:
-        for index, (limiter, key) in enumerate(self._reserved):
-            limiter.release(key, "none" if index == 2 and outcome == "success" else outcome)
-        self._reserved.clear()
-
-    def __enter__(self) -> Throttles:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release(self.outcome)
 
 
 class AccountService:
@@ -128,13 +97,13 @@ class AccountService:
     def _p(self, kind: str, value: str) -> str:
         return self.audit.pseudonym(kind, value)
 
-    def _throttle(self, window: Quota, ip: str | None) -> None:
-        key = self._p("ip", ip or "?")
-        if not window.hit(key):
-            raise TooManyRequests(window.retry_after(key))
+    async def _throttle(self, window: Quota, ip: str | None) -> None:
+        wait = await window.take(self._p("ip", ip or "?"))
+        if wait > 0:
+            raise TooManyRequests(wait)
 
-    def _may_mail(self, email: str) -> bool:
-        return bool(self.limits.mails_per_address.hit(self._p("e", email)))
+    async def _may_mail(self, email: str) -> bool:
+        return await self.limits.mails_per_address.hit(self._p("e", email))
 
     def _activation_mail(self, account: Account) -> OutboxMail:
         notice = self.notice()
@@ -158,10 +127,10 @@ class AccountService:
     async def signup(self, email: str, password: str, ip: str | None) -> None:
         """Create a pending account and mail its activation link; if the address is taken, mail
         its owner instead (login and reset links, or the activation link again). Same answer."""
-        self._throttle(self.limits.signup_ip, ip)
+        await self._throttle(self.limits.signup_ip, ip)
         password_hash = await self.hasher.hash(password)  # always: same cost either way
         store, now = self.store, self.clock.now()
-        may_mail = self._may_mail(email)  # counted once, whichever mail this signup sends
+        may_mail = await self._may_mail(email)  # counted once, whichever mail this signup sends
         for _ in range(3):
             account = rules.new_account(secrets.token_hex(16), email, password_hash, now)
             mails = [self._activation_mail(account)] if may_mail else []
@@ -236,14 +205,14 @@ class AccountService:
         return Activation.ACTIVATED
 
     async def resend_activation(self, email: str, ip: str | None) -> None:
-        self._throttle(self.limits.resend_ip, ip)
+        await self._throttle(self.limits.resend_ip, ip)
         account = await self.store.accounts.by_email(email)
         self.audit.event("account.resend_requested", email=email, ip=ip)
         if (
             account is not None
             and account["status"] == rules.PENDING
             and not rules.activation_expired(account, self.clock.now(), self._delay)
-            and self._may_mail(email)
+            and await self._may_mail(email)
         ):
             await self._mail_activation(account)
 
@@ -261,11 +230,11 @@ class AccountService:
             (limits.login_account, email_key),
             (limits.login_ip, ip_key),
         )
-        wait = throttles.reserve()
+        wait = await throttles.reserve()
         if wait > 0:
             self.audit.event("login.throttled", email=email, ip=ip, wait=round(wait))
             raise TooManyRequests(wait)
-        with throttles:
+        async with throttles:
             account = await self.store.accounts.by_email(email)
             if account is None:
                 await self.hasher.dummy_verify(password)
@@ -303,10 +272,10 @@ class AccountService:
     # -- password reset and change ----------------------------------------------------------------
 
     async def request_reset(self, email: str, ip: str | None) -> None:
-        self._throttle(self.limits.reset_ip, ip)
+        await self._throttle(self.limits.reset_ip, ip)
         account = await self.store.accounts.by_email(email)
         self.audit.event("password.reset_requested", email=email, ip=ip)
-        if account is None or not self._may_mail(email):
+        if account is None or not await self._may_mail(email):
             return
         if account["status"] == rules.ACTIVE:
             notice = self.notice()
@@ -364,10 +333,10 @@ class AccountService:
     ) -> bool:
         """False if ``current`` is wrong (counted like a failed login). Ends the other sessions."""
         throttles = Throttles((self.limits.login_account, self._p("e", account["email"])))
-        wait = throttles.reserve()
+        wait = await throttles.reserve()
         if wait > 0:
             raise TooManyRequests(wait)
-        with throttles:
+        async with throttles:
             if not await self.hasher.verify(account["password_hash"], current):
                 throttles.outcome = "failure"
                 self.audit.event("password.change_refused", account_id=account["id"], ip=ip)

@@ -22,6 +22,7 @@ start then keeps a grace period.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -91,7 +92,10 @@ async def reconcile_files(
 ) -> ReconcileReport:
     """Remove the stored files that no enrolment references and the uploads cut short (in
     ``files``, and in ``tmp_dir``) last changed more than ``stale_after`` before ``now``; list
-    the records whose file is missing. The file work runs in a thread: the event loop stays free."""
+    the records whose file is missing. The file work runs in a thread: the event loop stays free.
+    Other processes serving the same files (workers of a shared store, a shared object store)
+    may have stored a file whose record is about to be committed: give them a ``stale_after``
+    of an hour, and an unreferenced file younger than that is left alone."""
     references: list[_Reference] = []
     async for page in _enrolment_pages(store):
         references.extend(_references(page))
@@ -121,6 +125,37 @@ def file_report(enrolments: list[Enrolment], files: FileStore) -> tuple[list[tup
                 orphans.append(entry.location)
     missing = [(r.enrolment_id, r.file_id) for r in references if (r.account_id, r.stored_name) not in found]
     return missing, orphans
+
+
+def hash_problems(enrolments: list[Enrolment], files: FileStore) -> tuple[int, list[str]]:
+    """Each file the records reference, read back from ``files``: (files checked, the ones
+    missing or whose SHA-256 differs from their record's), for ``store copy``. Blocking: run it
+    in a thread."""
+    problems: list[str] = []
+    checked = 0
+    for doc in enrolments:
+        for meta in doc.get("files", []):
+            checked += 1
+            try:
+                digest = _sha256(files, doc["account_id"], meta["stored_name"])
+            except OSError as exc:
+                problems.append(
+                    f"inscription {doc['id']}, fichier {meta['id']} : illisible ({exc.strerror or exc})"
+                )
+                continue
+            if digest != meta.get("sha256"):
+                problems.append(
+                    f"inscription {doc['id']}, fichier {meta['id']} : empreinte SHA-256 différente"
+                )
+    return checked, problems
+
+
+def _sha256(files: FileStore, owner: str, name: str) -> str:
+    digest = hashlib.sha256()
+    with files.open(owner, name) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _references(enrolments: list[Enrolment]) -> list[_Reference]:

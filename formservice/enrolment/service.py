@@ -21,7 +21,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -36,6 +36,8 @@ from formservice.files import FileStore, FilesUnavailable, StoredFileMissing
 from formservice.notice import Notice
 from formservice.outbox import Outbox
 from formservice.review import rules as review_rules
+from formservice.states import MemoryStates, States
+from formservice.states import State as Held
 from formservice.store import RecordMissing, Store
 from formservice.store.records import OutboxMail
 from formservice.store.repos import enrolment_key
@@ -58,6 +60,7 @@ TokenCheck = Callable[[str | None], None]
 
 NO_ENROLMENT = "Enregistrez d'abord votre pré-inscription dans « M'inscrire »."
 UPLOADS_IN_FLIGHT = 2  # per account: a third parallel upload is refused before it is read
+UPLOAD_PLACE_TTL_S = 2 * 3600.0  # an upload this old has long been cut by the minimum rate
 BUSY = (
     "Le service traite beaucoup de fichiers en ce moment : rien n'a été enregistré. "
     "Réessayez dans une minute."
@@ -109,6 +112,7 @@ class EnrolmentService:
         antivirus: Clamd | None = None,
         min_upload_rate: float = 10 * 1024,
         upload_grace_s: float = 10.0,
+        states: States | None = None,
     ):
         self.store = store
         self.clock = clock
@@ -126,9 +130,10 @@ class EnrolmentService:
         self.min_upload_rate = min_upload_rate
         self.upload_grace_s = upload_grace_s
         self._cpu_jobs = 0
-        # Uploads being received, per account (document ids): one candidate's parallel uploads
-        # are limited, and count against their quotas before any of them is decoded.
-        self._in_flight: dict[str, list[str]] = {}
+        # Uploads being received, per account (document ids), in ``states`` (shared by every
+        # worker when the store is): one candidate's parallel uploads are limited, and count
+        # against their quotas before any of them is decoded.
+        self.states: States = states if states is not None else MemoryStates()
 
     async def run_cpu_bound(self, fn: Callable[[], T]) -> T:
         """``fn`` on the CPU threads; refused at once (503, Retry-After) when ``cpu_queue`` jobs
@@ -312,19 +317,14 @@ class EnrolmentService:
         limit), check the form's token and the rules before the first byte of the file is written,
         inspect and re-encode the content off the event loop, store it, then record it; the file
         is removed if anything refuses it on the way."""
-        in_flight = self._in_flight.setdefault(account["id"], [])
-        if len(in_flight) >= UPLOADS_IN_FLIGHT:
-            raise TooManyRequests(5, TOO_MANY_AT_ONCE)
-        others = list(in_flight)
-        in_flight.append(document_id)
+        token = secrets.token_hex(8)
+        others = await self._reserve_upload(account["id"], document_id, token)
         try:
             stored = await self._receive(
                 current, others, document_id, headers, body, check_token, notice, account["id"]
             )
         finally:
-            in_flight.remove(document_id)
-            if not in_flight:
-                del self._in_flight[account["id"]]
+            await self._release_upload(account["id"], token)
         assert current is not None  # refused before the file otherwise
         meta: StoredFileMeta = {
             "id": secrets.token_urlsafe(12),
@@ -350,6 +350,43 @@ class EnrolmentService:
             await self._delete_stored(account["id"], meta)
             raise
         return Upload(document_id, meta, replacement=bool(replacement and replacement[0]))
+
+    async def _reserve_upload(self, account_id: str, document_id: str, token: str) -> list[str]:
+        """Take a place among the account's uploads in flight (on any worker); the documents of
+        the others already there. TooManyRequests when every place is taken. A place whose
+        process died is free again at once (or, at the latest, after UPLOAD_PLACE_TTL_S)."""
+        now = self.clock.now()
+        stamp = now.timestamp()
+        me, alive = await self.states.owner(), await self.states.live_owners()
+
+        def held(place: list[Any]) -> bool:
+            return stamp - place[2] < UPLOAD_PLACE_TTL_S and (alive is None or place[3] in alive)
+
+        def fn(states: list[Held | None]) -> tuple[list[Held | None], list[str] | None]:
+            places = [p for p in (states[0] or {}).get("places", []) if held(p)]
+            if len(places) >= UPLOADS_IN_FLIGHT:
+                return [states[0]], None
+            others = [p[1] for p in places]
+            return [{"places": [*places, [token, document_id, stamp, me]]}], others
+
+        others = await self.states.exchange(
+            [("uploads_in_flight", account_id)], fn, now=now, ttl=timedelta(seconds=UPLOAD_PLACE_TTL_S)
+        )
+        if others is None:
+            raise TooManyRequests(5, TOO_MANY_AT_ONCE)
+        return others
+
+    async def _release_upload(self, account_id: str, token: str) -> None:
+        def fn(states: list[Held | None]) -> tuple[list[Held | None], None]:
+            places = [p for p in (states[0] or {}).get("places", []) if p[0] != token]
+            return [{"places": places} if places else None], None
+
+        await self.states.exchange(
+            [("uploads_in_flight", account_id)],
+            fn,
+            now=self.clock.now(),
+            ttl=timedelta(seconds=UPLOAD_PLACE_TTL_S),
+        )
 
     async def _receive(
         self,

@@ -5,7 +5,9 @@ that makes the change (``store.enrolments.update(id, fn, mails=...)``): the engi
 in one atomic step. ``outbox.send_template(...)`` records a mail on its own (a mail that is the
 whole action, such as « vous avez déjà un compte »). Either way ``wake()`` tells the worker.
 
-The worker (``run``, started by the app's lifespan) delivers due mails, ``concurrency`` at a time,
+The worker (``run``, started by the app's lifespan of every worker process) claims due mails
+(``store.coordination``: with PostgreSQL, ``FOR UPDATE SKIP LOCKED`` under a lock, so two
+workers never take the same mail) and delivers them, ``concurrency`` at a time,
 so that one slow or refused mail never delays another; a delivered mail is deleted; a temporary
 failure is retried with growing delays (``retry_delay``) for ``DELIVERY_WINDOW`` (3 days), then
 marked ``failed`` and logged loudly; a permanent one (5xx, an unencodable header) is marked
@@ -19,7 +21,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.abc
@@ -62,7 +64,9 @@ class Outbox:
         self.poll_interval = poll_interval
         self._wakeup: anyio.Event | None = None
         self._running = False
-        self._in_progress: set[str] = set()
+        self._in_progress: set[str] = set()  # being sent by this process
+        # A mail claimed and not settled within this (the process died) goes to another one.
+        self.lease = timedelta(seconds=2 * send_timeout + 60)
         # Sent, but the store refused to record it (disk full): never sent again by this process;
         # its deletion is retried at each round.
         self._sent_unrecorded: set[str] = set()
@@ -135,17 +139,10 @@ class Outbox:
         tried = 0
         await self._record_sent_ones()
         while True:
-            due = [
-                m
-                for m in await self.store.outbox.due(self.clock.now())
-                if m["id"] not in self._sent_unrecorded
-            ]
-            busy = {m["to"] for m in due if m["id"] in self._in_progress}
-            batch: list[OutboxMail] = []
-            for record in due:  # oldest first
-                if record["id"] not in self._in_progress and record["to"] not in busy:
-                    busy.add(record["to"])
-                    batch.append(record)
+            claimed = await self.store.coordination.claim_mails(
+                self.clock.now(), exclude=self._sent_unrecorded, lease=self.lease
+            )
+            batch = cast(list[OutboxMail], claimed)
             if not batch:
                 return tried
             limiter = anyio.CapacityLimiter(self.concurrency)
@@ -174,6 +171,18 @@ class Outbox:
                     )
         finally:
             self._in_progress.discard(record["id"])
+            if record["id"] not in self._sent_unrecorded:  # else kept claimed: nobody sends it again
+                with anyio.CancelScope(shield=True):
+                    await self._release(record["id"])
+
+    async def _release(self, mail_id: str) -> None:
+        """End the claim (a claim that cannot be released lapses after ``lease``)."""
+        try:
+            await self.store.coordination.release_mail(mail_id)
+        except Exception:
+            log.warning(
+                "courriel %s : fin de prise en charge non enregistrée (stockage indisponible)", mail_id
+            )
 
     async def _record_sent_ones(self) -> None:
         """Retry deleting the mails delivered while the store refused writes."""
@@ -183,6 +192,7 @@ class Outbox:
             except Exception:
                 return  # still refused: next round
             self._sent_unrecorded.discard(mail_id)
+            await self._release(mail_id)
 
     async def _settle(self, record: OutboxMail, error: BaseException | None) -> None:
         if error is None:

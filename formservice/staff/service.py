@@ -30,7 +30,6 @@ from typing import ClassVar
 
 from formservice.accounts import rules as account_rules
 from formservice.accounts.passwords import Hasher, is_common
-from formservice.accounts.service import Throttles
 from formservice.accounts.tokens import Purpose, TokenExpired, TokenInvalid, Tokens
 from formservice.audit import AuditLog
 from formservice.clock import Clock, from_iso, to_iso
@@ -38,10 +37,11 @@ from formservice.errors import BadRequest, Conflict, TooManyRequests
 from formservice.frenchdates import datetime_fr
 from formservice.notice import Notice
 from formservice.outbox import Outbox
-from formservice.ratelimit import Backoff, Limits
+from formservice.ratelimit import Backoff, Limits, Throttles
 from formservice.settings import RateLimits, Settings
 from formservice.staff import rules, totp
 from formservice.staff.records import Staff, StaffSession
+from formservice.states import States
 from formservice.store import RecordMissing, Store, StoreUnavailable
 from formservice.store.records import OutboxMail
 
@@ -146,13 +146,24 @@ class SecondFactorLimits:
     per (member, IP), per member (ceiling ``SECOND_FACTOR_MAX_DELAY``) and per IP, in that order
     for ``Throttles`` (a success forgets the first two, never the per-IP count)."""
 
-    def __init__(self, clock: Clock, cfg: RateLimits):
-        def backoff(free: int, max_delay: float) -> Backoff:
-            return Backoff(clock, free=free, base_delay=cfg.login_base_delay, max_delay=max_delay)
+    def __init__(self, clock: Clock, cfg: RateLimits, states: States | None = None):
+        def backoff(free: int, max_delay: float, kind: str) -> Backoff:
+            return Backoff(
+                clock,
+                free=free,
+                base_delay=cfg.login_base_delay,
+                max_delay=max_delay,
+                states=states,
+                kind=kind,
+            )
 
-        self.pair = backoff(cfg.login_free_per_pair, cfg.login_max_delay)
-        self.staff = backoff(2 * cfg.login_free_per_pair, max(cfg.login_max_delay, SECOND_FACTOR_MAX_DELAY))
-        self.ip = backoff(cfg.login_free_per_ip, cfg.login_max_delay)
+        self.pair = backoff(cfg.login_free_per_pair, cfg.login_max_delay, "second_factor_pair")
+        self.staff = backoff(
+            2 * cfg.login_free_per_pair,
+            max(cfg.login_max_delay, SECOND_FACTOR_MAX_DELAY),
+            "second_factor_staff",
+        )
+        self.ip = backoff(cfg.login_free_per_ip, cfg.login_max_delay, "second_factor_ip")
 
 
 class StaffService:
@@ -183,7 +194,7 @@ class StaffService:
         self.mail = mail
         self.link = links
         self.recovery = totp.RecoveryKeys(settings.secret_keys)
-        self.second_factor_limits = SecondFactorLimits(clock, settings.limits)
+        self.second_factor_limits = SecondFactorLimits(clock, settings.limits, limits.states)
         self._invitations = tokens.signer(Purpose.STAFF_INVITATION)
         self._tickets = tokens.signer(Purpose.STAFF_SECOND_FACTOR)
         # The staff sessions' timeouts: the settings' when they name them, else the rules' (30 min, 10 h).
@@ -401,11 +412,11 @@ class StaffService:
             (limits.login_account, email_key),
             (limits.login_ip, ip_key),
         )
-        wait = throttles.reserve()
+        wait = await throttles.reserve()
         if wait > 0:
             self.audit.event("staff.login_throttled", email=address, ip=ip, wait=round(wait))
             raise TooManyRequests(wait)
-        with throttles:
+        async with throttles:
             staff = await self.store.staff.by_email(address) if address else None
             stored = staff["password_hash"] if staff else None
             if stored is None:  # no such member, or an invitation not used yet
@@ -452,11 +463,11 @@ class StaffService:
         staff_key, ip_key = self._p("s", staff_id), self._p("ip", ip or "?")
         lim = self.second_factor_limits
         throttles = Throttles((lim.pair, f"{staff_key}|{ip_key}"), (lim.staff, staff_key), (lim.ip, ip_key))
-        wait = throttles.reserve()
+        wait = await throttles.reserve()
         if wait > 0:
             self.audit.event("staff.second_factor_throttled", staff=staff_key, ip=ip, wait=round(wait))
             raise TooManyRequests(wait)
-        with throttles:
+        async with throttles:
             staff = await self.store.staff.get(staff_id)
             if staff is None or not rules.is_active(staff) or rules.login_fingerprint(staff) != fingerprint:
                 self.audit.event("staff.second_factor_refused", staff=staff_key, ip=ip, reason="invalid")

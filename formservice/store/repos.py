@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from formservice.clock import from_iso
+from formservice.states import MemoryStates
 from formservice.store.contract import (
     Doc,
     DuplicateKey,
@@ -21,6 +22,7 @@ from formservice.store.contract import (
     StoreUnavailable,
     Where,
 )
+from formservice.store.coordination import Coordination, coordination_of, due_mails
 from formservice.store.records import Account, Enrolment, OutboxMail, Session
 
 AccountMutator = Callable[[Account], Account]
@@ -244,9 +246,7 @@ class Outbox(_Repository):
 
     async def due(self, now: datetime) -> list[OutboxMail]:
         """Pending mails whose next attempt is due, oldest first."""
-        pending = await self.with_state("pending")
-        due = [m for m in pending if from_iso(m["next_attempt_at"]) <= now]
-        return sorted(due, key=lambda m: (m["next_attempt_at"], m["created_at"]))
+        return cast(list[OutboxMail], due_mails(cast(list[Doc], await self.with_state("pending")), now))
 
     async def update(self, mail_id: str, fn: Callable[[OutboxMail], OutboxMail]) -> OutboxMail:
         return cast(OutboxMail, await self.engine.update(self.table, mail_id, cast(Any, fn)))
@@ -312,6 +312,17 @@ class Store:
         self.staff = StaffMembers(self)
         self.staff_sessions = StaffSessions(self)
         self.counters = Counters(self)
+        self.local_states = MemoryStates()  # throttles and uploads in flight, when nothing is shared
+        self._coordination: tuple[Engine, Coordination] | None = None
+
+    @property
+    def coordination(self) -> Coordination:
+        """What the processes serving this store agree on (``store/coordination.py``): the
+        engine's own when others share its records, else this process's."""
+        engine = self.engine
+        if self._coordination is None or self._coordination[0] is not engine:
+            self._coordination = (engine, coordination_of(engine, self.local_states))
+        return self._coordination[1]
 
     @property
     def engine(self) -> Engine:

@@ -43,6 +43,9 @@ async def purge_loop(svc: Services) -> None:
     while True:
         await anyio.sleep(svc.settings.purge_interval.total_seconds())
         try:
+            if not await svc.store.coordination.lead("purge"):
+                continue  # another worker of the shared store purges
+            await svc.store.coordination.sweep(svc.clock.now())
             deleted = await svc.accounts.purge_expired()
             sessions = await svc.accounts.purge_sessions() + await svc.staff.purge_sessions()
             if deleted or sessions:
@@ -74,7 +77,12 @@ async def listing_loop(svc: Services, applied: object | None) -> None:
     ``applied``: the notice the lifespan's pass at start was made under (None: it failed)."""
     while True:
         notice = svc.notice()
-        if notice is not applied and await refresh_listing(svc):
+        # With a shared store, one worker (the leader) does it for all.
+        if (
+            notice is not applied
+            and await svc.store.coordination.lead("listing")
+            and await refresh_listing(svc)
+        ):
             applied = notice
         await anyio.sleep(max(svc.settings.notice_check_interval, 1.0))
 
@@ -109,9 +117,13 @@ async def reconcile(svc: Services) -> None:
     """Before the first request: remove the files a crash left behind (a removal committed but
     not done, uploads in flight), and say which records lost their file."""
     # Local files: nothing is in flight before the first request (the store's lock keeps other
-    # processes out), every temporary file is a leftover whatever its age. A shared object store
-    # may be receiving another worker's uploads: what is younger than an hour is left alone.
-    grace = timedelta(hours=1) if svc.files.shared else timedelta(0)
+    # processes out), every temporary file is a leftover whatever its age. Other workers of a
+    # shared store, or a shared object store, may be receiving uploads: what is younger than an
+    # hour is left alone.
+    coordination = svc.store.coordination
+    if not await coordination.lead("reconcile"):
+        return  # another worker of the shared store did it
+    grace = timedelta(hours=1) if svc.files.shared or coordination.shared else timedelta(0)
     try:
         report = await reconcile_files(
             svc.store, svc.files, svc.settings.tmp_dir, now=svc.clock.now(), stale_after=grace

@@ -28,6 +28,7 @@ from formservice.review.listing import with_listing
 from formservice.review.service import ReviewService
 from formservice.settings import Settings
 from formservice.staff.service import StaffService
+from formservice.states import DeferredStates
 from formservice.store import Engine, Store
 from formservice.uploads import Clamd
 from formservice.web.links import Links
@@ -73,8 +74,11 @@ def build_services(
     audit = AuditLog(settings.audit_path, settings.secret_keys[0], clock)
     hasher = Hasher(settings.argon2, settings.hash_concurrency)
     tokens = Tokens(settings.secret_keys, clock)
-    limits = Limits(clock, settings.limits)
     store = Store(engine)
+    # Throttles and uploads in flight: in the store's coordination (a table every worker shares
+    # with PostgreSQL, this process's memory otherwise), looked up once the store is open.
+    states = DeferredStates(lambda: store.coordination)
+    limits = Limits(clock, settings.limits, states)
     # Every enrolment written carries the office's list fields, under the notice in force.
     store.enrolments.derive = lambda doc: with_listing(doc, notices.current())
     renderer = MailRenderer(
@@ -106,6 +110,7 @@ def build_services(
         antivirus=Clamd(settings.clamd_socket, settings.clamd_timeout) if settings.clamd_socket else None,
         min_upload_rate=settings.upload_min_rate,
         upload_grace_s=settings.upload_grace_s,
+        states=states,
     )
     staff = StaffService(
         store=store,

@@ -14,6 +14,7 @@ from formservice.accounts.service import Activation
 from formservice.errors import TooManyRequests
 from formservice.settings import Argon2Params
 from formservice.store.memory import MemoryEngine
+from formservice.store.postgres.engine import PostgresEngine
 from formservice.web.app import create_app
 
 pytestmark = pytest.mark.anyio
@@ -99,11 +100,13 @@ async def _async(value):
     return value
 
 
-@pytest.fixture(params=["memory", "tinydb"])
+@pytest.fixture(params=["memory", "tinydb", "postgres"])
 async def any_app(request, settings, clock, tmp_path):
     """The app over each store engine (the durable one when it is importable)."""
     if request.param == "memory":
         engine = MemoryEngine()
+    elif request.param == "postgres":
+        engine = PostgresEngine(request.getfixturevalue("pg_url"))
     else:
         factory = pytest.importorskip("formservice.store.factory")
         engine = factory.open_engine(f"tinydb:{tmp_path / 'store-data' / 'store'}")

@@ -15,6 +15,7 @@ import asyncio
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from account_helpers import PASSWORD, Client, Mailbox
@@ -233,3 +234,40 @@ class LoadCandidate:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def lost_changes(candidates: list[LoadCandidate], stored: Any) -> list[str]:
+    """What the store should hold after the candidates' acknowledged requests and does not:
+    accounts, activations, the last acknowledged « Enregistrer » (or one cut short after it),
+    each acknowledged upload not removed since, no file whose removal was acknowledged, each
+    address change. ``stored``: ``service.Stored``."""
+    problems: list[str] = []
+    for c in candidates:
+        account = stored.accounts.get(c.email)
+        if c.signup is not None and c.signup.acked and account is None:
+            problems.append(f"{c.email}: acknowledged signup lost")
+        if c.activation_acked and (account is None or account["status"] != "active"):
+            problems.append(f"{c.email}: acknowledged activation lost")
+        enrolment = stored.enrolments.get(account["id"]) if account else None
+        acked = [i for i, s in enumerate(c.saves) if s.acked]
+        city = enrolment["data"].get("city") if enrolment else None
+        allowed = {s.value for s in c.saves[acked[-1] if acked else 0 :]}
+        if (acked or enrolment is not None) and city not in allowed:
+            problems.append(f"{c.email}: city {city!r}, acknowledged/attempted since: {sorted(allowed)}")
+        if enrolment is not None and not len(acked) <= enrolment["version"] <= len(c.saves):
+            problems.append(f"{c.email}: version {enrolment['version']}, {len(acked)}/{len(c.saves)} saves")
+        listed = {f["display_name"] for f in (enrolment or {}).get("files", [])}
+        for f in c.files:
+            if f.removal is not None and f.removal.acked and f.display in listed:
+                problems.append(f"{c.email}: {f.display} removed (acknowledged) but still recorded")
+            if f.acked and f.removal is None and f.display not in listed:
+                problems.append(f"{c.email}: {f.display} uploaded (acknowledged) but not recorded")
+        if listed - {f.display for f in c.files}:
+            problems.append(f"{c.email}: files nobody sent: {listed - {f.display for f in c.files}}")
+        cities = {ch["address"]["city"] for ch in (enrolment or {}).get("address_changes", [])}
+        problems += [
+            f"{c.email}: address change {a.value} (acknowledged) not recorded"
+            for a in c.addresses
+            if a.acked and a.value not in cities
+        ]
+    return problems

@@ -43,6 +43,7 @@ def settings_of(cfg: dict) -> Settings:
         notice_check_interval=1.0,
         limits=RateLimits(**cfg.get("limits", {})),
         echo_outbox=False,
+        store=cfg.get("store", ""),
     )
 
 
@@ -60,7 +61,7 @@ def main(config_path: str) -> int:
         limit_file_size(int(cfg["fsize"]))
     if cfg.get("mode", "serve") == "serve":
         server._settings = lambda default_base_url: settings  # the test's settings, not the environment's
-        return server.serve("127.0.0.1", int(cfg["port"]), demo=False)
+        return server.serve("127.0.0.1", int(cfg["port"]), demo=False, workers=int(cfg.get("workers", 1)))
 
     import uvicorn
 

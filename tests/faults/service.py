@@ -36,6 +36,8 @@ from account_helpers import FAST_ARGON2, PASSWORD, REPO, SECRET, Client, Mailbox
 from pypdf import PdfWriter
 
 from formservice.server import demo_notice_text
+from formservice.store.contract import Engine
+from formservice.store.postgres.engine import PostgresEngine
 from formservice.store.tinydb.engine import TinyDBEngine
 
 CHILD = Path(__file__).with_name("server_child.py")
@@ -80,6 +82,8 @@ class Service:
     argon2: dict[str, int] | None = field(default_factory=lambda: dict(FAST))  # None: production cost
     limits: dict[str, Any] = field(default_factory=dict)
     mode: str = "serve"  # see server_child.py
+    store: str = ""  # FORMSERVICE_STORE (empty: TinyDB in the data directory)
+    workers: int = 1  # formservice serve --workers
     port: int = field(default_factory=free_port)
     public_url: str | None = None  # the base URL of its links, when a reverse proxy is in front
     process: subprocess.Popen[bytes] | None = None
@@ -112,6 +116,8 @@ class Service:
             "mode": self.mode,
             "fsize": fsize,
             "base_url": self.public_url,
+            "store": self.store,
+            "workers": self.workers,
         }
         path = self.root / f"service-{self.port}.json"
         path.write_text(json.dumps(config), encoding="utf-8")
@@ -146,6 +152,12 @@ class Service:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the service never got ready:\n{self.log()}")
                 await asyncio.sleep(0.03)
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes of ``serve --workers N`` (the supervisor's children)."""
+        assert self.process is not None
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
     def kill(self, *, expect_running: bool = True) -> None:
         """SIGKILL: no shutdown, no flush, no goodbye. A service found dead already (it crashed,
@@ -340,9 +352,10 @@ class Stored:
     problems: list[str]
 
 
-async def read_store(data_dir: Path) -> Stored:
-    """What the store holds, read with the engine itself once the service has stopped."""
-    engine = TinyDBEngine(data_dir / "store")
+async def read_store(data_dir: Path, url: str = "") -> Stored:
+    """What the store holds, read with the engine itself once the service has stopped (the
+    TinyDB store of ``data_dir``, or the PostgreSQL database of ``url``)."""
+    engine: Engine = PostgresEngine(url) if url else TinyDBEngine(data_dir / "store")
     try:
         report = await engine.check()
         accounts = {a["email"]: a for a in await engine.scan("accounts")}

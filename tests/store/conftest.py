@@ -12,6 +12,7 @@ import pytest
 
 from formservice.store.contract import Engine
 from formservice.store.memory import MemoryEngine
+from formservice.store.postgres.engine import PostgresEngine
 from formservice.store.tinydb.engine import TinyDBEngine
 
 
@@ -25,10 +26,16 @@ def store_dir(tmp_path: Path) -> Path:
     return tmp_path / "store"
 
 
-@pytest.fixture(params=["memory", "tinydb"])
+@pytest.fixture(params=["memory", "tinydb", "postgres"])
 async def engine(request: pytest.FixtureRequest, store_dir: Path) -> AsyncIterator[Engine]:
-    """Each implementation of the contract in turn."""
-    eng: Engine = MemoryEngine() if request.param == "memory" else TinyDBEngine(store_dir)
+    """Each implementation of the contract in turn (PostgreSQL: a real server, a fresh database)."""
+    eng: Engine
+    if request.param == "memory":
+        eng = MemoryEngine()
+    elif request.param == "tinydb":
+        eng = TinyDBEngine(store_dir)
+    else:
+        eng = PostgresEngine(request.getfixturevalue("pg_url"))
     yield eng
     await eng.close()
 

@@ -30,15 +30,20 @@ async def test_forty_signups_for_twenty_emails_give_twenty_accounts(engine: Engi
         assert len(await engine.find("accounts", "email", f"c{n}@exemple.fr")) == 1
 
 
-async def _increment(engine: Engine, enrolment_id: str) -> int:
+async def _increment(engine: Engine, enrolment_id: str, all_read: asyncio.Barrier | None = None) -> int:
     """Read the version, then update only if it is unchanged; retry on conflict, as a form would.
     Between the read and the write other tasks run (the candidate is typing), so concurrent
-    callers really do race. Returns how many of its writes were refused as stale."""
+    callers really do race; with ``all_read``, the first write waits until every caller has read
+    (an engine whose reads wait for a pooled connection would otherwise spread them out).
+    Returns how many of its writes were refused as stale."""
     conflicts = 0
     while True:
         doc = await engine.get("enrolments", enrolment_id)
         assert doc is not None
         await asyncio.sleep(0)
+        if all_read is not None:
+            await all_read.wait()
+            all_read = None
         try:
             await engine.update(
                 "enrolments", enrolment_id, bump(doc["version"], count=doc.get("count", 0) + 1)
@@ -53,7 +58,8 @@ async def test_concurrent_version_checked_updates_lose_nothing(engine: Engine) -
     """30 tasks that all read version 1, then write, leave count == 30: the 29 stale writes of the
     first round were refused (and retried), none overwrote another."""
     await engine.insert("enrolments", enrolment(1))
-    conflicts = await asyncio.gather(*(_increment(engine, "enr-1") for _ in range(30)))
+    all_read = asyncio.Barrier(30)
+    conflicts = await asyncio.gather(*(_increment(engine, "enr-1", all_read) for _ in range(30)))
     doc = await engine.get("enrolments", "enr-1")
     assert doc is not None
     assert doc["count"] == 30
