@@ -8,6 +8,7 @@ the version check and the deadline are checked in the same step as the write.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -427,3 +428,16 @@ def starting_point(previous: Mapping[str, Any] | None) -> dict[str, Any]:
     if not previous:
         return {}
     return {k: v for k, v in previous.get("data", {}).items() if k in IDENTITY_FIELDS}
+
+
+def registration_number(notice: Notice, n: int) -> str:
+    """The registration number given at the first save: the session's year and a sequence
+    number, short enough to dictate on the phone (« 2026-000123 »)."""
+    year = re.search(r"\b(20\d\d)\b", str(notice.session.name))
+    return f"{year.group(1) if year else notice.closes_at.year}-{n:06d}"
+
+
+def number_of(doc: Mapping[str, Any]) -> str:
+    """How a dossier is named to people: its registration number (the id of a dossier saved
+    before numbers were given)."""
+    return str(doc.get("number") or doc["id"])

@@ -272,6 +272,9 @@ class EnrolmentService:
         key = enrolment_key(account["id"], notice.session.name)
         blank = rules.new_enrolment(secrets.token_urlsafe(12), key, account["id"], notice, now)
         blank["email"] = account["email"]  # the office searches dossiers by it
+        blank["number"] = rules.registration_number(
+            notice, await self.store.counters.add("registration_number")
+        )
         saved = rules.save_with_changes(blank, data, expected_version, self.notices(), self.clock.now())
         if not await self.store.enrolments.create_if_absent(
             saved.enrolment, self._saved_mails(account, saved, notice)

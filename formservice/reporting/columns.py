@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from formservice.clock import from_iso
-from formservice.enrolment.rules import STATUSES
+from formservice.enrolment.rules import STATUSES, number_of
 from formservice.notice import Document, Notice
 from formservice.review import rules
 from formservice.review.states import LABELS, State, state_of
@@ -64,7 +64,7 @@ def _instant(text: Any) -> datetime | None:
 
 
 def _number(d: Dossier) -> str:
-    return str(d.doc["id"])
+    return number_of(d.doc)
 
 
 def _birth_date(d: Dossier) -> date | None:
@@ -119,7 +119,11 @@ def _data(name: str, header: str, about: str) -> Column:
 
 
 CANDIDATE = (
-    Column("N° d'inscription", "identifiant du dossier, tel que la gestion l'affiche", _number),
+    Column(
+        "N° d'inscription",
+        "numéro donné au premier enregistrement (« 2026-000123 »)",
+        _number,
+    ),
     Column("État", "état du dossier (brouillon, déposé, en vérification…)", lambda d: LABELS[d.state]),
     _data("exam", "Examen", "code de l'examen (CS, BP)"),
     _data("speciality", "Code spécialité", "identifiant de la spécialité dans notice.yml"),

@@ -95,6 +95,7 @@ class Enrolment(_EnrolmentBase, total=False):
     receipt: Receipt
     review: Review  # the exam office's check (review.rules); absent until its first action
     email: str  # the account's, copied at the first save: the office searches by it
+    number: str  # the registration number, readable and dictated on the phone (« 2026-000123 »)
     # Derived on every write by the repository (review.listing), indexed for the office's list:
     speciality: str | None
     state: str | None

@@ -264,18 +264,22 @@ class Counters(_Repository):
 
     table = "counters"
 
-    async def add(self, name: str, n: int = 1) -> None:
+    async def add(self, name: str, n: int = 1) -> int:
+        """Add ``n``; the new total (each caller gets its own: the increment is atomic)."""
         for _ in range(3):
             try:
-                await self.engine.update(self.table, name, lambda doc: {**doc, "n": int(doc.get("n", 0)) + n})
-                return
+                doc = await self.engine.update(
+                    self.table, name, lambda doc: {**doc, "n": int(doc.get("n", 0)) + n}
+                )
+                return int(doc["n"])
             except RecordMissing:
                 pass
             try:
                 await self.engine.insert(self.table, {"id": name, "n": n})
-                return
+                return n
             except DuplicateKey:
                 continue  # another writer inserted it first: increment theirs
+        raise StoreUnavailable(f"counters/{name}: no increment after 3 tries")
 
     async def value(self, name: str) -> int:
         doc = await self.engine.get(self.table, name)

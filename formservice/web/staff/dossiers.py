@@ -83,7 +83,7 @@ def list_row(row: Mapping[str, str]) -> str:
     return (
         f'<tr><td><input type="checkbox" name="dossiers" value="{e["id"]}" id="sel-{e["id"]}"'
         f' aria-label="Sélectionner le dossier de {e["name"]}"></td>'
-        f'<th scope="row"><a href="{e["href"]}">{e["name"]}</a></th><td>{e["id"]}</td>'
+        f'<th scope="row"><a href="{e["href"]}">{e["name"]}</a></th><td>{e["number"]}</td>'
         f"<td>{e['exam']}</td><td>{e['speciality']}</td><td>{e['state']}</td><td>{e['pieces']}</td></tr>\n"
     )
 
@@ -147,6 +147,7 @@ async def dossier_list(request: Request) -> Response:
     rows = [
         {
             "id": doc["id"],
+            "number": enrolment_rules.number_of(doc),
             "href": href.replace("_ID_", doc["id"]),
             "name": listed_name(doc),
             "state": LABELS[state_of(doc)],

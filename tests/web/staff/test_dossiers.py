@@ -165,3 +165,18 @@ async def test_the_statistics_page_counts_the_member_s_poles_only(app, settings,
         electricien = app.state.services.notice().speciality("bp-electricien")[1].name
         coiffure = app.state.services.notice().speciality("bp-coiffure")[1].name
         assert coiffure in page.text and electricien not in page.text  # another pôle's speciality
+
+
+async def test_every_dossier_gets_a_readable_registration_number_found_by_search(
+    app, settings, mailbox, clock
+):
+    """« 2026-000001 », « 2026-000002 »: one number each, in order, shown in the list and found."""
+    async with make_client(app, settings) as office, make_client(app, settings) as other:
+        first = await dossier(app, other, "un@exemple.fr", "bp-coiffure")
+        second = await dossier(app, other, "deux@exemple.fr", "bp-coiffure")
+        await office_of(app, settings, mailbox, clock, office)
+        store = app.state.services.store
+        numbers = [(await store.enrolments.get(d))["number"] for d in (first, second)]
+        assert numbers == ["2026-000001", "2026-000002"]
+        page = await office.get("/gestion/dossiers?q=2026-000002")
+        assert listed(page.text) == [second] and "<td>2026-000002</td>" in page.text
