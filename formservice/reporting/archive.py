@@ -74,17 +74,21 @@ class ZipStream:
             batch = items[start : start + KEYS]
             keys = [(item.owner, item.stored_name) for item in batch]
             found = await anyio.to_thread.run_sync(files.read_small, keys)
-            for item, content in zip(batch, found, strict=False):
-                if isinstance(content, LargeFile):
-                    async with writers.closing(self._add_large(item, content)) as chunks:
-                        async for chunk in chunks:
-                            yield chunk
-                elif content is not None:
-                    with self.entry(item.name, item.when) as entry:
-                        entry.write(content)
-                done(item, content is not None)
-                if self.sink.pending >= ZIP_CHUNK:
-                    yield self.take()
+            try:
+                for item, content in zip(batch, found, strict=False):
+                    if isinstance(content, LargeFile):
+                        async with writers.closing(self._add_large(item, content)) as chunks:
+                            async for chunk in chunks:
+                                yield chunk
+                    elif content is not None:
+                        with self.entry(item.name, item.when) as entry:
+                            entry.write(content)
+                    done(item, content is not None)
+                    if self.sink.pending >= ZIP_CHUNK:
+                        yield self.take()
+            finally:  # left early: the large file that ends the batch is not left open
+                if isinstance(found[-1], LargeFile):
+                    found[-1].reader.close()
             start += len(found)
 
     async def _add_large(self, item: ZipItem, large: LargeFile) -> AsyncIterator[bytes]:
