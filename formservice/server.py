@@ -526,12 +526,25 @@ def retention(dry_run: bool) -> int:
         return 1
 
     async def run() -> int:
-        report = await _then_close(svc, svc.retention.run(dry_run=dry_run), drain=not dry_run)
+        try:
+            report = await _then_close(svc, svc.retention.run(dry_run=dry_run), drain=not dry_run)
+        except AppError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
         verb = "à supprimer" if dry_run else "supprimé(s)"
         for session, ids in sorted(report.enrolments.items()):
             print(f"{session} : {len(ids)} dossier(s) {verb} — {', '.join(ids)}")
         if not dry_run:
             print(f"{report.files} fichier(s) supprimé(s).")
+        if report.files_left:
+            print(
+                "Interrompu : le stockage des justificatifs a cessé de répondre (voir le journal). "
+                f"{report.files_left} fichier(s) dont la suppression n'est pas confirmée, peut-être encore "
+                f"dans {svc.files.describe()} sans inscription : le service les supprimera à son prochain "
+                "démarrage (formservice store check les liste). "
+                "Les dossiers restants seront supprimés à la prochaine exécution.",
+                file=sys.stderr,
+            )
         print(_listed(f"{len(report.accounts)} compte(s) {verb}", report.accounts))
         warned = "à avertir" if dry_run else "averti(s) par courriel"
         print(_listed(f"{len(report.warned)} compte(s) inutilisé(s) {warned}", report.warned))
@@ -540,7 +553,7 @@ def retention(dry_run: bool) -> int:
                 f"{session} : {count} dossier(s) conservé(s) : session absente de retention.sessions dans "
                 "notice.yml (ajoutez sa date de fin)."
             )
-        return 0
+        return 1 if report.files_left else 0
 
     return anyio.run(run)
 

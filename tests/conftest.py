@@ -29,10 +29,12 @@ from account_helpers import (
 from aiosmtpd.controller import Controller
 from clamd_helpers import ClamdDaemon, start_clamd
 from postgres_helpers import PostgresServer, postgres_bin
-from s3_helpers import SeaweedFS, start_seaweedfs
+from s3_helpers import FILE_STORES, SeaweedFS, start_seaweedfs
 from starlette.applications import Starlette
 
 from formservice.clock import FrozenClock
+from formservice.files import FileStore
+from formservice.files.local import LocalFileStore
 from formservice.notice import Notice, load_notice
 from formservice.settings import Settings
 from formservice.store.memory import MemoryEngine
@@ -90,8 +92,11 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, notice_path: Path, mailbox: Mailbox) -> Settings:
-    return Settings(
+def settings(request: pytest.FixtureRequest, tmp_path: Path, notice_path: Path, mailbox: Mailbox) -> Settings:
+    """The candidates' files on the local disk; a test marked
+    ``@pytest.mark.parametrize("settings", FILE_STORES, indirect=True)`` (s3_helpers) runs once
+    with them there, once in S3 (the session's SeaweedFS, under a prefix of the test's own)."""
+    base = Settings(
         notice_path=notice_path,
         data_dir=tmp_path / "var",
         site_dir=tmp_path / "site",
@@ -102,6 +107,12 @@ def settings(tmp_path: Path, notice_path: Path, mailbox: Mailbox) -> Settings:
         hash_concurrency=2,
         notice_check_interval=0,
         echo_outbox=False,
+    )
+    if getattr(request, "param", "local") == "local":
+        return base
+    seaweedfs: SeaweedFS = request.getfixturevalue("seaweedfs")
+    return base.with_(
+        files=seaweedfs.files_config(request.getfixturevalue("s3_prefix"), timeout=1.0, attempts=1)
     )
 
 
@@ -166,6 +177,22 @@ def seaweedfs() -> Iterator[SeaweedFS]:
 def s3_prefix(seaweedfs: SeaweedFS) -> str:
     """A prefix of the bucket that belongs to this test alone."""
     return f"test-{secrets.token_hex(6)}"
+
+
+@pytest.fixture(params=FILE_STORES)
+def file_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FileStore]:
+    """A FileStore of each kind: the local disk, then S3 (the session's SeaweedFS)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(mode=0o700)
+    if request.param == "local":
+        store: FileStore = LocalFileStore(tmp_path / "uploads")
+    else:
+        seaweedfs: SeaweedFS = request.getfixturevalue("seaweedfs")
+        store = seaweedfs.file_store(request.getfixturevalue("s3_prefix"), scratch)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ be there afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -28,10 +29,13 @@ from botocore.config import Config
 from process_helpers import terminate
 
 from formservice.files.factory import open_files
-from formservice.files.s3 import MIN_PART_BYTES, S3FileStore
-from formservice.settings import FilesConfig
+from formservice.files.s3 import MIN_PART_BYTES, S3FileStore, S3Location
+from formservice.settings import FilesConfig, Settings
 
 BUCKET = "formservice-tests"
+# ``@pytest.mark.parametrize("settings", FILE_STORES, indirect=True)``: the test runs with the
+# candidates' files on the local disk, then in S3 (conftest's ``settings``).
+FILE_STORES = ["local", "s3"]
 # Every port weed mini opens (master, volume, filer, S3, each with its gRPC twin, and the admin
 # server): chosen free, so that two test sessions on one machine never meet.
 PORT_FLAGS = (
@@ -95,14 +99,7 @@ class SeaweedFS:
 
     def client(self) -> Any:
         """A boto3 client of our own, to look at the bucket as an operator would."""
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-        )
+        return operator_client(self.endpoint, self.access_key, self.secret_key)
 
     def keys(self, prefix: str) -> list[str]:
         """The objects under ``prefix``: what a reader of the bucket can see."""
@@ -172,9 +169,22 @@ class SeaweedFS:
         self.process.wait(timeout=10)
 
     def freeze(self) -> None:
-        """SIGSTOP: the server holds its sockets but answers nothing (a hung machine)."""
+        """SIGSTOP: the server holds its sockets but answers nothing (a hung machine). Returns once
+        every thread is stopped: one busy in the kernel (writing to the disk) stops only when its
+        call returns, and could answer a request meanwhile."""
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while not self._stopped() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _stopped(self) -> bool:
+        assert self.process is not None
+        for stat in Path(f"/proc/{self.process.pid}/task").glob("*/stat"):
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                if stat.read_text().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                    return False
+        return True
 
     def thaw(self) -> None:
         assert self.process is not None
@@ -185,7 +195,45 @@ class SeaweedFS:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
 
+def operator_client(endpoint: str | None, access_key: str | None, secret_key: str | None) -> Any:
+    """A boto3 client of the test's own (not the service's code), one attempt per request."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
 def start_seaweedfs(root: Path) -> SeaweedFS:
     server = SeaweedFS(root, {flag: free_port() for flag in PORT_FLAGS})
     server.start()
     return server
+
+
+# -- what is stored, seen from outside the service ---------------------------------------------------
+
+
+def stored_bytes(settings: Settings, owner: str, name: str) -> bytes:
+    """A stored file's bytes, read back from where the settings keep the files."""
+    files = open_files(settings.files, root=settings.uploads_dir, scratch=settings.tmp_dir)
+    try:
+        with files.open(owner, name) as reader:
+            return reader.read()
+    finally:
+        files.close()
+
+
+def stored_keys(settings: Settings) -> list[str]:
+    """``owner/name`` of every stored file, as an operator lists them: the files under the
+    uploads folder, or the bucket's objects under the prefix (with a client of our own)."""
+    config = settings.files
+    if not config.s3:
+        root = settings.uploads_dir
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    location = S3Location.parse(config.url)
+    client = operator_client(config.endpoint, config.access_key, config.secret_key)
+    answer = client.list_objects_v2(Bucket=location.bucket, Prefix=location.root)
+    return sorted(obj["Key"].removeprefix(location.root) for obj in answer.get("Contents", []))

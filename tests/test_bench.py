@@ -44,6 +44,7 @@ EXPECTED: dict[str, list[str]] = {
     + [
         rf"^(csv|xlsx) of [\d,]+: \d+\.\d\d s, {RATIO} the \d+ s target (OK|TARGET MISSED)$",
         rf"^zip \d+\.\d MiB/s vs raw read \d+\.\d MiB/s: {RATIO} \(target >= 0\.5x\) (OK|TARGET MISSED)$",
+        rf"^zip \d+\.\d MiB/s vs the HTTP stack alone streaming as many bytes \d+\.\d MiB/s: {RATIO} ",
         VERDICT,
     ],
     "scale.py": [

@@ -32,7 +32,7 @@ from formservice.enrolment.pieces import check_upload, ensure_not_closed, in_cor
 from formservice.enrolment.quotas import with_reserved
 from formservice.enrolment.records import Enrolment, StoredFileMeta
 from formservice.errors import NotFound, NotSaved, ServiceUnavailable, TooManyRequests
-from formservice.files import FileStore, FilesUnavailable, StoredFileMissing
+from formservice.files import FileStore, FilesUnavailable, FilesUnreachable, StoredFileMissing
 from formservice.notice import Notice
 from formservice.outbox import Outbox
 from formservice.review import rules as review_rules
@@ -71,10 +71,6 @@ TOO_MANY_AT_ONCE = (
 FILE_NOT_SAVED = (
     "Votre fichier n'a pas été enregistré : le stockage des justificatifs ne répond pas. Rien n'a été "
     "modifié dans votre dossier ; déposez-le de nouveau dans quelques minutes."
-)
-FILES_UNREACHABLE = (
-    "Les justificatifs sont momentanément inaccessibles : le stockage des fichiers ne répond pas. "
-    "Réessayez dans quelques minutes."
 )
 
 
@@ -229,7 +225,7 @@ class EnrolmentService:
             raise NotFound(missing) from None
         except FilesUnavailable as exc:
             log.error("stockage des justificatifs injoignable : %s", exc)
-            raise ServiceUnavailable(FILES_UNREACHABLE, headers={"Retry-After": "60"}) from exc
+            raise FilesUnreachable() from exc
 
     async def _delete_stored(self, account_id: str, meta: Mapping[str, Any]) -> None:
         """Delete a file whose record is gone (or was never written); a failure leaves an orphan,

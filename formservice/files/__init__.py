@@ -7,9 +7,20 @@ from formservice.files.contract import (
     FileEntry,
     FileStore,
     FilesUnavailable,
+    FilesUnreachable,
+    LargeFile,
     PutResult,
     StoredFileMissing,
     read_chunks,
 )
 
-__all__ = ["FileEntry", "FileStore", "FilesUnavailable", "PutResult", "StoredFileMissing", "read_chunks"]
+__all__ = [
+    "FileEntry",
+    "FileStore",
+    "FilesUnavailable",
+    "FilesUnreachable",
+    "LargeFile",
+    "PutResult",
+    "StoredFileMissing",
+    "read_chunks",
+]

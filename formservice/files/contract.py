@@ -11,26 +11,41 @@ to do); for S3 it is a scratch folder, and ``keep`` streams the file up and remo
 Every method is blocking (file system or network): call them from a thread. A write returns
 only once the file is durable (fsynced with its folder, or a PUT / completed multipart upload
 acknowledged), so a record may then point to it. A store that cannot be reached raises
-``FilesUnavailable`` (an ``OSError``, as a full disk does); a file that is not there raises
-``StoredFileMissing``.
+``FilesUnavailable`` (an ``OSError``, as a full disk does), which the features show a user as
+``FilesUnreachable`` (a French 503); a file that is not there raises ``StoredFileMissing``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from formservice.errors import ServiceUnavailable
 from formservice.uploads.storage import is_stored_name
 
 READ_CHUNK = 256 * 1024  # what a download reads at a time: a 5 MB file is never held whole
+WHOLE = 4 * 1024 * 1024  # ``read_small``: a file up to this size is read in one go
+BATCH = 8 * 1024 * 1024  # ``read_small``: about this many bytes read in one call
 
 
 class FilesUnavailable(OSError):
     """The file store did not answer, or refused (network, credentials, bucket): nothing kept."""
+
+
+class FilesUnreachable(ServiceUnavailable):
+    """What a user is told when the store does not answer: try again in a minute."""
+
+    message = (
+        "Les justificatifs sont momentanément inaccessibles : le stockage des fichiers ne répond pas. "
+        "Réessayez dans quelques minutes."
+    )
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": "60"})
 
 
 class StoredFileMissing(FileNotFoundError):
@@ -54,6 +69,18 @@ class FileEntry:
     state: EntryState
     location: str  # for the operator: a path, or s3://bucket/key
     handle: str = ""  # what ``discard`` needs besides the name (an S3 upload id)
+
+
+@dataclass(frozen=True)
+class LargeFile:
+    """A file ``read_small`` found too large to read in one go: open (the caller reads the rest
+    in chunks, from a thread, and closes it), with the bytes already read of it."""
+
+    reader: BinaryIO
+    head: bytes
+
+
+Small = bytes | LargeFile | None  # a file read whole, a large one open, or one not there
 
 
 @dataclass(frozen=True)
@@ -94,6 +121,44 @@ class FileStore(ABC):
     def open(self, owner: str, name: str) -> BinaryIO:
         """The stored file, for reading as a stream (close it)."""
 
+    def read_small(
+        self, keys: Sequence[tuple[str, str]], *, whole: int = WHOLE, budget: int = BATCH
+    ) -> list[Small]:
+        """Several files in one call, for an archive of many small files (one hop to a thread
+        for all of them costs less than one per file): the files of ``keys`` (owner, name) in
+        order, each read whole while it is at most ``whole`` bytes, until about ``budget`` bytes
+        are read; None for one the store does not have (or a key it could not hold). A larger
+        file ends the list, as a LargeFile. At least one entry when ``keys`` has one."""
+        found: list[Small] = []
+        total = 0
+        for owner, name in keys:
+            try:
+                item = self._read_or_open(owner, name, whole)
+            except (StoredFileMissing, ValueError):
+                item = None
+            found.append(item)
+            if isinstance(item, LargeFile):
+                break
+            total += len(item or b"")
+            if total >= budget:
+                break
+        return found
+
+    def _read_or_open(self, owner: str, name: str, whole: int) -> bytes | LargeFile:
+        """One file for ``read_small``: its bytes if it has at most ``whole``, else a LargeFile.
+        Here through ``open`` (reading up to ``whole + 1`` bytes to know); a store that knows a
+        file's size before reading it does better."""
+        reader = self.open(owner, name)
+        try:
+            head = read_at_most(reader, whole + 1)
+        except BaseException:
+            reader.close()
+            raise
+        if len(head) > whole:
+            return LargeFile(reader, head)
+        reader.close()
+        return head
+
     @abstractmethod
     def local_path(self, owner: str, name: str) -> AbstractContextManager[Path]:
         """The stored file as a local path, for as long as the ``with`` lasts (PDF rendering)."""
@@ -101,6 +166,11 @@ class FileStore(ABC):
     @abstractmethod
     def delete(self, owner: str, name: str) -> None:
         """Remove a stored file; a missing one is not an error (a removal may be retried)."""
+
+    def prune(self, owner: str) -> None:
+        """Remove what ``owner``'s files leave behind once all are deleted (the local store's empty
+        folder); nothing for a store without folders. Left alone if a file is still there."""
+        return None
 
     @abstractmethod
     def entries(self) -> Iterator[FileEntry]:
@@ -133,6 +203,16 @@ def copy_stream(source: BinaryIO, write: BinaryIO) -> None:
     """Copy by chunks: never the whole file in memory."""
     while chunk := source.read(READ_CHUNK):
         write.write(chunk)
+
+
+def read_at_most(reader: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes, fewer only at the end of the file (a network stream's ``read`` may
+    return less than asked before its end)."""
+    parts, left = [], size
+    while left > 0 and (chunk := reader.read(left)):
+        parts.append(chunk)
+        left -= len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def read_chunks(reader: BinaryIO) -> Iterator[bytes]:

@@ -7,6 +7,7 @@ file straight into its final folder, so ``keep`` has nothing left to do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from formservice.files.contract import (
     EntryState,
     FileEntry,
     FileStore,
+    LargeFile,
     PutResult,
     StoredFileMissing,
     check_key,
@@ -60,6 +62,14 @@ class LocalFileStore(FileStore):
             raise StoredFileMissing(str(path))
         return os.fdopen(fd, "rb")
 
+    def _read_or_open(self, owner: str, name: str, whole: int) -> bytes | LargeFile:
+        """The fast path: the size is known before reading (no buffer larger than the file)."""
+        reader = self.open(owner, name)
+        if os.fstat(reader.fileno()).st_size > whole:
+            return LargeFile(reader, b"")
+        with reader:
+            return reader.read()
+
     def local_path(self, owner: str, name: str) -> AbstractContextManager[Path]:
         path = self._path(owner, name)
         if not _is_file(path):
@@ -69,6 +79,12 @@ class LocalFileStore(FileStore):
     def delete(self, owner: str, name: str) -> None:
         check_key(owner, name)
         remove_stored(self.root / owner, name)
+
+    def prune(self, owner: str) -> None:
+        if not is_owner(owner):
+            raise ValueError(f"not an owner: {owner!r}")
+        with contextlib.suppress(OSError):  # not empty, or already gone
+            (self.root / owner).rmdir()
 
     def entries(self) -> Iterator[FileEntry]:
         """Each account's folder: stored files, ``.part`` files of copies cut short, and

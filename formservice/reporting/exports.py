@@ -4,17 +4,23 @@ and audited when they end (who, the scope, how many rows, whether the client got
 
 Authorization is the caller's: ``selection`` builds the scope from the pôles the member may see
 (``staff.rules.visible_poles``), and refuses (404) a pôle outside them.
+
+The pieces are read from the file store (``archive``); ``Export.ready`` makes the first chunk
+before the answer starts, so that a store that does not answer is a French 503, not a download
+cut at its first byte.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +29,9 @@ import anyio
 from formservice.audit import AuditLog
 from formservice.clock import Clock, from_iso
 from formservice.errors import BadRequest, NotFound
+from formservice.files import FileStore
 from formservice.notice import Notice
-from formservice.reporting import writers
+from formservice.reporting import archive, writers
 from formservice.reporting.columns import Column, Dossier, Selection, Value, columns, row
 from formservice.review.records import Enrolment
 from formservice.review.service import DossierFilter
@@ -57,6 +64,20 @@ class Export:
     chunks: AsyncIterator[bytes]
     counts: Counts = field(default_factory=Counts)
 
+    async def ready(self) -> Export:
+        """This export with its first chunk made now, before the answer starts: what fails before
+        it (the file store does not answer: FilesUnreachable) is an error page."""
+        first = await anext(self.chunks, None)
+        return replace(self, chunks=_after(first, self.chunks))
+
+
+async def _after(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first is not None:
+        yield first
+    async with writers.closing(rest):
+        async for chunk in rest:
+            yield chunk
+
 
 def safe_part(text: str, limit: int = 60) -> str:
     """A piece of a file name any system accepts: ASCII letters, digits and dashes."""
@@ -78,7 +99,7 @@ class ExportService:
     clock: Clock
     notices: Callable[[], Notice]  # the notice in force
     audit: AuditLog
-    files_dir: Path
+    files: FileStore
     tmp_dir: Path
 
     # -- the scope ------------------------------------------------------------------------------
@@ -173,9 +194,10 @@ class ExportService:
     ) -> AsyncIterator[bytes]:
         """The chunks, then one audit event, whether the export went to its end or not."""
         complete = False
+        guarded = archive.guarded(chunks, f"export {fmt}")
         try:
-            async with writers.closing(chunks):
-                async for chunk in chunks:
+            async with writers.closing(guarded):
+                async for chunk in guarded:
                     yield chunk
             complete = True
         finally:
@@ -198,49 +220,25 @@ class ExportService:
         (what the receiver checks the file against). The manifest's lines wait in a temporary
         file of the export's private folder, not in memory."""
         folder = writers.temporary_folder(self.tmp_dir)
-        stream = writers.ZipStream()
+        stream = archive.ZipStream()
         try:
             with (folder / MANIFEST).open("w+", encoding="utf-8", newline="") as manifest:
+                lines = csv.writer(manifest, delimiter=";", lineterminator="\r\n")
                 manifest.write(writers.BOM)
-                manifest.write(writers.csv_lines([MANIFEST_HEADERS], notice.tz).decode())
+                lines.writerow(MANIFEST_HEADERS)
+                done = _recorder(lines, counts, notice)
                 pages = self.dossiers(selection, notice, counts)
                 async with writers.closing(pages):
                     async for page in pages:
-                        items, lines = self._page_files(page)
-                        done = _recorder(manifest, lines, counts, notice)
-                        async for chunk in stream.add_files(items, done):
-                            yield chunk
-                manifest.seek(0)
-                with stream.entry(MANIFEST, self.clock.now().astimezone(notice.tz), deflate=True) as entry:
-                    while text := manifest.read(writers.READ_CHUNK):
-                        entry.write(text.encode("utf-8"))
+                        async with writers.closing(
+                            stream.add_files(self.files, _page_files(page), done)
+                        ) as chunks:
+                            async for chunk in chunks:
+                                yield chunk
+                _add_manifest(stream, manifest, self.clock.now().astimezone(notice.tz))
             yield stream.close()
         finally:
             await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
-
-    def _page_files(self, page: list[Dossier]) -> tuple[list[writers.ZipItem], dict[str, list[str]]]:
-        """The files of a page of dossiers, and the manifest's line of each (by name)."""
-        items, lines = [], {}
-        for dossier in page:
-            doc, tz = dossier.doc, dossier.notice.tz
-            base = folder_name(doc)
-            ranks: Counter[str] = Counter()
-            for meta in doc.get("files", []):
-                piece = meta["document_id"]
-                ranks[piece] += 1
-                name = f"{base}/{piece}-{ranks[piece]}{Path(meta['stored_name']).suffix}"
-                path = self.files_dir / doc["account_id"] / meta["stored_name"]
-                when = from_iso(meta["uploaded_at"]).astimezone(tz)
-                items.append(writers.ZipItem(name, when, path))
-                lines[name] = [
-                    doc["id"],
-                    name,
-                    piece,
-                    meta["display_name"],
-                    str(meta["size"]),
-                    meta["sha256"],
-                ]
-        return items, lines
 
     # -- the command line -----------------------------------------------------------------------
     async def write_to(self, export: Export, output: Path) -> None:
@@ -259,18 +257,40 @@ class ExportService:
             raise
 
 
-def _recorder(
-    manifest: Any, lines: dict[str, list[str]], counts: Counts, notice: Notice
-) -> Callable[[writers.ZipItem, bool], None]:
+def _page_files(page: list[Dossier]) -> list[archive.ZipItem]:
+    """The files of a page of dossiers, each with its manifest line."""
+    items = []
+    for dossier in page:
+        doc, tz = dossier.doc, dossier.notice.tz
+        base = folder_name(doc)
+        ranks: Counter[str] = Counter()
+        for meta in doc.get("files", []):
+            piece = meta["document_id"]
+            ranks[piece] += 1
+            name = f"{base}/{piece}-{ranks[piece]}{os.path.splitext(meta['stored_name'])[1]}"
+            when = from_iso(meta["uploaded_at"]).astimezone(tz)
+            line = (doc["id"], name, piece, meta["display_name"], str(meta["size"]), meta["sha256"])
+            items.append(archive.ZipItem(name, when, doc["account_id"], meta["stored_name"], line))
+    return items
+
+
+def _recorder(lines: Any, counts: Counts, notice: Notice) -> archive.Done:
     """What is done once a file is in the archive (or found missing): its manifest line."""
 
-    def done(item: writers.ZipItem, present: bool) -> None:
+    def done(item: archive.ZipItem, present: bool) -> None:
         counts.files += present
         counts.missing += not present
-        remark = "" if present else "absent du disque : non inclus"
-        manifest.write(writers.csv_lines([[*lines[item.name], remark]], notice.tz).decode())
+        remark = "" if present else "absent du stockage : non inclus"
+        lines.writerow([writers.csv_cell(v, notice.tz) for v in (*item.about, remark)])
 
     return done
+
+
+def _add_manifest(stream: archive.ZipStream, manifest: Any, when: datetime) -> None:
+    manifest.seek(0)
+    with stream.entry(MANIFEST, when, deflate=True) as entry:
+        while text := manifest.read(archive.READ_CHUNK):
+            entry.write(text.encode("utf-8"))
 
 
 def _private_file(path: Path) -> Any:

@@ -3,6 +3,7 @@
 correction requests, the address changes, the deposit, the history and the reminders sent) and
 their files, one folder per session.
 
+The files are read from the file store (``archive``); one the store does not have is left out.
 Left out, and said so in the JSON: the password (only an irreversible hash is kept, which
 tells nothing), the office's private notes and its members' identifiers (the office's own work
 documents, not the candidate's data).
@@ -14,6 +15,7 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,12 @@ from formservice.audit import AuditLog
 from formservice.clock import Clock, from_iso
 from formservice.enrolment.rules import LABELS as FIELD_LABELS
 from formservice.enrolment.rules import display_value
+from formservice.files import FileStore
 from formservice.notice import Notice
-from formservice.reporting import writers
+from formservice.reporting import archive
 from formservice.reporting.columns import piece_text
 from formservice.reporting.exports import Export, safe_part
+from formservice.reporting.writers import closing
 from formservice.review import rules as review_rules
 from formservice.review.states import LABELS, state_of
 from formservice.store import Store
@@ -105,15 +109,17 @@ class MyDataService:
     clock: Clock
     notices: Callable[[], Notice]  # the notice in force
     audit: AuditLog
-    files_dir: Path
+    files: FileStore
 
     async def export(self, account: Account, ip: str | None = None) -> Export:
-        """The candidate's ZIP, read now, streamed as it is written; audited (no name in the log)."""
+        """The candidate's ZIP, read now, streamed as it is written, its first chunk made before
+        the answer starts (a file store that does not answer: FilesUnreachable); audited (no name
+        in the log)."""
         notice = self.notices()
         enrolments = sorted(
             await self.store.enrolments.for_account(account["id"]), key=lambda d: d["created_at"]
         )
-        entries: list[tuple[str, Path, Mapping[str, Any]]] = []
+        items: list[archive.ZipItem] = []
         held = []
         for doc in enrolments:
             ranks: Counter[str] = Counter()
@@ -125,24 +131,22 @@ class MyDataService:
                     f"{meta['document_id']}-{ranks[meta['document_id']]}{Path(meta['stored_name']).suffix}"
                 )
                 files.append({"fichier": name, "nom déposé": meta["display_name"], "sha256": meta["sha256"]})
-                entries.append((name, self.files_dir / account["id"] / meta["stored_name"], meta))
+                when = from_iso(meta["uploaded_at"]).astimezone(notice.tz)
+                items.append(archive.ZipItem(name, when, account["id"], meta["stored_name"]))
             held.append(enrolment_data(doc, notice, files))
         body = {"compte": account_data(account), "inscriptions": held, "non inclus": LEFT_OUT}
-        self.audit.event("account.data_exported", account_id=account["id"], ip=ip, files=len(entries))
-        stamp = self.clock.now().astimezone(notice.tz)
-        return Export(f"mes-donnees-{stamp:%Y%m%d}.zip", "application/zip", self._zip(body, entries, notice))
+        self.audit.event("account.data_exported", account_id=account["id"], ip=ip, files=len(items))
+        now = self.clock.now().astimezone(notice.tz)
+        chunks = archive.guarded(self._zip(body, items, now), "« Mes données »")
+        return await Export(f"mes-donnees-{now:%Y%m%d}.zip", "application/zip", chunks).ready()
 
     async def _zip(
-        self, body: dict[str, Any], entries: list[tuple[str, Path, Mapping[str, Any]]], notice: Notice
+        self, body: dict[str, Any], items: list[archive.ZipItem], now: datetime
     ) -> AsyncIterator[bytes]:
-        stream = writers.ZipStream()
-        with stream.entry(JSON_NAME, self.clock.now().astimezone(notice.tz), deflate=True) as entry:
+        stream = archive.ZipStream()
+        with stream.entry(JSON_NAME, now, deflate=True) as entry:
             entry.write(json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8"))
-        yield stream.take()
-        items = [
-            writers.ZipItem(name, from_iso(meta["uploaded_at"]).astimezone(notice.tz), path)
-            for name, path, meta in entries
-        ]
-        async for chunk in stream.add_files(items, lambda item, present: None):  # one gone: skipped
-            yield chunk
+        async with closing(stream.add_files(self.files, items, lambda item, present: None)) as chunks:
+            async for chunk in chunks:  # a file the store does not have: left out
+                yield chunk
         yield stream.close()

@@ -8,6 +8,13 @@
   still holds ``warning_days`` later if it still took no part; the warning is recorded with its
   mail in one atomic write, once per newest session.
 
+The files are deleted through the file store (the local disk, or the S3 bucket's objects). A run
+starts by checking the store answers (nothing is deleted otherwise). A store that stops
+answering during the run leaves the files of the dossier being deleted without a record
+(``files_left``: ``store check`` lists them, the service's next start removes them); the run
+then deletes nothing more, so that the other dossiers keep their files and records together
+until the next run.
+
 Only anonymous counts are kept (an ``retention.session_deleted`` audit event: how many dossiers
 by state and exam); the audit log names accounts by pseudonym only, never by name or address.
 """
@@ -15,25 +22,26 @@ by state and exam); the audit log names accounts by pseudonym only, never by nam
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import anyio
 
 from formservice.accounts.rules import ACTIVE
 from formservice.audit import AuditLog
 from formservice.clock import Clock, from_iso, to_iso
+from formservice.files import FileStore, FilesUnavailable, FilesUnreachable
 from formservice.notice import Notice
 from formservice.outbox import Outbox
 from formservice.review.states import state_of
 from formservice.store import RecordMissing, Store
 from formservice.store.records import Account, Enrolment
-from formservice.uploads import remove_stored
 
 Links = Callable[..., str]
+log = logging.getLogger("formservice.retention")
 
 
 @dataclass
@@ -42,6 +50,7 @@ class RetentionReport:
 
     enrolments: dict[str, list[str]] = field(default_factory=dict)  # session -> enrolment ids
     files: int = 0
+    files_left: int = 0  # deletion not confirmed (the store stopped answering), their record gone
     accounts: list[str] = field(default_factory=list)  # pseudonyms
     warned: list[str] = field(default_factory=list)  # pseudonyms
     unknown_sessions: Counter[str] = field(default_factory=Counter)  # session -> dossiers kept
@@ -64,13 +73,23 @@ class RetentionService:
     audit: AuditLog
     mail: Outbox
     links: Links
-    files_dir: Path
+    files: FileStore
 
     def _today(self, notice: Notice) -> date:
         return self.clock.now().astimezone(notice.tz).date()
 
     async def run(self, *, dry_run: bool = False) -> RetentionReport:
+        """FilesUnreachable, and nothing deleted, if the file store does not answer."""
         notice, report = self.notices(), RetentionReport()
+        if not dry_run:
+            try:
+                await anyio.to_thread.run_sync(self.files.check)
+            except FilesUnavailable as exc:
+                log.error("conservation : stockage des justificatifs injoignable, rien supprimé (%s)", exc)
+                raise FilesUnreachable(
+                    f"Rien n'a été supprimé : le stockage des justificatifs ({self.files.describe()}) ne "
+                    "répond pas. Relancez la commande quand il répond de nouveau."
+                ) from exc
         await self._expired_sessions(notice, report, dry_run)
         await self._inactive_accounts(notice, report, dry_run)
         if report.warned and not dry_run:
@@ -111,23 +130,43 @@ class RetentionService:
 
     async def _delete_enrolment(self, doc: Enrolment, report: RetentionReport) -> bool:
         """The record first, then its files (a crash between leaves files without a record, which
-        the service removes at its next start)."""
-        if not await self.store.enrolments.delete_if(
+        the service removes at its next start). Nothing once the file store failed in this run."""
+        if report.files_left or not await self.store.enrolments.delete_if(
             doc["id"], lambda d: d.get("session") == doc.get("session")
         ):
             return False
-        folder = self.files_dir / doc["account_id"]
         for meta in doc.get("files", []):
+            await self._delete_file(doc, meta["stored_name"], report)
+        if not report.files_left:
             with contextlib.suppress(ValueError, OSError):
-                await anyio.to_thread.run_sync(remove_stored, folder, meta["stored_name"])
-                report.files += 1
-        with contextlib.suppress(OSError):
-            await anyio.to_thread.run_sync(folder.rmdir)  # only if empty
+                await anyio.to_thread.run_sync(self.files.prune, doc["account_id"])
         return True
+
+    async def _delete_file(self, doc: Enrolment, name: str, report: RetentionReport) -> None:
+        """One file of a deleted dossier; once the store failed, the dossier's next ones are not
+        tried (each try would wait for its timeout): they are counted as left."""
+        if report.files_left:
+            report.files_left += 1
+            return
+        try:
+            await anyio.to_thread.run_sync(self.files.delete, doc["account_id"], name)
+            report.files += 1
+        except ValueError:  # a record naming no file the store could hold: nothing to delete
+            pass
+        except OSError as exc:
+            report.files_left += 1
+            log.error(
+                "conservation interrompue : fichiers du dossier %s non supprimés (%s) ; ils seront "
+                "supprimés au prochain démarrage du service, les dossiers restants à la prochaine exécution",
+                doc["id"],
+                exc,
+            )
 
     async def _delete_account(self, account_id: str, report: RetentionReport, reason: str) -> None:
         for doc in await self.store.enrolments.for_account(account_id):
             await self._delete_enrolment(doc, report)
+        if await self.store.enrolments.for_account(account_id):
+            return  # a dossier kept (the file store stopped answering): the account waits with it
         if await self.store.accounts.delete_if(account_id, lambda a: True):
             await self.store.sessions.delete_for_account(account_id)
             self.audit.event("account.deleted", account_id=account_id, reason=reason)

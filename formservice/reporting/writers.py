@@ -11,8 +11,7 @@ made (Starlette's StreamingResponse, or a file for the command line).
   rows in a temporary file and zips the workbook at ``close``: its files go to a private folder
   of the data directory's ``tmp`` removed when the export ends (and a leftover of a crash at the
   next export); the zip is streamed to the client while it is compressed, from a worker thread.
-- ZIP: entries written through ``zipfile`` onto a write-only sink (data descriptors, no seek),
-  each file read in chunks; nothing is assembled before it is sent.
+- ZIP: ``archive``, onto a ``Sink``.
 """
 
 from __future__ import annotations
@@ -20,16 +19,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import queue
 import re
 import secrets
 import shutil
 import threading
 import time
-import zipfile
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,8 +42,7 @@ FORMULA_START = frozenset("=+-@\t\r")
 LEADING_ZERO = re.compile(r"0\d+")
 CSV_DATETIME = "%d/%m/%Y %H:%M"
 CSV_DATE = "%d/%m/%Y"
-CHUNK = 256 * 1024  # bytes handed to the client at a time (at most, for the XLSX and the ZIP)
-READ_CHUNK = 1024 * 1024
+CHUNK = 256 * 1024  # bytes handed to the client at a time (at most, for the XLSX)
 STALE_TMP = 6 * 3600  # seconds: a temporary folder of an export this old is a crash's leftover
 
 
@@ -285,138 +280,8 @@ async def xlsx_chunks(
         sheet = _Sheet(book, cols, tz)
         async for page in pages:
             await anyio.to_thread.run_sync(sheet.write, page)
-        async for chunk in _drain(sink, sheet.finish):
-            yield chunk
+        async with closing(_drain(sink, sheet.finish)) as chunks:  # its thread stopped if left early
+            async for chunk in chunks:
+                yield chunk
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-# -- ZIP ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ZipItem:
-    """A stored file to add: its name in the archive, its date, where it is."""
-
-    name: str
-    when: datetime
-    path: Path
-
-
-LARGE = object()  # _read_some's mark: this file is to be read in chunks
-
-
-def _read_some(paths: Sequence[Path]) -> list[Any]:
-    """In a thread: the contents of the first files, up to about BATCH bytes read (one hop for
-    many small files); None for a file gone; LARGE for a first file too big to read at once."""
-    contents: list[Any] = []
-    total = 0
-    for path in paths:
-        try:
-            with path.open("rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size > WHOLE or (contents and total + size > BATCH):
-                    if not contents:
-                        contents.append(LARGE)
-                    break
-                contents.append(handle.read())
-                total += size
-        except FileNotFoundError:
-            contents.append(None)
-    return contents
-
-
-class ZipStream:
-    """A ZIP written onto a Sink, entry by entry; the caller takes the bytes as they come."""
-
-    def __init__(self) -> None:
-        self.sink = Sink()
-        self.zip = zipfile.ZipFile(self.sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True)  # type: ignore[call-overload]
-
-    def entry(self, name: str, when: datetime, *, deflate: bool = False) -> Any:
-        info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
-        info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
-        info.external_attr = 0o600 << 16
-        return self.zip.open(info, "w")
-
-    def take(self) -> bytes:
-        return self.sink.take()
-
-    async def add_file(self, name: str, when: datetime, path: Path) -> AsyncIterator[bytes]:
-        """Add the file at ``path``, yielding the archive's bytes as they reach CHUNK; raises
-        FileNotFoundError before anything is written if the file is gone."""
-        chunks = file_chunks(path)
-        async with closing(chunks):
-            first = await anext(chunks, b"")
-            with self.entry(name, when) as entry:
-                entry.write(first)
-                async for chunk in chunks:
-                    entry.write(chunk)
-                    if self.sink.pending >= CHUNK:
-                        yield self.take()
-        if self.sink.pending >= CHUNK:
-            yield self.take()
-
-    async def add_files(
-        self, items: Sequence[ZipItem], done: Callable[[ZipItem, bool], None]
-    ) -> AsyncIterator[bytes]:
-        """Add the files: small ones read about BATCH bytes at a time in one hop to a thread (a
-        hop per file costs more than reading it from the page cache), a large one in chunks;
-        ``done(item, present)`` after each (a file gone from the disk is skipped)."""
-        start = 0
-        while start < len(items):
-            contents = await anyio.to_thread.run_sync(_read_some, [i.path for i in items[start:]])
-            if contents[0] is LARGE:
-                item, present = items[start], True
-                try:
-                    async for chunk in self.add_file(item.name, item.when, item.path):
-                        yield chunk
-                except FileNotFoundError:
-                    present = False
-                done(item, present)
-                start += 1
-                continue
-            for item, content in zip(items[start:], contents, strict=False):
-                if content is not None:
-                    with self.entry(item.name, item.when) as entry:
-                        entry.write(content)
-                done(item, content is not None)
-                if self.sink.pending >= CHUNK:
-                    yield self.take()
-            start += len(contents)
-
-    def close(self) -> bytes:
-        self.zip.close()
-        return self.sink.take()
-
-
-WHOLE = 4 * 1024 * 1024  # a file up to this size is read in one go (one hop to a thread)
-BATCH = 8 * 1024 * 1024  # small files read together in one hop, up to this many bytes
-
-
-def _open_small(path: Path) -> tuple[Any, bytes | None]:
-    """The file opened, and its whole content if it is small; (None, None) if it is gone."""
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        return None, None
-    if os.fstat(handle.fileno()).st_size <= WHOLE:
-        with handle:
-            return None, handle.read()
-    return handle, None
-
-
-async def file_chunks(path: Path) -> AsyncIterator[bytes]:
-    """A stored file, read in a thread (the event loop never waits on the disk): in one read if
-    it is small, READ_CHUNK at a time otherwise. FileNotFoundError if it is gone."""
-    handle, whole = await anyio.to_thread.run_sync(_open_small, path)
-    if whole is not None:
-        yield whole
-        return
-    if handle is None:
-        raise FileNotFoundError(path)
-    try:
-        while chunk := await anyio.to_thread.run_sync(handle.read, READ_CHUNK):
-            yield chunk
-    finally:
-        handle.close()

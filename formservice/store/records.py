@@ -35,7 +35,7 @@ class StoredFileMeta(TypedDict):
     """A file as ``upload`` records it (``document_id`` and ``uploaded_at`` are added by the rules)."""
 
     id: str
-    stored_name: str  # under files_dir/<account id>/: generated, never the candidate's name
+    stored_name: str  # in the file store, under <account id>/: generated, never the candidate's name
     display_name: str  # the candidate's name, made safe (uploads.safe_display_name)
     size: int
     sha256: str

@@ -138,15 +138,13 @@ def build_services(
         clock=clock,
         notices=notices.current,
         audit=audit,
-        files_dir=settings.uploads_dir,
+        files=files,
         tmp_dir=settings.tmp_dir,
     )
     reminders = ReminderService(
         store=store, clock=clock, notices=notices.current, audit=audit, mail=mail, links=links, tokens=tokens
     )
-    my_data = MyDataService(
-        store=store, clock=clock, notices=notices.current, audit=audit, files_dir=settings.uploads_dir
-    )
+    my_data = MyDataService(store=store, clock=clock, notices=notices.current, audit=audit, files=files)
     retention = RetentionService(
         store=store,
         clock=clock,
@@ -154,7 +152,7 @@ def build_services(
         audit=audit,
         mail=mail,
         links=links,
-        files_dir=settings.uploads_dir,
+        files=files,
     )
     return Services(
         settings=settings,

@@ -579,7 +579,7 @@ async def test_the_pole_reads_labels_and_the_right_old_address_and_answers_the_c
     assert "14 mars 1998" in text and "1998-03-14" not in text
     assert f"Examen : {exam.id} — {exam.name}, spécialité {speciality.name}" in text
     assert speciality.id not in text
-    assert f"Numéro d'inscription : {doc['id']}" in text
+    assert f"Numéro d'inscription : {doc['number']}" in text
     assert "Ancienne adresse : 8 rue Carnot 79000 Niort" in text
     assert "Nouvelle adresse : 2 quai Louis Durand, Appartement 4 17000 La Rochelle" in text
     assert "n'y répondez pas" not in text and "répondez simplement à ce courriel" in text

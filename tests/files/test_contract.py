@@ -7,32 +7,20 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from s3_helpers import SeaweedFS
 
-from formservice.files import FileStore, StoredFileMissing
+from formservice.files import FileStore, LargeFile, StoredFileMissing
 from formservice.files.local import LocalFileStore
 from formservice.uploads.storage import new_stored_name
 
 OWNER = "acc-1"
 
 
-@pytest.fixture(params=["local", "s3"])
-def files(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FileStore]:
-    scratch = tmp_path / "tmp"
-    scratch.mkdir(mode=0o700)
-    if request.param == "local":
-        store: FileStore = LocalFileStore(tmp_path / "uploads")
-    else:
-        seaweedfs: SeaweedFS = request.getfixturevalue("seaweedfs")
-        store = seaweedfs.file_store(request.getfixturevalue("s3_prefix"), scratch)
-    try:
-        yield store
-    finally:
-        store.close()
+@pytest.fixture
+def files(file_store: FileStore) -> FileStore:
+    """Each implementation in turn (``file_store`` in conftest.py)."""
+    return file_store
 
 
 def read_all(files: FileStore, owner: str, name: str) -> bytes:
@@ -195,3 +183,27 @@ def _leave_partial(files: FileStore, owner: str) -> None:
         client.upload_part(
             Bucket=location.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"half"
         )
+
+
+def put_random(files: FileStore, size: int) -> tuple[str, bytes]:
+    data = os.urandom(size)
+    name = new_stored_name(".pdf")
+    files.put(OWNER, name, io.BytesIO(data), "application/pdf")
+    return name, data
+
+
+def test_small_files_are_read_together_and_a_large_one_ends_the_batch(files: FileStore) -> None:
+    """``read_small``: the small files whole up to the budget, None for one not there, a large one
+    open with what was read of it (the rest read from its reader)."""
+    small = [put_random(files, 1000) for _ in range(3)]
+    large = put_random(files, 5000)
+    keys = [(OWNER, small[0][0]), (OWNER, new_stored_name(".pdf")), (OWNER, small[1][0]), (OWNER, large[0])]
+    first, missing, second, opened = files.read_small([*keys, (OWNER, small[2][0])], whole=4000)
+    assert (first, missing, second) == (small[0][1], None, small[1][1])
+    assert isinstance(opened, LargeFile)
+    with opened.reader:
+        assert opened.head + opened.reader.read() == large[1]
+    assert files.read_small([(OWNER, n) for n, _ in small], whole=4000, budget=1500) == [
+        small[0][1],
+        small[1][1],
+    ]

@@ -16,7 +16,14 @@ from datetime import datetime
 import openpyxl
 import pytest
 from account_helpers import make_client
+from review.dossiers import NOTICE, deposited
+from s3_helpers import FILE_STORES, SeaweedFS, stored_bytes, stored_keys
 from staff_helpers import dossier, enrol_staff, staff_login
+
+from formservice.enrolment.rules import number_of
+from formservice.files.contract import WHOLE
+from formservice.reporting.archive import ExportCut
+from reporting.world import World
 
 pytestmark = pytest.mark.anyio
 SAH, INDUSTRY = "bp-coiffure", "bp-electricien"  # the SAH pôle's and the industrial pôle's
@@ -45,6 +52,12 @@ def parsed_csv(body: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
 
 
+def cell_text(cell: str) -> str:
+    """The text of a CSV cell before its neutralisation: a registration number (random) may start
+    with « - », which the CSV prefixes with « ' » so that no spreadsheet computes it."""
+    return cell.removeprefix("'")
+
+
 def audit_events(settings, name: str) -> list[dict]:
     lines = settings.audit_path.read_text(encoding="utf-8").splitlines()
     return [e for e in map(json.loads, lines) if e.get("event") == name]
@@ -71,6 +84,11 @@ async def two_poles(app, settings):
     return sah, industry
 
 
+async def number(app, dossier_id: str) -> str:
+    """The registration number the exports show for a dossier."""
+    return number_of(await app.state.services.review.get(dossier_id))
+
+
 async def test_a_gestionnaire_csv_holds_their_pole_readable_and_harmless(
     app, settings, mailbox, clock, two_poles
 ):
@@ -83,7 +101,7 @@ async def test_a_gestionnaire_csv_holds_their_pole_readable_and_harmless(
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = parsed_csv(response.content)
-    assert [r["N° d'inscription"] for r in rows] == [sah]
+    assert [cell_text(r["N° d'inscription"]) for r in rows] == [await number(app, sah)]
     (row,) = rows
     assert row["Nom de naissance"] == "Lefèvre" and row["Prénoms"] == "Zoé"
     assert row["Code postal"] == '="01000"'
@@ -113,8 +131,9 @@ async def test_an_administrateur_xlsx_holds_every_pole_typed(app, settings, mail
     assert sheet.freeze_panes == "A2"
     header = [c.value for c in sheet[1]]
     rows = [dict(zip(header, (c.value for c in r), strict=True)) for r in sheet.iter_rows(min_row=2)]
-    assert sorted(r["N° d'inscription"] for r in rows) == sorted([sah, industry])
-    zoe = next(r for r in rows if r["N° d'inscription"] == sah)
+    sah_number, industry_number = await number(app, sah), await number(app, industry)
+    assert sorted(r["N° d'inscription"] for r in rows) == sorted([sah_number, industry_number])
+    zoe = next(r for r in rows if r["N° d'inscription"] == sah_number)
     assert zoe["Lieu de naissance"] == "=1+1" and zoe["Code postal"] == "01000"
     assert isinstance(zoe["Dépôt des pièces"], datetime) and isinstance(zoe["Date de naissance"], datetime)
     assert all(c.data_type != "f" for r in sheet.iter_rows() for c in r)
@@ -123,11 +142,13 @@ async def test_an_administrateur_xlsx_holds_every_pole_typed(app, settings, mail
     assert event["rows"] == 2 and event["format"] == "xlsx"
 
 
+@pytest.mark.parametrize("settings", FILE_STORES, indirect=True)
 async def test_the_zip_holds_each_piece_and_a_manifest_of_their_hashes(
     app, settings, mailbox, clock, two_poles
 ):
     """One folder per dossier (number and name), each file named after its piece, and a manifest
-    whose SHA-256 match the files in the archive and the stored ones."""
+    whose SHA-256 match the files in the archive and the stored ones (on the disk, or in the
+    bucket)."""
     sah, _industry = two_poles
     async with office(app, settings, mailbox, clock, "gestionnaire", ["sah"]) as client:
         response = await download(client, format="zip")
@@ -138,15 +159,44 @@ async def test_the_zip_holds_each_piece_and_a_manifest_of_their_hashes(
     doc = await app.state.services.review.get(sah)
     assert len(manifest) == len(doc["files"]) > 0
     for line in manifest:
-        assert line["Fichier"].startswith(f"{sah}_LEFEVRE_Zoe/")
-        content = archive.read(line["Fichier"])
+        assert cell_text(line["Fichier"]).startswith(f"{sah}_LEFEVRE_Zoe/")
+        content = archive.read(cell_text(line["Fichier"]))
         assert hashlib.sha256(content).hexdigest() == line["SHA-256"]
         meta = next(f for f in doc["files"] if f["sha256"] == line["SHA-256"])
-        stored = settings.uploads_dir / doc["account_id"] / meta["stored_name"]
-        assert stored.read_bytes() == content
+        assert stored_bytes(settings, doc["account_id"], meta["stored_name"]) == content
+        assert line["Taille (octets)"] == str(len(content)) and line["Remarque"] == ""
     assert f"{sah}_LEFEVRE_Zoe/piece-identite-1.pdf" in archive.namelist()
     (event,) = audit_events(settings, "export.made")
     assert event["format"] == "zip" and event["files"] == len(doc["files"])
+
+
+@pytest.mark.parametrize("settings", FILE_STORES, indirect=True)
+async def test_a_file_gone_from_the_store_is_said_so_in_the_manifest(
+    app, settings, mailbox, clock, two_poles
+):
+    """A piece whose file is no longer in the store: left out of the archive, its manifest line
+    says so, the others are there whole; the audit counts it missing."""
+    sah, _industry = two_poles
+    doc = await app.state.services.review.get(sah)
+    gone, *kept = doc["files"]
+    app.state.services.files.delete(doc["account_id"], gone["stored_name"])
+    assert len(stored_keys(settings)) == len(kept) > 0
+    async with office(app, settings, mailbox, clock, "gestionnaire", ["sah"]) as client:
+        response = await download(client, format="zip")
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.testzip() is None
+    first, *others = parsed_csv(archive.read("manifeste.csv"))  # in the dossier's order
+    assert first["Remarque"] == "absent du stockage : non inclus" and first["SHA-256"] == gone["sha256"]
+    assert cell_text(first["Fichier"]) not in archive.namelist()
+    assert len(archive.namelist()) == len(kept) + 1  # and the manifest
+    assert len(others) == len(kept)
+    for line, meta in zip(others, kept, strict=True):
+        assert line["Remarque"] == ""
+        assert archive.read(cell_text(line["Fichier"])) == stored_bytes(
+            settings, doc["account_id"], meta["stored_name"]
+        )
+    (event,) = audit_events(settings, "export.made")
+    assert (event["files"], event["files_missing"], event["complete"]) == (len(kept), 1, True)
 
 
 async def test_filters_apply_and_another_pole_does_not_exist(app, settings, mailbox, clock, two_poles):
@@ -156,7 +206,7 @@ async def test_filters_apply_and_another_pole_does_not_exist(app, settings, mail
     async with office(app, settings, mailbox, clock, "gestionnaire", ["sah"]) as client:
         assert parsed_csv((await download(client, format="csv", etat="brouillon")).content) == []
         rows = parsed_csv((await download(client, format="csv", etat="depose", specialite=SAH)).content)
-        assert [r["N° d'inscription"] for r in rows] == [sah]
+        assert [cell_text(r["N° d'inscription"]) for r in rows] == [await number(app, sah)]
         assert (await download(client, format="csv", pole="industriel-tertiaire")).status_code == 404
         refused = await download(client, format="csv", etat="perdu")
         assert refused.status_code == 400 and "État inconnu" in refused.text
@@ -168,3 +218,55 @@ async def test_exports_need_a_staff_session(app, client, candidate):
     """No export for a visitor or a candidate: the login page of the office."""
     page = await client.get("/gestion/exports")
     assert page.status_code in (303, 302) and "/gestion/connexion" in page.headers["location"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("settings", ["s3"], indirect=True)
+async def test_a_zip_while_the_store_is_frozen_is_a_french_503(
+    app, settings, mailbox, clock, two_poles, seaweedfs: SeaweedFS
+):
+    """SeaweedFS stopped (SIGSTOP) before the export: the office reads, on a page of the
+    service, that the pieces are momentarily out of reach; no archive is sent; the audit says
+    the export did not complete."""
+    async with office(app, settings, mailbox, clock, "gestionnaire", ["sah"]) as client:
+        seaweedfs.freeze()
+        try:
+            response = await download(client, format="zip")
+        finally:
+            seaweedfs.thaw()
+    assert response.status_code == 503 and response.headers["content-type"].startswith("text/html")
+    assert "momentanément inaccessibles" in response.text and response.headers["retry-after"] == "60"
+    (event,) = audit_events(settings, "export.made")
+    assert event["complete"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("settings", ["s3"], indirect=True)
+async def test_a_zip_cut_by_the_store_ends_in_an_error_never_a_short_archive(
+    settings, clock, seaweedfs: SeaweedFS, caplog
+):
+    """The store stops answering once the archive has begun: the rest of it is never made to
+    look complete (ExportCut is raised: the server drops the connection), the log says the
+    download was cut, and the audit records an incomplete export."""
+    world = World(settings, clock)
+    svc = await world.open()
+    try:
+        account_id = await world.candidate("gros")
+        await world.enrolment(account_id, deposited(), NOTICE.session.name, size=WHOLE + 1)
+        await svc.review.refresh_listing()
+        export = svc.exports.export("zip", svc.exports.selection([p.id for p in NOTICE.poles]), staff_id=None)
+        export = await export.ready()  # the first chunk is made: the answer has started
+        received = 0
+        seaweedfs.freeze()
+        try:
+            with pytest.raises(ExportCut):
+                async for chunk in export.chunks:
+                    received += len(chunk)
+        finally:
+            seaweedfs.thaw()
+    finally:
+        await world.close()
+    assert received < len(deposited()["files"]) * WHOLE
+    assert any("interrompu" in r.getMessage() and "incomplet" in r.getMessage() for r in caplog.records)
+    (event,) = audit_events(settings, "export.made")
+    assert event["complete"] is False

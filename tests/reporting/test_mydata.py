@@ -11,6 +11,7 @@ import zipfile
 import httpx
 import pytest
 from account_helpers import log_in, make_client
+from s3_helpers import FILE_STORES, SeaweedFS, stored_bytes
 from staff_helpers import dossier
 
 from formservice.typography import french_text
@@ -26,9 +27,9 @@ async def activate(client, mailbox, email: str) -> None:
     assert (await client.post(path, data={"csrf_token": client.csrf()})).status_code == 200
 
 
-async def test_my_data_is_everything_held_about_me(app, settings, mailbox):
-    """The ZIP holds the account, the enrolment with its versions and pieces, and each file
-    deposited (same bytes as stored); no password hash; another candidate's data never."""
+async def my_data_of(app, settings, mailbox, *, frozen: SeaweedFS | None = None):
+    """« moi »'s download of « Mes données » (with « autre » also enrolled); the file store
+    frozen (SIGSTOP) during the download if ``frozen``. Returns the answer and « moi »'s dossier."""
     async with make_client(app, settings) as me, make_client(app, settings) as other:
         mine = await dossier(app, me, "moi@exemple.fr", "bp-coiffure", deposit=True, last_name="Lefèvre")
         await dossier(app, other, "autre@exemple.fr", "bp-coiffure", deposit=True, last_name="Autre")
@@ -36,7 +37,22 @@ async def test_my_data_is_everything_held_about_me(app, settings, mailbox):
         assert (await log_in(me, "moi@exemple.fr")).status_code == 303
         page = await me.page("/espace/mes-donnees")
         assert page.status_code == 200 and "Télécharger mes données" in page.text
-        response = await me.post("/espace/mes-donnees", data={"csrf_token": me.csrf()})
+        if frozen:
+            frozen.freeze()
+        try:
+            response = await me.post("/espace/mes-donnees", data={"csrf_token": me.csrf()})
+        finally:
+            if frozen:
+                frozen.thaw()
+    return response, mine
+
+
+@pytest.mark.parametrize("settings", FILE_STORES, indirect=True)
+async def test_my_data_is_everything_held_about_me(app, settings, mailbox):
+    """The ZIP holds the account, the enrolment with its versions and pieces, and each file
+    deposited (same bytes as stored, on the disk or in the bucket); no password hash; another
+    candidate's data never."""
+    response, mine = await my_data_of(app, settings, mailbox)
     assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     body = json.loads(archive.read("mes-donnees.json"))
@@ -47,12 +63,24 @@ async def test_my_data_is_everything_held_about_me(app, settings, mailbox):
     assert enrolment["versions"] and enrolment["pièces et décisions"]
     doc = await app.state.services.review.get(mine)
     assert len(enrolment["fichiers"]) == len(doc["files"]) > 0
-    for listed in enrolment["fichiers"]:
-        assert hashlib.sha256(archive.read(listed["fichier"])).hexdigest() == listed["sha256"]
+    for listed, meta in zip(enrolment["fichiers"], doc["files"], strict=True):
+        content = archive.read(listed["fichier"])
+        assert hashlib.sha256(content).hexdigest() == listed["sha256"] == meta["sha256"]
+        assert content == stored_bytes(settings, doc["account_id"], meta["stored_name"])
     text = json.dumps(body, ensure_ascii=False)
     assert "argon2" not in text and "Autre" not in text and "autre@exemple.fr" not in text
     events = [json.loads(line) for line in settings.audit_path.read_text().splitlines()]
     assert any(e["event"] == "account.data_exported" for e in events)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("settings", ["s3"], indirect=True)
+async def test_my_data_while_the_store_is_frozen_is_a_french_503(app, settings, mailbox, seaweedfs):
+    """SeaweedFS stopped (SIGSTOP): the candidate reads that their documents are momentarily out
+    of reach, on a page, instead of getting half an archive."""
+    response, _mine = await my_data_of(app, settings, mailbox, frozen=seaweedfs)
+    assert response.status_code == 503 and response.headers["content-type"].startswith("text/html")
+    assert "momentanément inaccessibles" in response.text
 
 
 async def test_my_data_needs_a_login(client):

@@ -71,25 +71,3 @@ async def test_an_abandoned_xlsx_leaves_nothing_behind(tmp_path) -> None:
     assert not list(tmp_path.glob("export-*"))
     assert not [t for t in threading.enumerate() if t.name == "formservice-export"]
     assert threading.active_count() <= before + 1  # anyio's idle worker may stay
-
-
-async def test_the_zip_takes_small_and_large_files_and_skips_a_missing_one(tmp_path) -> None:
-    """Small files read together, one too large to read at once in chunks, one gone from the disk
-    reported and skipped; every file comes back intact."""
-    import os
-    import zipfile
-
-    sizes = {"a.pdf": 10_000, "gros.pdf": writers.WHOLE + 1, "b.pdf": 20_000}
-    for name, size in sizes.items():
-        (tmp_path / name).write_bytes(os.urandom(size))
-    when = datetime(2025, 11, 13, 19, 0)
-    names = ["a.pdf", "absent.pdf", "gros.pdf", "b.pdf"]
-    items = [writers.ZipItem(f"d/{n}", when, tmp_path / n) for n in names]
-    seen: list[tuple[str, bool]] = []
-    stream = writers.ZipStream()
-    body = b"".join([c async for c in stream.add_files(items, lambda i, ok: seen.append((i.name, ok)))])
-    body += stream.close()
-    archive = zipfile.ZipFile(io.BytesIO(body))
-    assert seen == [("d/a.pdf", True), ("d/absent.pdf", False), ("d/gros.pdf", True), ("d/b.pdf", True)]
-    for name in sizes:
-        assert archive.read(f"d/{name}") == (tmp_path / name).read_bytes()

@@ -58,4 +58,4 @@ async def download(request: Request) -> Response:
         raise
     except AppError as exc:
         return await exports(request, problem=exc.message, values=values)
-    return attachment(export)
+    return attachment(await export.ready())
