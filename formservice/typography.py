@@ -71,6 +71,9 @@ _MARKUP = re.compile(
     r"<!--.*?-->|<![^>]*>|<\?[^>]*>|</?[A-Za-z][^\s/>]*(?:\"[^\"]*\"|'[^']*'|[^'\">])*>", re.S
 )
 _RAW = ("script", "style", "textarea", "title")  # their content is not HTML: skipped whole
+# A block whose text was typeset where it was made (``typeset_block``): passed over whole, so a
+# long generated table costs nothing here.
+TYPESET_START, TYPESET_END = "<!--fs:typeset-->", "<!--/fs:typeset-->"
 _VERBATIM = ("pre", "code")  # HTML inside, but shown as written
 _NO_MARKUP = ("title", "option")  # text only: no <sup> there
 _TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
@@ -135,6 +138,13 @@ def french_html(html: str) -> str:
         tag = match.group(0)
         page.raw(tag)
         position = match.end()
+        if tag == TYPESET_START:
+            close = html.find(TYPESET_END, position)
+            close = len(html) if close < 0 else close
+            page.raw(html[position:close])
+            page.barrier()
+            position = close
+            continue
         name_match = _TAG_NAME.match(tag)
         name = name_match.group(1).lower() if name_match else ""
         closing = tag.startswith("</")
@@ -151,6 +161,12 @@ def french_html(html: str) -> str:
         elif name in _NO_MARKUP:
             no_markup = max(0, no_markup + (-1 if closing else 1))
     return "".join(page.out)
+
+
+def typeset_block(html: str) -> str:
+    """``html`` whose every text node is already typeset (``french_text`` on each value, say),
+    marked so that ``french_html`` passes over it."""
+    return f"{TYPESET_START}{html}{TYPESET_END}"
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:

@@ -109,3 +109,13 @@ def test_plural():
     assert plural(3, "problème") == "3 problèmes"
     assert plural(0, "problème") == "0 problème"
     assert plural(2, "travail", "travaux") == "2 travaux"
+
+
+def test_a_typeset_block_is_passed_over_and_the_rest_still_typeset() -> None:
+    """A block marked as already typeset is left exactly as it is; the text around it is not."""
+    from formservice.typography import french_html, typeset_block
+
+    block = typeset_block("<td>déjà : fait</td>")
+    page = french_html(f"<p>Avant : {block} après !</p>")
+    assert "<td>déjà : fait</td>" in page  # untouched: its maker typeset it
+    assert "Avant\u00a0:" in page and "après\u202f!" in page
