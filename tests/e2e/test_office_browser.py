@@ -122,7 +122,8 @@ def test_the_office_enrols_logs_in_and_asks_for_a_correction(live: Live, mailbox
                 admin.get_by_role("button", name="Télécharger").click()
             assert download.value.suggested_filename.endswith(".xlsx")
             sheet = openpyxl.load_workbook(io.BytesIO(download.value.path().read_bytes())).active
-            assert sheet.max_row == 2 and sheet["A2"].value == dossier_id  # the header, the dossier
+            number = live.call(svc.review.get(dossier_id))["number"]
+            assert sheet.max_row == 2 and sheet["A2"].value == number  # the header, the dossier
 
             office = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR").new_page()
             other = enrol(office, "gestion.sah@ac-poitiers.fr", "gestionnaire")
