@@ -77,13 +77,27 @@ TYPESET_START, TYPESET_END = "<!--fs:typeset-->", "<!--/fs:typeset-->"
 _VERBATIM = ("pre", "code")  # HTML inside, but shown as written
 _NO_MARKUP = ("title", "option")  # text only: no <sup> there
 _TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
+# The second character of the tags the walk tracks (script, style, textarea, title, pre, code,
+# option, and their closing tags): any other tag is passed at once.
+_INTERESTING = frozenset("/sStTpPcCoO")
+
+
+_TYPESET: dict[tuple[str, bool], str] = {}  # text node -> typeset (template text repeats on every page)
+_TYPESET_MAX = 20_000
 
 
 def _text_node(text: str, sup: bool) -> str:
     if not _TRIGGER.search(text):
         return text
-    text = _apply(text, _HTML_RULES)
-    return _ORDINAL.sub(r"\1<sup>\2</sup>", text) if sup else text
+    key = (text, sup)
+    done = _TYPESET.get(key)
+    if done is None:
+        done = _apply(text, _HTML_RULES)
+        done = _ORDINAL.sub(r"\1<sup>\2</sup>", done) if sup else done
+        if len(_TYPESET) >= _TYPESET_MAX:
+            _TYPESET.clear()  # a bound on memory: candidates' own texts vary without end
+        _TYPESET[key] = done
+    return done
 
 
 _TRAILING = re.compile(r"[ \t\r\n\f]+$")
@@ -144,6 +158,8 @@ def french_html(html: str) -> str:
             page.raw(html[position:close])
             page.barrier()
             position = close
+            continue
+        if tag[1] not in _INTERESTING:  # most tags: a, div, li, span… nothing to track
             continue
         name_match = _TAG_NAME.match(tag)
         name = name_match.group(1).lower() if name_match else ""
