@@ -149,8 +149,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             tg.start_soon(purge_loop, svc)
             # Before the first request: the lists and exports never miss a dossier written by an
             # older release or under another notice (one quick read when nothing changed).
+            # With a shared store, the leader alone makes the pass (the others serve meanwhile).
             done_under = svc.notice()
-            tg.start_soon(listing_loop, svc, done_under if await refresh_listing(svc) else None)
+            leading = await svc.store.coordination.lead("listing")
+            refreshed = leading and await refresh_listing(svc)
+            tg.start_soon(listing_loop, svc, done_under if refreshed or not leading else None)
             tg.start_soon(reminder_loop, svc)
             if svc.site is not None:
                 tg.start_soon(watch_notice, svc)
