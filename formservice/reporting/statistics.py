@@ -89,15 +89,7 @@ async def statistics(store: Store, notice: Notice, poles: list[str]) -> Statisti
             for spec in exam.specialities
             if spec.pole in poles
         ],
-        by_pole=[
-            Count(
-                pole.name,
-                sum(by_speciality.get(s.id, 0) for _, s in notice.specialities_of_pole(pole.id)),
-                f"pole={pole.id}",
-            )
-            for pole in notice.poles
-            if pole.id in poles
-        ],
+        by_pole=by_pole(notice, poles, by_speciality),
         per_day=[
             Day(d, saved.get(d.isoformat(), 0), deposited.get(d.isoformat(), 0)) for d in window_days(notice)
         ],
@@ -109,6 +101,19 @@ async def statistics(store: Store, notice: Notice, poles: list[str]) -> Statisti
             "purged": await store.counters.value("accounts_purged"),
         },
     )
+
+
+def by_pole(notice: Notice, poles: list[str], by_speciality: Mapping[Any, int]) -> list[Count]:
+    """Dossiers per pôle (of ``poles``, in the notice's order): the sum of its specialities'."""
+    return [
+        Count(
+            pole.name,
+            sum(by_speciality.get(s.id, 0) for _, s in notice.specialities_of_pole(pole.id)),
+            f"pole={pole.id}",
+        )
+        for pole in notice.poles
+        if pole.id in poles
+    ]
 
 
 def _by_exam(notice: Notice, by_speciality: Mapping[Any, int]) -> list[Count]:
@@ -131,4 +136,4 @@ def _refusals(notice: Notice, combos: Mapping[Any, int]) -> list[Count]:
     return [Count(reason_label(notice, r) or r, per_reason.get(r, 0)) for r in ordered]
 
 
-__all__ = ["LONGEST", "Count", "Day", "Statistics", "statistics", "window_days"]
+__all__ = ["LONGEST", "Count", "Day", "Statistics", "by_pole", "statistics", "window_days"]

@@ -6,7 +6,6 @@ candidate's file is written to the audit log."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from formservice.enrolment import rules as enrolment_rules
 from formservice.errors import AppError, BadRequest, NotFound
+from formservice.reporting.statistics import by_pole
 from formservice.review import rules as review_rules
 from formservice.review.listing import PIECES_LABELS, WAITING_LABELS, PiecesState, Waiting
 from formservice.review.service import DossierFilter
@@ -59,17 +59,11 @@ async def home(request: Request) -> Response:
     by_state = await svc.review.count_by("state", everything)
     by_speciality = await svc.review.count_by("speciality", everything)
     waiting = await svc.review.count_by("waiting", everything)
-    by_pole = Counter(
-        {
-            pole: sum(n for spec, n in by_speciality.items() if _pole_of_speciality(notice, spec) == pole)
-            for pole in visible
-        }
-    )
     context = {
         "staff": staff,
         "poles": [p for p in notice.poles if p.id in visible],
         "counts": [(state, LABELS[state], by_state.get(state.value, 0)) for state in State],
-        "by_pole": [(p, by_pole.get(p.id, 0)) for p in notice.poles if p.id in visible],
+        "by_pole": by_pole(notice, visible, by_speciality),
         "waiting": [(w, WAITING_LABELS[w], waiting.get(w.value, 0)) for w in Waiting],
         "total": sum(by_state.values()),
         "site": svc.site_status(),
@@ -92,14 +86,11 @@ def list_row(row: Mapping[str, str]) -> str:
     )
 
 
+_PIECES_BY_VALUE = {state.value: label for state, label in PIECES_LABELS.items()}
+
+
 def _pieces_label(value: str | None) -> str:
-    known = {p.value: label for p, label in PIECES_LABELS.items()}
-    return known.get(value or "", "")
-
-
-def _pole_of_speciality(notice: Any, speciality_id: Any) -> str | None:
-    found = notice.speciality(str(speciality_id))
-    return found[1].pole if found else None
+    return _PIECES_BY_VALUE.get(value or "", "")
 
 
 def _choice(value: str, allowed: Iterable[str]) -> str:

@@ -64,6 +64,7 @@ async def test_filters_search_and_counts(app, settings, mailbox, clock):
         waiting = r"Dossiers déposés, vérification non commencée</a>\s:\s<strong>1</strong>"
         assert re.search(waiting, home.text)
         assert re.search(r"Brouillon</a></th><td>2</td>", home.text), home.text
+        assert re.search(r'\?pole=sah">[^<]+</a></th><td>2</td>', home.text)  # Lefèvre, Martin-Durand
 
 
 async def test_a_gestionnaire_s_filters_never_reach_another_pole(app, settings, mailbox, clock):
